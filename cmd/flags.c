@@ -1,0 +1,97 @@
+/* The flag tables of every program. Shared flags are written once as macros, with mlx_lm's names and
+ * defaults (../shared/reference/mlx-lm-facts.md §1); where mlx_lm's tools differ (max tokens 100 in
+ * generate, 256 in chat) each table says so. */
+#include <stddef.h>
+
+#include "cmd/cli.h"
+
+#define OFF(field) offsetof(struct mlxc_opts, field)
+
+#define HELP_OPT {"help", 'h', OPT_HELP, NULL, NULL, "show this help message and exit", OFF(help), NULL, 0}
+#define VERSION_OPT {"version", 0, OPT_VERSION, NULL, NULL, "show the version and exit", OFF(version), NULL, 0}
+#define MODEL_OPT(def)                                                                                  \
+    {"model", 0, OPT_STR, def, "MODEL",                                                                 \
+     "the model folder, or a Hugging Face repo id found in the local cache", OFF(model), NULL,        \
+     COMPLETE_MODEL}
+#define THREADS_OPT                                                                                     \
+    {"threads", 't', OPT_INT, "0", "N", "worker threads; 0 uses every core (or $MLXC_THREADS)",        \
+     OFF(threads), NULL, 0}
+
+static const struct mlxc_opt generate_opts[] = {
+    HELP_OPT,
+    MODEL_OPT(NULL),
+    {"prompt", 'p', OPT_STR, "hello", "PROMPT", "message to the model; '-' reads stdin", OFF(prompt), NULL, 0},
+    {"max-tokens", 'm', OPT_INT, "100", "N", "maximum number of tokens to generate; -1 for no limit",
+     OFF(max_tokens), NULL, 0},
+    {"temp", 0, OPT_FLOAT, "0.0", "TEMP", "sampling temperature; 0 is greedy", OFF(temp), NULL, 0},
+    {"seed", 0, OPT_INT, NULL, "SEED", "seed of the random generator", OFF(seed), NULL, 0},
+    {"ignore-chat-template", 0, OPT_FLAG, NULL, NULL, "use the raw prompt without the chat template",
+     OFF(ignore_chat_template), NULL, 0},
+    {"system-prompt", 0, OPT_STR, NULL, "TEXT", "system message (only with the chat template)",
+     OFF(system_prompt), NULL, 0},
+    {"extra-eos-token", 0, OPT_STRS, NULL, "TOKEN", "more tokens (ids or strings) that end generation",
+     OFF(extra_eos_token), NULL, 0},
+    {"verbose", 0, OPT_BOOL, "true", "BOOL", "print the rules and statistics (to stderr)", OFF(verbose),
+     NULL, 0},
+    THREADS_OPT,
+    VERSION_OPT,
+};
+
+static const struct mlxc_opt chat_opts[] = {
+    HELP_OPT,
+    MODEL_OPT(NULL),
+    {"temp", 0, OPT_FLOAT, "0.0", "TEMP", "sampling temperature; 0 is greedy", OFF(temp), NULL, 0},
+    {"seed", 0, OPT_INT, "0", "SEED", "seed of the random generator", OFF(seed), NULL, 0},
+    {"max-tokens", 'm', OPT_INT, "256", "N", "maximum number of tokens per reply", OFF(max_tokens), NULL, 0},
+    {"system-prompt", 0, OPT_STR, NULL, "TEXT", "system message", OFF(system_prompt), NULL, 0},
+    THREADS_OPT,
+    VERSION_OPT,
+};
+
+static const struct mlxc_opt convert_opts[] = {
+    HELP_OPT,
+    {"hf-path", 0, OPT_STR, NULL, "PATH", "the source model folder (also --model)", OFF(hf_path), NULL,
+     COMPLETE_MODEL},
+    {"model", 0, OPT_STR, NULL, "PATH", "the source model folder (same as --hf-path)", OFF(model), NULL,
+     COMPLETE_MODEL},
+    {"mlx-path", 0, OPT_STR, "mlx_model", "PATH", "where to write the converted model (must not exist)",
+     OFF(mlx_path), NULL, COMPLETE_DIR},
+    THREADS_OPT,
+    VERSION_OPT,
+};
+
+static const struct mlxc_opt cache_prompt_opts[] = {
+    HELP_OPT,
+    MODEL_OPT("mlx_model"),
+    {"prompt", 0, OPT_STR, NULL, "PROMPT", "the prompt to cache; '-' reads stdin", OFF(prompt), NULL, 0},
+    {"prompt-cache-file", 0, OPT_STR, NULL, "FILE", "the .safetensors file to write", OFF(prompt_cache_file),
+     NULL, COMPLETE_SAFETENSORS},
+    THREADS_OPT,
+    VERSION_OPT,
+};
+
+static const struct mlxc_opt tokenize_opts[] = {
+    HELP_OPT,
+    MODEL_OPT(NULL),
+    {"tokenizer", 0, OPT_STR, NULL, "DIR", "a folder with tokenizer.json (instead of --model)",
+     OFF(tokenizer), NULL, COMPLETE_DIR},
+    {"text", 0, OPT_STR, NULL, "TEXT", "text to tokenize; stdin when absent", OFF(text), NULL, 0},
+    VERSION_OPT,
+};
+
+#define CLI(var, name, summary, table) \
+    const struct mlxc_cli var = {name, summary, table, sizeof table / sizeof table[0]}
+
+CLI(mlxc_cli_generate, "mlxc-generate", "Generate text from a prompt with an MLX model.", generate_opts);
+CLI(mlxc_cli_chat, "mlxc-chat", "Chat with an MLX model in the terminal.", chat_opts);
+CLI(mlxc_cli_convert, "mlxc-convert", "Convert Hugging Face models to MLX format (cast, quantize, dequantize).",
+    convert_opts);
+CLI(mlxc_cli_cache_prompt, "mlxc-cache-prompt", "Prefill a prompt once and save its KV cache to a file.",
+    cache_prompt_opts);
+CLI(mlxc_cli_tokenize, "mlxc-tokenize", "Turn text into token ids and back with a model's tokenizer.",
+    tokenize_opts);
+
+const struct mlxc_cli *const mlxc_all_clis[] = {
+    &mlxc_cli_generate, &mlxc_cli_chat, &mlxc_cli_convert, &mlxc_cli_cache_prompt, &mlxc_cli_tokenize,
+};
+const size_t mlxc_n_clis = sizeof mlxc_all_clis / sizeof mlxc_all_clis[0];

@@ -1,0 +1,12 @@
+/* mlxc-cache-prompt: prefill a prompt and save its KV cache (mlx_lm.cache_prompt) */
+#include "cmd/cli.h"
+
+int main(int argc, char **argv)
+{
+    struct mlxc_opts o;
+    int rc = mlxc_cli_parse(&mlxc_cli_cache_prompt, argc, argv, &o);
+    if (rc)
+        return rc == 1 ? 0 : rc;
+    mlxc_cli_error(&mlxc_cli_cache_prompt, "this command is not implemented yet in this build");
+    return 1;
+}

@@ -1,0 +1,12 @@
+/* mlxc-convert: model conversion and quantization (mlx_lm.convert) */
+#include "cmd/cli.h"
+
+int main(int argc, char **argv)
+{
+    struct mlxc_opts o;
+    int rc = mlxc_cli_parse(&mlxc_cli_convert, argc, argv, &o);
+    if (rc)
+        return rc == 1 ? 0 : rc;
+    mlxc_cli_error(&mlxc_cli_convert, "this command is not implemented yet in this build");
+    return 1;
+}

@@ -1,0 +1,58 @@
+/* Small system helpers: aligned memory, clocks, peak memory, whole-file reads, atomic file writes. */
+#ifndef MLXC_SYS_H
+#define MLXC_SYS_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stddef.h>
+
+#include "core/err.h"
+
+/* 64-byte aligned allocation (cache line and AVX-512 friendly); NULL on failure or size overflow.
+ * Free with mlxc_free_aligned. */
+void *mlxc_alloc_aligned(size_t nbytes);
+void mlxc_free_aligned(void *p);
+
+/* Checked size arithmetic: return 0 and store the result, or -1 on overflow. */
+int mlxc_mul_size(size_t a, size_t b, size_t *out);
+int mlxc_add_size(size_t a, size_t b, size_t *out);
+
+/* Monotonic time in seconds. */
+double mlxc_now(void);
+
+/* Peak resident set size of this process in bytes (getrusage ru_maxrss). */
+uint64_t mlxc_peak_rss(void);
+
+/* Reads a whole file into a new NUL-terminated buffer (caller frees). Files over max_bytes are refused.
+ * *len receives the byte count without the NUL. */
+char *mlxc_read_file(const char *path, size_t max_bytes, size_t *len, struct mlxc_err *e);
+
+/* Reads all of a stream (e.g. stdin) into a new NUL-terminated buffer. */
+char *mlxc_read_stream(FILE *f, size_t max_bytes, size_t *len, struct mlxc_err *e);
+
+/* 1 if path exists (any type), 0 otherwise; mlxc_is_dir says whether it is a directory. */
+int mlxc_path_exists(const char *path);
+int mlxc_is_dir(const char *path);
+
+/* Joins a directory and a name with one '/' into a new string (caller frees); NULL on OOM. */
+char *mlxc_path_join(const char *dir, const char *name);
+
+/* ---- atomic writes: a crash leaves the old file or the new one, never a half-written one ---- */
+
+struct mlxc_atomic_file {
+    FILE *f;          /* write here */
+    char *final_path; /* where the file goes on commit */
+    char *tmp_path;   /* "<dir>/.<name>.tmp-XXXXXX", same filesystem as final_path */
+};
+
+/* Creates the temporary file beside final_path. */
+int mlxc_atomic_open(struct mlxc_atomic_file *af, const char *final_path, struct mlxc_err *e);
+/* Flushes, fsyncs, renames over final_path and fsyncs the directory. Closes af in every case. */
+int mlxc_atomic_commit(struct mlxc_atomic_file *af, struct mlxc_err *e);
+/* Closes and removes the temporary file (safe to call after a failed commit or twice). */
+void mlxc_atomic_abort(struct mlxc_atomic_file *af);
+
+/* fsyncs a directory so a rename inside it is durable. */
+int mlxc_fsync_dir(const char *dir, struct mlxc_err *e);
+
+#endif

@@ -1,0 +1,45 @@
+/* Shared helpers for the cmocka tests: where the committed test data lives, and scratch folders. */
+#ifndef MLXC_TEST_UTIL_H
+#define MLXC_TEST_UTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+/* Path of a file under tests/data ($MLXC_TEST_DATA, set by meson). Returns a static buffer. */
+static inline const char *test_data(const char *rel)
+{
+    static char buf[4][4096];
+    static int k;
+    const char *root = getenv("MLXC_TEST_DATA");
+    char *out = buf[k++ & 3];
+    snprintf(out, sizeof buf[0], "%s/%s", root ? root : "tests/data", rel);
+    return out;
+}
+
+/* A fresh scratch folder under $TMPDIR (removed by the OS later; tests clean up what they can). */
+static inline const char *test_tmpdir(void)
+{
+    static char dir[512];
+    const char *t = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/mlxc-test-XXXXXX", t ? t : "/tmp");
+    if (!mkdtemp(dir))
+        fail_msg("mkdtemp failed");
+    return dir;
+}
+
+#define assert_str_contains(haystack, needle)                                                   \
+    do {                                                                                        \
+        const char *h_ = (haystack), *n_ = (needle);                                            \
+        if (!h_ || !strstr(h_, n_))                                                             \
+            fail_msg("expected \"%s\" to contain \"%s\"", h_ ? h_ : "(null)", n_);             \
+    } while (0)
+
+#endif
