@@ -1,0 +1,58 @@
+/* MLX quantization formats (../shared/reference/mlx-lm-facts.md §3) and the kernels that read them.
+ *
+ * A quantized matrix W of shape (rows, cols) is stored as MLX stores a QuantizedLinear:
+ *   packed  uint32 (rows, cols*bits/32)  each row an LSB-first bit stream of `bits`-wide codes
+ *   scales  (rows, cols/group_size)      affine: source dtype (F32/F16/BF16); mx/nv fp modes: U8
+ *   biases  (rows, cols/group_size)      affine only, same dtype as scales
+ * Affine:  w = scale * q + bias per group.   mxfp4/nvfp4/mxfp8: w = element * decoded scale.
+ *
+ * Pointers may be unaligned (they point into mmapped safetensors files). */
+#ifndef MLXC_QUANT_H
+#define MLXC_QUANT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/dtype.h"
+#include "core/err.h"
+
+enum mlxc_qmode { MLXC_Q_AFFINE, MLXC_Q_MXFP4, MLXC_Q_NVFP4, MLXC_Q_MXFP8 };
+
+struct mlxc_qparams {
+    enum mlxc_qmode mode;
+    int bits;        /* affine: 2,3,4,5,6,8; mxfp4/nvfp4: 4; mxfp8: 8 */
+    int group_size;  /* affine: 32,64,128; mxfp4/mxfp8: 32; nvfp4: 16 */
+};
+
+struct mlxc_qmatrix {
+    struct mlxc_qparams q;
+    int64_t rows, cols;
+    const void *packed;           /* rows * cols*bits/32 uint32 words */
+    const void *scales;           /* rows * cols/group_size, scale_dtype */
+    const void *biases;           /* affine only; NULL otherwise */
+    enum mlxc_dtype scale_dtype;  /* F32/F16/BF16 (affine) or U8 (fp modes) */
+};
+
+/* "affine", "mxfp4", ...; parse returns -1 for an unknown name. */
+const char *mlxc_qmode_name(enum mlxc_qmode m);
+int mlxc_qmode_parse(const char *s, enum mlxc_qmode *m);
+/* The mode's default (group_size, bits) as mlx_lm's quantize_model uses them. */
+struct mlxc_qparams mlxc_qparams_default(enum mlxc_qmode m);
+/* Checks a (mode, bits, group_size) combination; the message says what is supported. */
+int mlxc_qparams_check(struct mlxc_qparams q, struct mlxc_err *e);
+
+/* Quantizes w (rows, cols) float32 row-major into the MLX layout, bit-exact with MLX's CPU algorithm.
+ * out_dtype is the dtype of the affine scales/biases (the source dtype); ignored for fp modes.
+ * packed needs rows*cols*bits/8 bytes, scales and biases rows*cols/group_size elements. */
+int mlxc_quantize(const float *w, int64_t rows, int64_t cols, struct mlxc_qparams q, enum mlxc_dtype out_dtype,
+                  void *packed, void *scales, void *biases, struct mlxc_err *e);
+
+/* out (nrows, cols) = dequantized rows [row0, row0+nrows) of m, in float32. */
+void mlxc_dequantize_rows(const struct mlxc_qmatrix *m, int64_t row0, int64_t nrows, float *out);
+
+/* y[t, r] = sum_k W[r, k] * x[t, k]  for tokens t < n and rows r in [row0, row1).
+ * x is (n, cols) row-major; y has row stride ldy (>= m->rows). The caller splits rows across threads. */
+void mlxc_qmatmul_rows(const struct mlxc_qmatrix *m, const float *x, int64_t n, float *y, int64_t ldy,
+                       int64_t row0, int64_t row1);
+
+#endif
