@@ -1,0 +1,100 @@
+/* The forward pass: embedding lookup, the shared block for every layer, final norm, output head. */
+#include "core/forward.h"
+
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/ops.h"
+#include "core/rope.h"
+#include "core/sys.h"
+
+int mlxc_state_init(struct mlxc_state *s, const struct mlxc_model *m, int64_t max_chunk, int nthreads,
+                    struct mlxc_err *e)
+{
+    memset(s, 0, sizeof *s);
+    const struct mlxc_config *c = &m->cfg;
+    if (max_chunk < 1)
+        max_chunk = 1;
+    s->max_chunk = max_chunk;
+    const int64_t D = c->hidden_size, inter = c->intermediate_size;
+    const int64_t qd = c->n_heads * c->head_dim, kvd = c->n_kv_heads * c->head_dim;
+    struct {
+        float **p;
+        int64_t n;
+    } bufs[] = {
+        {&s->x, max_chunk * D},   {&s->xn, max_chunk * D},    {&s->q, max_chunk * qd},
+        {&s->k, max_chunk * kvd}, {&s->v, max_chunk * kvd},   {&s->att, max_chunk * qd},
+        {&s->proj, max_chunk * D}, {&s->gate, max_chunk * inter}, {&s->up, max_chunk * inter},
+        {&s->logits, c->vocab_size}, {&s->inv_freq, c->head_dim / 2},
+    };
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
+        if (!(*bufs[i].p = mlxc_alloc_aligned((size_t)bufs[i].n * sizeof(float)))) {
+            mlxc_state_free(s);
+            return mlxc_errf(e, MLXC_ENOMEM, "out of memory for activations of %lld tokens", (long long)max_chunk);
+        }
+    }
+    mlxc_rope_inv_freq(&c->rope, (int)c->head_dim, 0, c->max_position_embeddings, s->inv_freq);
+    s->pool = mlxc_pool_create(nthreads);
+    if (!s->pool) {
+        mlxc_state_free(s);
+        return mlxc_errf(e, MLXC_ENOMEM, "cannot start worker threads");
+    }
+    openblas_set_num_threads(1); /* our pool splits the work; OpenBLAS runs inside each thread */
+    return 0;
+}
+
+void mlxc_state_free(struct mlxc_state *s)
+{
+    float *bufs[] = {s->x, s->xn, s->q, s->k, s->v, s->att, s->proj, s->gate, s->up, s->logits, s->inv_freq, s->scores};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        mlxc_free_aligned(bufs[i]);
+    mlxc_pool_free(s->pool);
+    memset(s, 0, sizeof *s);
+}
+
+/* Attention scratch rows must cover every cached position. */
+static int ensure_scores(struct mlxc_state *s, int64_t positions, struct mlxc_err *e)
+{
+    if (positions <= s->scores_cap)
+        return 0;
+    int64_t cap = (positions + MLXC_KV_STEP - 1) / MLXC_KV_STEP * MLXC_KV_STEP;
+    float *p = mlxc_alloc_aligned((size_t)mlxc_pool_size(s->pool) * (size_t)cap * sizeof(float));
+    if (!p)
+        return mlxc_errf(e, MLXC_ENOMEM, "out of memory for attention scores");
+    mlxc_free_aligned(s->scores);
+    s->scores = p;
+    s->scores_cap = cap;
+    return 0;
+}
+
+int mlxc_forward(const struct mlxc_model *m, struct mlxc_state *s, struct mlxc_kv_cache *cache,
+                 const int32_t *tokens, int64_t T, int want_logits, struct mlxc_err *e)
+{
+    const struct mlxc_config *c = &m->cfg;
+    const int64_t D = c->hidden_size;
+    if (T < 1 || T > s->max_chunk)
+        return mlxc_errf(e, MLXC_EINVAL, "chunk of %lld tokens outside 1..%lld", (long long)T, (long long)s->max_chunk);
+    for (int64_t t = 0; t < T; t++)
+        if (tokens[t] < 0 || tokens[t] >= c->vocab_size)
+            return mlxc_errf(e, MLXC_EINVAL, "token id %d is outside the vocabulary (0..%lld)", tokens[t],
+                             (long long)c->vocab_size - 1);
+    int rc = mlxc_kv_reserve(cache, T, e);
+    if (!rc)
+        rc = ensure_scores(s, cache->cap, e);
+    if (rc)
+        return rc;
+    if (c->rope.type == MLXC_ROPE_DYNAMIC) /* NTK frequencies depend on the length reached */
+        mlxc_rope_inv_freq(&c->rope, (int)c->head_dim, cache->offset + T, c->max_position_embeddings, s->inv_freq);
+
+    for (int64_t t = 0; t < T; t++)
+        mlxc_linear_row(&m->embed, tokens[t], s->x + t * D);
+    for (int l = 0; l < c->n_layers; l++)
+        mlxc_block_forward(m, l, s, cache, T);
+    cache->offset += T;
+    if (want_logits) {
+        mlxc_rmsnorm(s->xn, s->x + (T - 1) * D, m->final_norm, D, c->norm_eps);
+        mlxc_linear_forward(&m->lm_head, s->xn, 1, s->logits, s->pool);
+    }
+    return 0;
+}

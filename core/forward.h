@@ -1,0 +1,48 @@
+/* Running the model: scratch state, and the forward pass over a chunk of tokens.
+ *
+ * Activations are f32 whatever the weight dtype (RMSNorm, softmax and accumulation are f32 in mlx too).
+ * The state's buffers hold up to `max_chunk` tokens; prefill feeds the prompt in chunks of at most that
+ * (mlx_lm's prefill_step_size), decode feeds one token and allocates nothing. */
+#ifndef MLXC_FORWARD_H
+#define MLXC_FORWARD_H
+
+#include "cache/kv.h"
+#include "core/model.h"
+#include "core/pool.h"
+
+struct mlxc_state {
+    int64_t max_chunk;
+    float *x;        /* (T, hidden) residual stream */
+    float *xn;       /* (T, hidden) normed input of a sub-block */
+    float *q;        /* (T, n_heads * hd) */
+    float *k, *v;    /* (T, n_kv * hd) */
+    float *att;      /* (T, n_heads * hd) attention output */
+    float *proj;     /* (T, hidden) output of o_proj / down_proj */
+    float *gate, *up;/* (T, intermediate) */
+    float *logits;   /* (vocab) logits of the last token */
+    float *inv_freq; /* (rope_dims / 2) */
+    float *scores;   /* attention scratch: nthreads * scores_cap */
+    int64_t scores_cap;
+    struct mlxc_pool *pool;
+};
+
+/* Allocates buffers for chunks of up to max_chunk tokens and a pool of nthreads (<= 0: default). */
+int mlxc_state_init(struct mlxc_state *s, const struct mlxc_model *m, int64_t max_chunk, int nthreads,
+                    struct mlxc_err *e);
+void mlxc_state_free(struct mlxc_state *s);
+
+/* Runs tokens[0..T) (T <= max_chunk) at positions cache->offset.., appending their keys and values to
+ * the cache. With want_logits, the last token's logits land in s->logits. */
+int mlxc_forward(const struct mlxc_model *m, struct mlxc_state *s, struct mlxc_kv_cache *cache,
+                 const int32_t *tokens, int64_t T, int want_logits, struct mlxc_err *e);
+
+/* One decoder layer on s->x (T tokens), as core/block.c implements the shared block. */
+void mlxc_block_forward(const struct mlxc_model *m, int layer, struct mlxc_state *s, struct mlxc_kv_cache *cache,
+                        int64_t T);
+
+/* Causal attention of T queries q (T, n_heads*hd) at positions cache->offset.. over the cache's layer,
+ * whose keys already include them. out: (T, n_heads*hd). */
+void mlxc_attention(const struct mlxc_config *c, struct mlxc_state *s, const struct mlxc_kv_cache *cache,
+                    int layer, const float *q, int64_t T, float *out);
+
+#endif

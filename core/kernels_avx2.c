@@ -1,0 +1,138 @@
+/* AVX2 + FMA + F16C float kernels (built with -mavx2 -mfma -mf16c; chosen at run time only on CPUs that
+ * have them). Same contracts as kernels_ref.c. Decode is memory-bound: each weight row is streamed once
+ * and four rows share every load of x. */
+#include <immintrin.h>
+#include <string.h>
+
+#include "core/half.h"
+#include "core/kernels.h"
+
+static inline float hsum(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* 8 weights of row r at column k, as f32. */
+static inline __m256 load8_f32(const unsigned char *row, int64_t k) { return _mm256_loadu_ps((const float *)(row + 4 * k)); }
+static inline __m256 load8_f16(const unsigned char *row, int64_t k)
+{
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row + 2 * k)));
+}
+static inline __m256 load8_bf16(const unsigned char *row, int64_t k)
+{
+    __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(row + 2 * k)));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+}
+
+static inline float scalar_f32(const unsigned char *row, int64_t k)
+{
+    float f;
+    memcpy(&f, row + 4 * k, 4);
+    return f;
+}
+static inline float scalar_f16(const unsigned char *row, int64_t k)
+{
+    uint16_t h;
+    memcpy(&h, row + 2 * k, 2);
+    return mlxc_f16_to_f32(h);
+}
+static inline float scalar_bf16(const unsigned char *row, int64_t k)
+{
+    uint16_t h;
+    memcpy(&h, row + 2 * k, 2);
+    return mlxc_bf16_to_f32(h);
+}
+
+/* One generic body per weight dtype: 4 rows x 1 token per step, 8 columns per FMA. */
+#define DEFINE_MATMUL(NAME, ESIZE, LOAD8, SCALAR)                                                          \
+    static void NAME(const void *w, int64_t cols, const float *x, int64_t n, float *y, int64_t ldy,        \
+                     int64_t r0, int64_t r1)                                                               \
+    {                                                                                                      \
+        const unsigned char *wb = w;                                                                       \
+        const int64_t stride = cols * (ESIZE);                                                             \
+        int64_t r = r0;                                                                                    \
+        for (; r + 4 <= r1; r += 4) {                                                                      \
+            const unsigned char *w0 = wb + r * stride, *w1 = w0 + stride, *w2 = w1 + stride,               \
+                                *w3 = w2 + stride;                                                         \
+            for (int64_t t = 0; t < n; t++) {                                                              \
+                const float *xt = x + t * cols;                                                            \
+                __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                                \
+                int64_t k = 0;                                                                             \
+                for (; k + 8 <= cols; k += 8) {                                                            \
+                    __m256 xv = _mm256_loadu_ps(xt + k);                                                   \
+                    a0 = _mm256_fmadd_ps(LOAD8(w0, k), xv, a0);                                            \
+                    a1 = _mm256_fmadd_ps(LOAD8(w1, k), xv, a1);                                            \
+                    a2 = _mm256_fmadd_ps(LOAD8(w2, k), xv, a2);                                            \
+                    a3 = _mm256_fmadd_ps(LOAD8(w3, k), xv, a3);                                            \
+                }                                                                                          \
+                float s0 = hsum(a0), s1 = hsum(a1), s2 = hsum(a2), s3 = hsum(a3);                          \
+                for (; k < cols; k++) {                                                                    \
+                    s0 += SCALAR(w0, k) * xt[k];                                                           \
+                    s1 += SCALAR(w1, k) * xt[k];                                                           \
+                    s2 += SCALAR(w2, k) * xt[k];                                                           \
+                    s3 += SCALAR(w3, k) * xt[k];                                                           \
+                }                                                                                          \
+                float *yt = y + t * ldy + r;                                                               \
+                yt[0] = s0;                                                                                \
+                yt[1] = s1;                                                                                \
+                yt[2] = s2;                                                                                \
+                yt[3] = s3;                                                                                \
+            }                                                                                              \
+        }                                                                                                  \
+        for (; r < r1; r++) {                                                                              \
+            const unsigned char *w0 = wb + r * stride;                                                     \
+            for (int64_t t = 0; t < n; t++) {                                                              \
+                const float *xt = x + t * cols;                                                            \
+                __m256 a0 = _mm256_setzero_ps();                                                           \
+                int64_t k = 0;                                                                             \
+                for (; k + 8 <= cols; k += 8)                                                              \
+                    a0 = _mm256_fmadd_ps(LOAD8(w0, k), _mm256_loadu_ps(xt + k), a0);                       \
+                float s0 = hsum(a0);                                                                       \
+                for (; k < cols; k++)                                                                      \
+                    s0 += SCALAR(w0, k) * xt[k];                                                           \
+                y[t * ldy + r] = s0;                                                                       \
+            }                                                                                              \
+        }                                                                                                  \
+    }
+
+DEFINE_MATMUL(matmul_f32, 4, load8_f32, scalar_f32)
+DEFINE_MATMUL(matmul_f16, 2, load8_f16, scalar_f16)
+DEFINE_MATMUL(matmul_bf16, 2, load8_bf16, scalar_bf16)
+
+static float dot(const float *a, const float *b, int64_t n)
+{
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+    }
+    for (; i + 8 <= n; i += 8)
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+    float s = hsum(_mm256_add_ps(acc0, acc1));
+    for (; i < n; i++)
+        s += a[i] * b[i];
+    return s;
+}
+
+static void axpy(float a, const float *x, float *y, int64_t n)
+{
+    __m256 av = _mm256_set1_ps(a);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++)
+        y[i] += a * x[i];
+}
+
+const struct mlxc_kernels mlxc_kernels_avx2 = {
+    .isa = "avx2",
+    .matmul_f32 = matmul_f32,
+    .matmul_f16 = matmul_f16,
+    .matmul_bf16 = matmul_bf16,
+    .dot = dot,
+    .axpy = axpy,
+};

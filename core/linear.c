@@ -1,0 +1,259 @@
+#include "core/linear.h"
+
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/config.h"
+#include "core/half.h"
+#include "core/kernels.h"
+#include "core/sys.h"
+
+#define SGEMM_MIN_TOKENS 8  /* from this many tokens, float layers go through OpenBLAS */
+#define SGEMM_TILE_ROWS 64  /* rows of W converted to f32 per sgemm call */
+
+static const struct mlxc_tensor *need(const struct mlxc_weights *w, const char *name, struct mlxc_err *e)
+{
+    const struct mlxc_tensor *t = mlxc_weights_get(w, name);
+    if (!t)
+        mlxc_errf(e, MLXC_ENOTFOUND, "missing tensor '%s'", name);
+    return t;
+}
+
+static int check_shape2(const struct mlxc_tensor *t, int64_t rows, int64_t cols, struct mlxc_err *e)
+{
+    if (t->ndim == 2 && t->shape[0] == rows && t->shape[1] == cols)
+        return 0;
+    char got[160];
+    return mlxc_errf(e, MLXC_EFORMAT, "tensor '%s': expected shape (%lld, %lld), got %s", t->name, (long long)rows,
+                     (long long)cols, mlxc_shape_str(t->shape, t->ndim, got, sizeof got));
+}
+
+float *mlxc_load_vector(const struct mlxc_weights *w, const char *name, int64_t n, struct mlxc_err *e)
+{
+    const struct mlxc_tensor *t = need(w, name, e);
+    if (!t)
+        return NULL;
+    if (t->ndim != 1 || t->shape[0] != n) {
+        char got[160];
+        mlxc_errf(e, MLXC_EFORMAT, "tensor '%s': expected shape (%lld,), got %s", name, (long long)n,
+                  mlxc_shape_str(t->shape, t->ndim, got, sizeof got));
+        return NULL;
+    }
+    float *out = malloc((size_t)n * sizeof *out);
+    if (!out) {
+        mlxc_errf(e, MLXC_ENOMEM, "out of memory");
+        return NULL;
+    }
+    const unsigned char *p = t->data;
+    for (int64_t i = 0; i < n; i++) {
+        uint16_t h;
+        switch (t->dtype) {
+        case MLXC_F32: memcpy(&out[i], p + 4 * i, 4); break;
+        case MLXC_F16: memcpy(&h, p + 2 * i, 2); out[i] = mlxc_f16_to_f32(h); break;
+        case MLXC_BF16: memcpy(&h, p + 2 * i, 2); out[i] = mlxc_bf16_to_f32(h); break;
+        default:
+            free(out);
+            mlxc_errf(e, MLXC_EFORMAT, "tensor '%s': dtype %s is not a float type", name, mlxc_dtype_name(t->dtype));
+            return NULL;
+        }
+    }
+    return out;
+}
+
+static int load_quantized(struct mlxc_linear *l, const struct mlxc_weights *w, const struct mlxc_config *cfg,
+                          const char *path, const struct mlxc_tensor *wt, const struct mlxc_tensor *scales,
+                          int64_t rows, int64_t cols, struct mlxc_err *e)
+{
+    struct mlxc_qparams q;
+    if (!mlxc_config_quant_for(cfg, path, &q)) {
+        if (!cfg->quant.present)
+            return mlxc_errf(e, MLXC_EFORMAT, "'%s' has quantized weights but config.json has no 'quantization'", path);
+        q = cfg->quant.q;
+    }
+    if (cols % q.group_size || (cols * q.bits) % 32)
+        return mlxc_errf(e, MLXC_EFORMAT, "'%s': %lld input features do not fit %d-bit groups of %d", path,
+                         (long long)cols, q.bits, q.group_size);
+    if (wt->dtype != MLXC_U32)
+        return mlxc_errf(e, MLXC_EFORMAT, "tensor '%s': quantized weight must be U32, got %s", wt->name,
+                         mlxc_dtype_name(wt->dtype));
+    int rc = check_shape2(wt, rows, cols * q.bits / 32, e);
+    if (!rc)
+        rc = check_shape2(scales, rows, cols / q.group_size, e);
+    if (rc)
+        return mlxc_err_ctx(e, "%s %d-bit group %d", mlxc_qmode_name(q.mode), q.bits, q.group_size);
+    l->kind = MLXC_W_QUANT;
+    l->q = (struct mlxc_qmatrix){.q = q, .rows = rows, .cols = cols, .packed = wt->data, .scales = scales->data,
+                                 .scale_dtype = scales->dtype};
+    if (q.mode == MLXC_Q_AFFINE) {
+        char name[512];
+        snprintf(name, sizeof name, "%s.biases", path);
+        const struct mlxc_tensor *b = need(w, name, e);
+        if (!b)
+            return e->code;
+        if ((rc = check_shape2(b, rows, cols / q.group_size, e)) != 0)
+            return rc;
+        if (!mlxc_dtype_is_float(scales->dtype) || b->dtype != scales->dtype || scales->dtype == MLXC_F64)
+            return mlxc_errf(e, MLXC_EFORMAT, "'%s': scales and biases must share a float dtype (got %s and %s)", path,
+                             mlxc_dtype_name(scales->dtype), mlxc_dtype_name(b->dtype));
+        l->q.biases = b->data;
+    } else if (scales->dtype != MLXC_U8) {
+        return mlxc_errf(e, MLXC_EFORMAT, "'%s': %s scales must be U8, got %s", path, mlxc_qmode_name(q.mode),
+                         mlxc_dtype_name(scales->dtype));
+    }
+    return 0;
+}
+
+int mlxc_linear_load(struct mlxc_linear *l, const struct mlxc_weights *w, const struct mlxc_config *cfg,
+                     const char *path, int64_t rows, int64_t cols, int want_bias, struct mlxc_err *e)
+{
+    memset(l, 0, sizeof *l);
+    l->rows = rows;
+    l->cols = cols;
+    char name[512];
+    snprintf(name, sizeof name, "%s.weight", path);
+    const struct mlxc_tensor *wt = need(w, name, e);
+    if (!wt)
+        return e->code;
+    snprintf(name, sizeof name, "%s.scales", path);
+    const struct mlxc_tensor *scales = mlxc_weights_get(w, name);
+    int rc;
+    if (scales) {
+        rc = load_quantized(l, w, cfg, path, wt, scales, rows, cols, e);
+    } else {
+        rc = check_shape2(wt, rows, cols, e);
+        l->w = wt->data;
+        switch (wt->dtype) {
+        case MLXC_F32: l->kind = MLXC_W_F32; break;
+        case MLXC_F16: l->kind = MLXC_W_F16; break;
+        case MLXC_BF16: l->kind = MLXC_W_BF16; break;
+        default:
+            if (!rc)
+                rc = mlxc_errf(e, MLXC_EFORMAT, "tensor '%s': dtype %s is not supported for weights", wt->name,
+                               mlxc_dtype_name(wt->dtype));
+        }
+    }
+    if (!rc && want_bias) {
+        snprintf(name, sizeof name, "%s.bias", path);
+        if (!(l->bias = mlxc_load_vector(w, name, rows, e)))
+            rc = e->code;
+    }
+    return rc;
+}
+
+void mlxc_linear_free(struct mlxc_linear *l)
+{
+    free(l->bias);
+    l->bias = NULL;
+}
+
+uint64_t mlxc_linear_nbytes(const struct mlxc_linear *l)
+{
+    uint64_t n = (uint64_t)l->rows * (uint64_t)l->cols;
+    switch (l->kind) {
+    case MLXC_W_F32: return n * 4;
+    case MLXC_W_F16:
+    case MLXC_W_BF16: return n * 2;
+    case MLXC_W_QUANT: {
+        uint64_t groups = n / (uint64_t)l->q.q.group_size;
+        uint64_t ss = mlxc_dtype_size(l->q.scale_dtype);
+        return n * (uint64_t)l->q.q.bits / 8 + groups * ss * (l->q.biases ? 2 : 1);
+    }
+    }
+    return 0;
+}
+
+void mlxc_linear_row(const struct mlxc_linear *l, int64_t row, float *out)
+{
+    const unsigned char *p = (const unsigned char *)l->w;
+    switch (l->kind) {
+    case MLXC_W_F32: memcpy(out, p + row * l->cols * 4, (size_t)l->cols * 4); break;
+    case MLXC_W_F16: {
+        const unsigned char *r = p + row * l->cols * 2;
+        for (int64_t i = 0; i < l->cols; i++) {
+            uint16_t h;
+            memcpy(&h, r + 2 * i, 2);
+            out[i] = mlxc_f16_to_f32(h);
+        }
+        break;
+    }
+    case MLXC_W_BF16: {
+        const unsigned char *r = p + row * l->cols * 2;
+        for (int64_t i = 0; i < l->cols; i++) {
+            uint16_t h;
+            memcpy(&h, r + 2 * i, 2);
+            out[i] = mlxc_bf16_to_f32(h);
+        }
+        break;
+    }
+    case MLXC_W_QUANT: mlxc_dequantize_rows(&l->q, row, 1, out); break;
+    }
+}
+
+/* ---- forward ---- */
+
+struct linear_job {
+    const struct mlxc_linear *l;
+    const float *x;
+    int64_t T;
+    float *y;
+};
+
+/* Many tokens with float weights: convert tiles of W rows to f32 and let OpenBLAS do the product. */
+static void forward_sgemm(const struct mlxc_linear *l, const float *x, int64_t T, float *y, int64_t r0, int64_t r1)
+{
+    if (l->kind == MLXC_W_F32) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)(r1 - r0), (int)l->cols, 1.0f, x,
+                    (int)l->cols, (const float *)l->w + r0 * l->cols, (int)l->cols, 0.0f, y + r0, (int)l->rows);
+        return;
+    }
+    float *tile = mlxc_alloc_aligned((size_t)SGEMM_TILE_ROWS * (size_t)l->cols * sizeof(float));
+    const unsigned char *p = (const unsigned char *)l->w;
+    for (int64_t r = r0; r < r1; r += SGEMM_TILE_ROWS) {
+        int64_t nr = r1 - r < SGEMM_TILE_ROWS ? r1 - r : SGEMM_TILE_ROWS;
+        if (!tile) { /* no memory for a tile: fall back to the row kernels */
+            const struct mlxc_kernels *k = mlxc_kernels();
+            (l->kind == MLXC_W_F16 ? k->matmul_f16 : k->matmul_bf16)(l->w, l->cols, x, T, y, l->rows, r, r + nr);
+            continue;
+        }
+        const uint16_t *src = (const uint16_t *)(p + r * l->cols * 2);
+        if (l->kind == MLXC_W_F16)
+            mlxc_f16_to_f32_row(src, tile, (size_t)(nr * l->cols));
+        else
+            mlxc_bf16_to_f32_row(src, tile, (size_t)(nr * l->cols));
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)nr, (int)l->cols, 1.0f, x, (int)l->cols,
+                    tile, (int)l->cols, 0.0f, y + r, (int)l->rows);
+    }
+    mlxc_free_aligned(tile);
+}
+
+static void linear_task(void *ctx, int tid, int nth)
+{
+    const struct linear_job *j = ctx;
+    const struct mlxc_linear *l = j->l;
+    int64_t r0, r1;
+    mlxc_split_range(l->rows, tid, nth, 16, &r0, &r1);
+    if (r0 >= r1)
+        return;
+    const struct mlxc_kernels *k = mlxc_kernels();
+    if (l->kind == MLXC_W_QUANT)
+        mlxc_qmatmul_rows(&l->q, j->x, j->T, j->y, l->rows, r0, r1);
+    else if (j->T >= SGEMM_MIN_TOKENS)
+        forward_sgemm(l, j->x, j->T, j->y, r0, r1);
+    else if (l->kind == MLXC_W_F32)
+        k->matmul_f32(l->w, l->cols, j->x, j->T, j->y, l->rows, r0, r1);
+    else if (l->kind == MLXC_W_F16)
+        k->matmul_f16(l->w, l->cols, j->x, j->T, j->y, l->rows, r0, r1);
+    else
+        k->matmul_bf16(l->w, l->cols, j->x, j->T, j->y, l->rows, r0, r1);
+    if (l->bias)
+        for (int64_t t = 0; t < j->T; t++)
+            for (int64_t r = r0; r < r1; r++)
+                j->y[t * l->rows + r] += l->bias[r];
+}
+
+void mlxc_linear_forward(const struct mlxc_linear *l, const float *x, int64_t T, float *y, struct mlxc_pool *pool)
+{
+    struct linear_job j = {l, x, T, y};
+    mlxc_pool_run(pool, linear_task, &j);
+}

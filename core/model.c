@@ -1,0 +1,119 @@
+#include "core/model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int load_layer(struct mlxc_model *m, int i, struct mlxc_err *e)
+{
+    const struct mlxc_config *c = &m->cfg;
+    const struct mlxc_weights *w = m->weights;
+    struct mlxc_layer *L = &m->layers[i];
+    int64_t D = c->hidden_size, hd = c->head_dim, I = c->intermediate_size;
+    int64_t qdim = c->n_heads * hd, kvdim = c->n_kv_heads * hd;
+    char p[256];
+    int rc = 0;
+#define LINEAR(field, name, rows, cols, bias)                                              \
+    if (!rc) {                                                                             \
+        snprintf(p, sizeof p, "model.layers.%d.%s", i, name);                              \
+        rc = mlxc_linear_load(&L->field, w, c, p, rows, cols, bias, e);                    \
+    }
+#define VECTOR(field, name, n)                                                             \
+    if (!rc) {                                                                             \
+        snprintf(p, sizeof p, "model.layers.%d.%s.weight", i, name);                       \
+        if (!(L->field = mlxc_load_vector(w, p, n, e)))                                    \
+            rc = e->code;                                                                  \
+    }
+    LINEAR(wq, "self_attn.q_proj", qdim, D, c->q_bias)
+    LINEAR(wk, "self_attn.k_proj", kvdim, D, c->k_bias)
+    LINEAR(wv, "self_attn.v_proj", kvdim, D, c->v_bias)
+    LINEAR(wo, "self_attn.o_proj", D, qdim, c->o_bias)
+    LINEAR(gate, "mlp.gate_proj", I, D, c->mlp_bias)
+    LINEAR(up, "mlp.up_proj", I, D, c->mlp_bias)
+    LINEAR(down, "mlp.down_proj", D, I, c->mlp_bias)
+    VECTOR(attn_norm, "input_layernorm", D)
+    VECTOR(mlp_norm, "post_attention_layernorm", D)
+    if (c->qk_norm) {
+        VECTOR(q_norm, "self_attn.q_norm", hd)
+        VECTOR(k_norm, "self_attn.k_norm", hd)
+    }
+#undef LINEAR
+#undef VECTOR
+    return rc;
+}
+
+static void free_layer(struct mlxc_layer *L)
+{
+    struct mlxc_linear *lin[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->gate, &L->up, &L->down};
+    for (size_t i = 0; i < sizeof lin / sizeof lin[0]; i++)
+        mlxc_linear_free(lin[i]);
+    free(L->attn_norm);
+    free(L->mlp_norm);
+    free(L->q_norm);
+    free(L->k_norm);
+}
+
+int mlxc_model_open(const char *dir, struct mlxc_model **out, struct mlxc_err *e)
+{
+    *out = NULL;
+    struct mlxc_model *m = calloc(1, sizeof *m);
+    if (!m || !(m->dir = strdup(dir))) {
+        free(m);
+        return mlxc_errf(e, MLXC_ENOMEM, "out of memory");
+    }
+    int rc = mlxc_config_load(dir, &m->cfg, e);
+    if (!rc)
+        rc = mlxc_weights_open(dir, &m->weights, e);
+    const struct mlxc_config *c = &m->cfg;
+    if (!rc)
+        rc = mlxc_linear_load(&m->embed, m->weights, c, "model.embed_tokens", c->vocab_size, c->hidden_size, 0, e);
+    if (!rc) {
+        if (c->tie_word_embeddings)
+            m->lm_head = m->embed;
+        else
+            rc = mlxc_linear_load(&m->lm_head, m->weights, c, "lm_head", c->vocab_size, c->hidden_size, 0, e);
+    }
+    if (!rc && !(m->final_norm = mlxc_load_vector(m->weights, "model.norm.weight", c->hidden_size, e)))
+        rc = e->code;
+    if (!rc && !(m->layers = calloc((size_t)c->n_layers, sizeof *m->layers)))
+        rc = mlxc_errf(e, MLXC_ENOMEM, "out of memory");
+    for (int i = 0; !rc && i < c->n_layers; i++)
+        rc = load_layer(m, i, e);
+    if (rc) {
+        mlxc_err_ctx(e, "loading model '%s'", dir);
+        mlxc_model_close(m);
+        return rc;
+    }
+    *out = m;
+    return 0;
+}
+
+void mlxc_model_close(struct mlxc_model *m)
+{
+    if (!m)
+        return;
+    if (m->layers)
+        for (int i = 0; i < m->cfg.n_layers; i++)
+            free_layer(&m->layers[i]);
+    free(m->layers);
+    free(m->final_norm);
+    mlxc_linear_free(&m->embed);
+    if (!m->cfg.tie_word_embeddings)
+        mlxc_linear_free(&m->lm_head);
+    mlxc_weights_close(m->weights);
+    mlxc_config_free(&m->cfg);
+    free(m->dir);
+    free(m);
+}
+
+uint64_t mlxc_model_decode_bytes(const struct mlxc_model *m)
+{
+    uint64_t n = mlxc_linear_nbytes(&m->lm_head) + mlxc_linear_nbytes(&m->embed) / (uint64_t)m->embed.rows;
+    for (int i = 0; i < m->cfg.n_layers; i++) {
+        const struct mlxc_layer *L = &m->layers[i];
+        const struct mlxc_linear *lin[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->gate, &L->up, &L->down};
+        for (size_t k = 0; k < sizeof lin / sizeof lin[0]; k++)
+            n += mlxc_linear_nbytes(lin[k]);
+    }
+    return n;
+}

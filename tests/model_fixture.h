@@ -1,0 +1,16 @@
+/* Test fixtures: tiny random models whose weights are defined by tests/gen/fixture_weights.py and
+ * regenerated here bit for bit (the spot checks in tensors.json prove it), so the references computed
+ * by transformers on those exact weights apply to the files built here. */
+#ifndef MLXC_TEST_MODEL_FIXTURE_H
+#define MLXC_TEST_MODEL_FIXTURE_H
+
+#include "core/dtype.h"
+#include "core/err.h"
+
+/* Builds the model folder `dir` (created if needed) from tests/data/models/<name> under data_root:
+ * config.json, model.safetensors in `dtype` (F32, F16 or BF16) and, when tests/data/tok/<tokenizer>
+ * exists, the tokenizer files. */
+int fixture_build(const char *data_root, const char *name, enum mlxc_dtype dtype, const char *dir,
+                  struct mlxc_err *e);
+
+#endif
