@@ -17,20 +17,45 @@
     {"threads", 't', OPT_INT, "0", "N", "worker threads; 0 uses every core (or $MLXC_THREADS)",        \
      OFF(threads), NULL, 0}
 
+/* Sampling flags shared by generate and chat (mlx_lm make_sampler). */
+#define TEMP_OPT {"temp", 0, OPT_FLOAT, "0.0", "TEMP", "sampling temperature; 0 is greedy", OFF(temp), NULL, 0}
+#define TOP_P_OPT {"top-p", 0, OPT_FLOAT, "1.0", "P", "nucleus sampling: keep the most likely tokens up to mass P", OFF(top_p), NULL, 0}
+#define XTC_OPTS                                                                                         \
+    {"xtc-probability", 0, OPT_FLOAT, "0.0", "P", "probability of applying XTC (exclude top choices)",     \
+     OFF(xtc_probability), NULL, 0},                                                                     \
+    {"xtc-threshold", 0, OPT_FLOAT, "0.1", "T", "XTC removes the tokens above this probability but the least likely", \
+     OFF(xtc_threshold), NULL, 0}
+
 static const struct mlxc_opt generate_opts[] = {
     HELP_OPT,
     MODEL_OPT(NULL),
     {"prompt", 'p', OPT_STR, "hello", "PROMPT", "message to the model; '-' reads stdin", OFF(prompt), NULL, 0},
-    {"max-tokens", 'm', OPT_INT, "100", "N", "maximum number of tokens to generate; -1 for no limit",
-     OFF(max_tokens), NULL, 0},
-    {"temp", 0, OPT_FLOAT, "0.0", "TEMP", "sampling temperature; 0 is greedy", OFF(temp), NULL, 0},
-    {"seed", 0, OPT_INT, NULL, "SEED", "seed of the random generator", OFF(seed), NULL, 0},
-    {"ignore-chat-template", 0, OPT_FLAG, NULL, NULL, "use the raw prompt without the chat template",
-     OFF(ignore_chat_template), NULL, 0},
     {"system-prompt", 0, OPT_STR, NULL, "TEXT", "system message (only with the chat template)",
      OFF(system_prompt), NULL, 0},
+    {"prefill-response", 0, OPT_STR, NULL, "TEXT", "start of the assistant's reply, continued by the model",
+     OFF(prefill_response), NULL, 0},
+    {"max-tokens", 'm', OPT_INT, "100", "N", "maximum number of tokens to generate; -1 for no limit",
+     OFF(max_tokens), NULL, 0},
+    TEMP_OPT,
+    TOP_P_OPT,
+    {"min-p", 0, OPT_FLOAT, "0.0", "P", "drop tokens less likely than P times the most likely one", OFF(min_p),
+     NULL, 0},
+    {"min-tokens-to-keep", 0, OPT_INT, "1", "N", "tokens min-p always keeps", OFF(min_tokens_to_keep), NULL, 0},
+    {"top-k", 0, OPT_INT, "0", "K", "keep only the K most likely tokens; 0 keeps all", OFF(top_k), NULL, 0},
+    XTC_OPTS,
+    {"seed", 0, OPT_INT, NULL, "SEED", "seed of the random generator (unseeded: the clock)", OFF(seed), NULL, 0},
+    {"ignore-chat-template", 0, OPT_FLAG, NULL, NULL, "use the raw prompt without the chat template",
+     OFF(ignore_chat_template), NULL, 0},
+    {"chat-template-config", 0, OPT_STR, NULL, "JSON", "extra chat template arguments, e.g. '{\"enable_thinking\": false}'",
+     OFF(chat_template_config), NULL, 0},
     {"extra-eos-token", 0, OPT_STRS, NULL, "TOKEN", "more tokens (ids or strings) that end generation",
      OFF(extra_eos_token), NULL, 0},
+    {"prefill-step-size", 0, OPT_INT, "2048", "N", "prompt tokens processed per step", OFF(prefill_step_size),
+     NULL, 0},
+    {"output-format", 0, OPT_CHOICE, "text", NULL, "text, or one JSON object per token (jsonl)",
+     OFF(output_format), "text|jsonl", COMPLETE_CHOICES},
+    {"top-logprobs", 0, OPT_INT, "0", "K", "with jsonl: the K most likely tokens at each step", OFF(top_logprobs),
+     NULL, 0},
     {"verbose", 0, OPT_BOOL, "true", "BOOL", "print the rules and statistics (to stderr)", OFF(verbose),
      NULL, 0},
     THREADS_OPT,
@@ -40,7 +65,9 @@ static const struct mlxc_opt generate_opts[] = {
 static const struct mlxc_opt chat_opts[] = {
     HELP_OPT,
     MODEL_OPT(NULL),
-    {"temp", 0, OPT_FLOAT, "0.0", "TEMP", "sampling temperature; 0 is greedy", OFF(temp), NULL, 0},
+    TEMP_OPT,
+    TOP_P_OPT,
+    XTC_OPTS,
     {"seed", 0, OPT_INT, "0", "SEED", "seed of the random generator", OFF(seed), NULL, 0},
     {"max-tokens", 'm', OPT_INT, "256", "N", "maximum number of tokens per reply", OFF(max_tokens), NULL, 0},
     {"system-prompt", 0, OPT_STR, NULL, "TEXT", "system message", OFF(system_prompt), NULL, 0},

@@ -1,12 +1,73 @@
-/* mlxc-generate: one-shot generation (mlx_lm.generate) */
+/* mlxc-generate: one-shot generation (mlx_lm.generate). Text goes to stdout as it is produced; the
+ * rules and statistics go to stderr, so `mlxc-generate ... | cmd` gets only text. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "cmd/cli.h"
+#include "cmd/sig.h"
+#include "core/app_generate.h"
+#include "core/prompt.h"
+#include "core/sys.h"
+#include "core/utf8.h"
+
+#define MAX_STDIN_PROMPT (256u << 20)
 
 int main(int argc, char **argv)
 {
+    const struct mlxc_cli *cli = &mlxc_cli_generate;
     struct mlxc_opts o;
-    int rc = mlxc_cli_parse(&mlxc_cli_generate, argc, argv, &o);
+    int rc = mlxc_cli_parse(cli, argc, argv, &o);
     if (rc)
         return rc == 1 ? 0 : rc;
-    mlxc_cli_error(&mlxc_cli_generate, "this command is not implemented yet in this build");
-    return 1;
+    struct mlxc_err e = {0};
+    char *prompt;
+    if (strcmp(o.prompt, "-") == 0) { /* stdin is taken as it is: no escape processing (as mlx_lm) */
+        size_t len;
+        if (!(prompt = mlxc_read_stream(stdin, MAX_STDIN_PROMPT, &len, &e))) {
+            mlxc_cli_error(cli, e.msg);
+            return 1;
+        }
+        size_t valid = mlxc_utf8_valid_prefix(prompt, len);
+        if (valid != len || strlen(prompt) != len) {
+            fprintf(stderr, "%s: error: the prompt read from stdin is not valid UTF-8 text (byte %zu)\n", cli->prog,
+                    valid);
+            free(prompt);
+            return 1;
+        }
+    } else {
+        prompt = mlxc_prompt_unescape(o.prompt);
+    }
+    struct mlxc_generate_args a = {
+        .model = o.model,
+        .prompt = prompt,
+        .system_prompt = o.system_prompt,
+        .prefill_response = o.prefill_response,
+        .chat_template_config = o.chat_template_config,
+        .ignore_chat_template = o.ignore_chat_template,
+        .extra_eos_token = o.extra_eos_token,
+        .max_tokens = o.max_tokens,
+        .prefill_step_size = o.prefill_step_size,
+        .sampling = {.temp = (float)o.temp, .top_p = (float)o.top_p, .min_p = (float)o.min_p,
+                     .min_tokens_to_keep = (int)o.min_tokens_to_keep, .top_k = (int)o.top_k,
+                     .xtc_probability = (float)o.xtc_probability, .xtc_threshold = (float)o.xtc_threshold},
+        .has_seed = mlxc_cli_given(cli, &o, "seed"),
+        .seed = (uint64_t)o.seed,
+        .verbose = o.verbose,
+        .jsonl = strcmp(o.output_format, "jsonl") == 0,
+        .top_logprobs = (int)o.top_logprobs,
+        .threads = (int)o.threads,
+        .interrupt = (volatile int *)&mlxc_interrupted,
+    };
+    mlxc_catch_sigint();
+    rc = mlxc_generate_main(&a, stdout, stderr, &e);
+    free(prompt);
+    free(o.extra_eos_token);
+    if (rc == MLXC_EINTR)
+        return 130;
+    if (rc) {
+        mlxc_cli_error(cli, e.msg);
+        return 1;
+    }
+    return 0;
 }

@@ -1,0 +1,11 @@
+/* SIGINT handling shared by the programs: the first Ctrl-C sets a flag the library polls (generation
+ * stops cleanly); a second one ends the program. */
+#ifndef MLXC_CMD_SIG_H
+#define MLXC_CMD_SIG_H
+
+#include <signal.h>
+
+extern volatile sig_atomic_t mlxc_interrupted;
+void mlxc_catch_sigint(void);
+
+#endif

@@ -1,0 +1,34 @@
+/* What mlxc-generate does, as a library call (mlx_lm generate.py main + generate + stream_generate):
+ * load the model and tokenizer, build the prompt, generate, stream the text to `out`, and write the
+ * rules and statistics to `log` (stderr), so a pipe gets only the text. */
+#ifndef MLXC_APP_GENERATE_H
+#define MLXC_APP_GENERATE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/err.h"
+#include "core/sample.h"
+
+struct mlxc_generate_args {
+    const char *model;                /* folder or cached repo id */
+    const char *prompt;               /* final text (escapes already handled, stdin already read) */
+    const char *system_prompt, *prefill_response, *chat_template_config;
+    int ignore_chat_template;
+    char *const *extra_eos_token;     /* NULL-ended: ids or token strings */
+    int64_t max_tokens;               /* < 0: no limit */
+    int64_t prefill_step_size;
+    struct mlxc_sampler_params sampling;
+    int has_seed;
+    uint64_t seed;
+    int verbose;                      /* rules and stats to log */
+    int jsonl;                        /* --output-format jsonl */
+    int top_logprobs;
+    int threads;                      /* <= 0: default */
+    volatile int *interrupt;          /* set by SIGINT */
+};
+
+/* Returns 0, MLXC_EINTR when interrupted (the output so far is complete), or an error. */
+int mlxc_generate_main(const struct mlxc_generate_args *a, FILE *out, FILE *log, struct mlxc_err *e);
+
+#endif
