@@ -103,6 +103,14 @@ static const struct mlxc_opt tokenize_opts[] = {
     {"tokenizer", 0, OPT_STR, NULL, "DIR", "a folder with tokenizer.json (instead of --model)",
      OFF(tokenizer), NULL, COMPLETE_DIR},
     {"text", 0, OPT_STR, NULL, "TEXT", "text to tokenize; stdin when absent", OFF(text), NULL, 0},
+    {"count", 0, OPT_FLAG, NULL, NULL, "print only the number of tokens", OFF(count), NULL, 0},
+    {"json", 0, OPT_FLAG, NULL, NULL, "print {\"ids\": [...], \"tokens\": [...]}", OFF(json), NULL, 0},
+    {"decode", 0, OPT_FLAG, NULL, NULL, "the input is token ids (separated by spaces or commas): print their text",
+     OFF(decode), NULL, 0},
+    {"no-special", 0, OPT_FLAG, NULL, NULL,
+     "no special tokens: no BOS/EOS when encoding, special tokens skipped when decoding", OFF(no_special), NULL, 0},
+    {"jsonl", 0, OPT_FLAG, NULL, NULL, "read one JSON string per line, write one JSON array of ids per line",
+     OFF(jsonl), NULL, 0},
     VERSION_OPT,
 };
 
