@@ -1,0 +1,257 @@
+/* config.json parsing, model-folder resolution (local folders and an offline Hugging Face cache) and
+ * sharded weights, with the errors each bad input must give. */
+#include "tests/test_util.h"
+
+#include <sys/stat.h>
+
+#include "core/config.h"
+#include "core/family.h"
+#include "core/model_dir.h"
+#include "core/safetensors.h"
+#include "core/sys.h"
+#include "core/weights.h"
+
+#define LLAMA_BASE                                                                                        \
+    "\"hidden_size\": 64, \"num_hidden_layers\": 2, \"intermediate_size\": 128, \"num_attention_heads\": 4, " \
+    "\"vocab_size\": 100, \"rms_norm_eps\": 1e-5"
+
+static int parse(const char *json, const char *gen, struct mlxc_config *c, struct mlxc_err *e)
+{
+    return mlxc_config_parse(json, gen, "config.json", c, e);
+}
+
+static void test_llama_defaults(void **state)
+{
+    (void)state;
+    struct mlxc_config c;
+    struct mlxc_err e = {0};
+    assert_int_equal(parse("{\"model_type\": \"llama\", " LLAMA_BASE "}", NULL, &c, &e), 0);
+    assert_ptr_equal(c.family, &mlxc_family_llama);
+    assert_int_equal(c.n_kv_heads, 4);   /* defaults to the head count */
+    assert_int_equal(c.head_dim, 16);    /* hidden / heads */
+    assert_int_equal(c.tie_word_embeddings, 1);
+    assert_true(c.rope.theta == 10000.0f);
+    assert_int_equal(c.quant.present, 0);
+    mlxc_config_free(&c);
+    /* mistral is llama (MODEL_REMAPPING) */
+    assert_int_equal(parse("{\"model_type\": \"mistral\", " LLAMA_BASE ", \"tie_word_embeddings\": false}", NULL, &c, &e), 0);
+    assert_ptr_equal(c.family, &mlxc_family_llama);
+    assert_int_equal(c.tie_word_embeddings, 0);
+    mlxc_config_free(&c);
+}
+
+static void test_family_rules(void **state)
+{
+    (void)state;
+    struct mlxc_config c;
+    struct mlxc_err e = {0};
+    /* qwen2 ignores a config head_dim and has q/k/v biases */
+    assert_int_equal(parse("{\"model_type\": \"qwen2\", " LLAMA_BASE ", \"head_dim\": 32}", NULL, &c, &e), 0);
+    assert_int_equal(c.head_dim, 16);
+    assert_true(c.q_bias && c.k_bias && c.v_bias && !c.o_bias);
+    assert_true(c.rope.theta == 1000000.0f);
+    mlxc_config_free(&c);
+    /* qwen3 requires head_dim and tie_word_embeddings, and has q/k norms */
+    assert_int_equal(parse("{\"model_type\": \"qwen3\", " LLAMA_BASE ", \"tie_word_embeddings\": true}", NULL, &c, &e),
+                     MLXC_EFORMAT);
+    assert_str_contains(e.msg, "missing 'head_dim'");
+    assert_int_equal(parse("{\"model_type\": \"qwen3\", " LLAMA_BASE ", \"head_dim\": 32}", NULL, &c, &e), MLXC_EFORMAT);
+    assert_str_contains(e.msg, "tie_word_embeddings");
+    assert_int_equal(parse("{\"model_type\": \"qwen3\", " LLAMA_BASE ", \"head_dim\": 32, \"tie_word_embeddings\": false}",
+                           NULL, &c, &e), 0);
+    assert_int_equal(c.qk_norm, 1);
+    assert_int_equal(c.head_dim, 32);
+    mlxc_config_free(&c);
+}
+
+static void test_text_config_and_rope(void **state)
+{
+    (void)state;
+    struct mlxc_config c;
+    struct mlxc_err e = {0};
+    const char *json = "{\"model_type\": \"llama\", \"text_config\": {" LLAMA_BASE
+                       ", \"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8.0, "
+                       "\"original_max_position_embeddings\": 8192}}}";
+    assert_int_equal(parse(json, NULL, &c, &e), 0);
+    assert_int_equal(c.hidden_size, 64);
+    assert_int_equal(c.rope.type, MLXC_ROPE_LLAMA3);
+    assert_true(c.rope.low_freq_factor == 1.0f && c.rope.high_freq_factor == 4.0f);
+    mlxc_config_free(&c);
+    assert_int_equal(parse("{\"model_type\": \"llama\", " LLAMA_BASE ", \"rope_scaling\": {\"type\": \"su\"}}", NULL, &c, &e),
+                     MLXC_EUNSUP);
+    assert_str_contains(e.msg, "rope scaling type 'su'");
+}
+
+static void test_eos(void **state)
+{
+    (void)state;
+    struct mlxc_config c;
+    struct mlxc_err e = {0};
+    assert_int_equal(parse("{\"model_type\": \"llama\", " LLAMA_BASE ", \"eos_token_id\": [5, 9]}", NULL, &c, &e), 0);
+    assert_int_equal(c.n_eos, 2);
+    assert_int_equal(c.eos_ids[1], 9);
+    mlxc_config_free(&c);
+    /* generation_config.json overrides when present and truthy */
+    assert_int_equal(parse("{\"model_type\": \"llama\", " LLAMA_BASE ", \"eos_token_id\": 5}", "{\"eos_token_id\": 7}", &c, &e), 0);
+    assert_int_equal(c.n_eos, 1);
+    assert_int_equal(c.eos_ids[0], 7);
+    mlxc_config_free(&c);
+    assert_int_equal(parse("{\"model_type\": \"llama\", " LLAMA_BASE ", \"eos_token_id\": 5}", "{\"eos_token_id\": []}", &c, &e), 0);
+    assert_int_equal(c.eos_ids[0], 5);
+    mlxc_config_free(&c);
+}
+
+static void test_quantization(void **state)
+{
+    (void)state;
+    struct mlxc_config c;
+    struct mlxc_err e = {0};
+    const char *json = "{\"model_type\": \"llama\", " LLAMA_BASE ", \"quantization\": {\"group_size\": 64, \"bits\": 4, "
+                       "\"model.layers.0.mlp.down_proj\": {\"group_size\": 32, \"bits\": 8}, \"lm_head\": false}}";
+    assert_int_equal(parse(json, NULL, &c, &e), 0);
+    assert_int_equal(c.quant.present, 1);
+    struct mlxc_qparams q;
+    assert_int_equal(mlxc_config_quant_for(&c, "model.layers.0.mlp.down_proj", &q), 1);
+    assert_int_equal(q.bits, 8);
+    assert_int_equal(q.group_size, 32);
+    assert_int_equal(mlxc_config_quant_for(&c, "model.layers.1.mlp.up_proj", &q), 1);
+    assert_int_equal(q.bits, 4);
+    assert_int_equal(q.mode, MLXC_Q_AFFINE);
+    assert_int_equal(mlxc_config_quant_for(&c, "lm_head", &q), 0);
+    mlxc_config_free(&c);
+    /* legacy gpt-oss form */
+    assert_int_equal(parse("{\"model_type\": \"llama\", " LLAMA_BASE ", \"quantization_config\": {\"quant_method\": \"mxfp4\"}}",
+                           NULL, &c, &e), 0);
+    assert_int_equal(c.quant.q.mode, MLXC_Q_MXFP4);
+    assert_int_equal(c.quant.q.group_size, 32);
+    mlxc_config_free(&c);
+    assert_int_equal(parse("{\"model_type\": \"llama\", " LLAMA_BASE ", \"quantization\": {\"group_size\": 48, \"bits\": 4}}",
+                           NULL, &c, &e), MLXC_EINVAL);
+    assert_str_contains(e.msg, "supported group sizes are 32, 64, and 128");
+}
+
+static void test_bad_configs(void **state)
+{
+    (void)state;
+    struct mlxc_config c;
+    struct mlxc_err e = {0};
+    assert_int_equal(parse("{\"model_type\": \"gpt_neox\", " LLAMA_BASE "}", NULL, &c, &e), MLXC_EUNSUP);
+    assert_str_contains(e.msg, "model type 'gpt_neox' is not supported (supported: llama, mistral, qwen2, qwen3");
+    assert_int_equal(parse("{not json", NULL, &c, &e), MLXC_EFORMAT);
+    assert_str_contains(e.msg, "'config.json' is not a valid JSON object");
+    assert_int_equal(parse("{\"hidden_size\": 4}", NULL, &c, &e), MLXC_EFORMAT);
+    assert_str_contains(e.msg, "no 'model_type'");
+    assert_int_equal(parse("{\"model_type\": \"llama\", \"hidden_size\": \"big\"}", NULL, &c, &e), MLXC_EFORMAT);
+    assert_str_contains(e.msg, "'hidden_size' is not an integer");
+    /* dimensions are capped before anything is allocated: a config asking for 10^12 parameters fails */
+    assert_int_equal(parse("{\"model_type\": \"llama\", \"hidden_size\": 1000000, \"num_hidden_layers\": 1000, "
+                           "\"intermediate_size\": 4000000, \"num_attention_heads\": 8, \"vocab_size\": 100}", NULL, &c, &e),
+                     MLXC_EFORMAT);
+    assert_str_contains(e.msg, "'hidden_size' is 1000000, outside");
+    assert_int_equal(parse("{\"model_type\": \"llama\", " LLAMA_BASE ", \"num_key_value_heads\": 3}", NULL, &c, &e),
+                     MLXC_EFORMAT);
+    assert_str_contains(e.msg, "not a multiple of 'num_key_value_heads'");
+    assert_int_equal(mlxc_config_load("/nonexistent-model", &c, &e), MLXC_ENOTFOUND);
+    assert_str_contains(e.msg, "/nonexistent-model/config.json");
+}
+
+static void touch(const char *path, const char *content)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(content, f);
+    fclose(f);
+}
+
+static void test_model_dir_hf_cache(void **state)
+{
+    (void)state;
+    char root[600], path[900];
+    snprintf(root, sizeof root, "%s", test_tmpdir());
+    snprintf(path, sizeof path, "%s/models--org--tiny", root);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/models--org--tiny/refs", root);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/models--org--tiny/snapshots", root);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/models--org--tiny/snapshots/abc123", root);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/models--org--tiny/refs/main", root);
+    touch(path, "abc123");
+    setenv("HF_HUB_CACHE", root, 1);
+    struct mlxc_err e = {0};
+    char *dir = mlxc_model_dir_resolve("org/tiny", &e);
+    assert_non_null(dir);
+    assert_str_contains(dir, "models--org--tiny/snapshots/abc123");
+    free(dir);
+    /* a local folder wins */
+    dir = mlxc_model_dir_resolve(root, &e);
+    assert_string_equal(dir, root);
+    free(dir);
+    /* not found: one error listing where it looked */
+    unsetenv("HF_HOME");
+    assert_null(mlxc_model_dir_resolve("org/missing", &e));
+    assert_int_equal(e.code, MLXC_ENOTFOUND);
+    assert_str_contains(e.msg, "model 'org/missing' not found");
+    assert_str_contains(e.msg, "models--org--missing");
+    assert_str_contains(e.msg, "nothing is downloaded");
+    unsetenv("HF_HUB_CACHE");
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* Two shards and an index; an index naming a tensor its shard lacks is an error. */
+static void test_sharded_weights(void **state)
+{
+    (void)state;
+    char dir[600], path[900];
+    snprintf(dir, sizeof dir, "%s", test_tmpdir());
+    struct mlxc_err e = {0};
+    struct mlxc_st_writer *w;
+    struct mlxc_st_entry a[] = {{"a", MLXC_F32, 1, {2}}}, b[] = {{"b", MLXC_U8, 1, {3}}};
+    snprintf(path, sizeof path, "%s/model-00001-of-00002.safetensors", dir);
+    assert_int_equal(mlxc_stw_open(path, a, 1, NULL, 0, &w, &e), 0);
+    assert_int_equal(mlxc_stw_write(w, "\0\0\0\0\0\0\0\0", 8, &e), 0);
+    assert_int_equal(mlxc_stw_close(w, &e), 0);
+    snprintf(path, sizeof path, "%s/model-00002-of-00002.safetensors", dir);
+    assert_int_equal(mlxc_stw_open(path, b, 1, NULL, 0, &w, &e), 0);
+    assert_int_equal(mlxc_stw_write(w, "xyz", 3, &e), 0);
+    assert_int_equal(mlxc_stw_close(w, &e), 0);
+    struct mlxc_weights *ws;
+    /* without an index: every model*.safetensors */
+    assert_int_equal(mlxc_weights_open(dir, &ws, &e), 0);
+    assert_int_equal(ws->ntensors, 2);
+    assert_non_null(mlxc_weights_get(ws, "b"));
+    mlxc_weights_close(ws);
+    snprintf(path, sizeof path, "%s/model.safetensors.index.json", dir);
+    touch(path, "{\"metadata\": {}, \"weight_map\": {\"a\": \"model-00001-of-00002.safetensors\", "
+                "\"b\": \"model-00002-of-00002.safetensors\"}}");
+    assert_int_equal(mlxc_weights_open(dir, &ws, &e), 0);
+    assert_int_equal(memcmp(mlxc_weights_get(ws, "b")->data, "xyz", 3), 0);
+    mlxc_weights_close(ws);
+    touch(path, "{\"weight_map\": {\"a\": \"model-00002-of-00002.safetensors\"}}");
+    assert_int_not_equal(mlxc_weights_open(dir, &ws, &e), 0);
+    assert_str_contains(e.msg, "lists tensor 'a' in 'model-00002-of-00002.safetensors'");
+    touch(path, "{\"weight_map\": {\"a\": \"../../etc/passwd\"}}");
+    assert_int_not_equal(mlxc_weights_open(dir, &ws, &e), 0);
+    assert_str_contains(e.msg, "not a plain file name");
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(dir, sizeof dir, "%s", test_tmpdir());
+    assert_int_equal(mlxc_weights_open(dir, &ws, &e), MLXC_ENOTFOUND);
+    assert_str_contains(e.msg, "no safetensors found in");
+    rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_llama_defaults),   cmocka_unit_test(test_family_rules),
+        cmocka_unit_test(test_text_config_and_rope), cmocka_unit_test(test_eos),
+        cmocka_unit_test(test_quantization),     cmocka_unit_test(test_bad_configs),
+        cmocka_unit_test(test_model_dir_hf_cache), cmocka_unit_test(test_sharded_weights),
+    };
+    return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}

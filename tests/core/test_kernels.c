@@ -1,0 +1,158 @@
+/* Every float kernel variant this CPU runs (avx2) against the plain-C reference, on random inputs with
+ * awkward sizes, plus the thread pool's range split. NMSE tolerance per kernel; the case is printed on
+ * failure. */
+#include "tests/test_util.h"
+
+#include <math.h>
+
+#include "core/half.h"
+#include "core/kernels.h"
+#include "core/pool.h"
+
+#define MAX_NMSE 1e-10
+
+static uint64_t rng = 88172645463325252ull;
+static float frand(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (float)((rng >> 40) * (1.0 / 16777216.0)) * 2.0f - 1.0f;
+}
+
+static double nmse(const float *a, const float *b, int64_t n)
+{
+    double num = 0, den = 0;
+    for (int64_t i = 0; i < n; i++) {
+        num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+        den += (double)b[i] * b[i];
+    }
+    return den > 0 ? num / den : num;
+}
+
+static void check_matmul(const struct mlxc_kernels *k, int dtype)
+{
+    static const int64_t sizes[][3] = {{1, 1, 1}, {7, 9, 1}, {31, 67, 3}, {67, 128, 2}, {5, 4099, 1}, {33, 260, 5}};
+    for (size_t c = 0; c < sizeof sizes / sizeof sizes[0]; c++) {
+        int64_t rows = sizes[c][0], cols = sizes[c][1], n = sizes[c][2];
+        float *wf = malloc((size_t)(rows * cols) * 4), *x = malloc((size_t)(n * cols) * 4);
+        uint16_t *wh = malloc((size_t)(rows * cols) * 2 + 2);
+        float *y0 = calloc((size_t)(n * rows), 4), *y1 = calloc((size_t)(n * rows), 4);
+        for (int64_t i = 0; i < rows * cols; i++) {
+            wf[i] = frand();
+            wh[i] = dtype == 1 ? mlxc_f32_to_f16(wf[i]) : mlxc_f32_to_bf16(wf[i]);
+        }
+        for (int64_t i = 0; i < n * cols; i++)
+            x[i] = frand();
+        /* an unaligned weight pointer (odd address), as in a mapped safetensors file */
+        size_t wbytes = (size_t)(rows * cols) * (dtype == 0 ? 4 : 2);
+        char *raw = malloc(wbytes + 1);
+        memcpy(raw + 1, dtype == 0 ? (const void *)wf : (const void *)wh, wbytes);
+        const void *w = raw + 1;
+        mlxc_matmul_fn ref = dtype == 0 ? mlxc_kernels_ref.matmul_f32 : dtype == 1 ? mlxc_kernels_ref.matmul_f16
+                                                                                    : mlxc_kernels_ref.matmul_bf16;
+        mlxc_matmul_fn fast = dtype == 0 ? k->matmul_f32 : dtype == 1 ? k->matmul_f16 : k->matmul_bf16;
+        ref(w, cols, x, n, y0, rows, 0, rows);
+        fast(w, cols, x, n, y1, rows, 0, rows);
+        double err = nmse(y1, y0, n * rows);
+        if (err > MAX_NMSE)
+            fail_msg("%s matmul dtype %d rows %lld cols %lld n %lld: nmse %g", k->isa, dtype, (long long)rows,
+                     (long long)cols, (long long)n, err);
+        /* a partial row range writes only its rows */
+        for (int64_t i = 0; i < n * rows; i++)
+            y1[i] = 12345.0f;
+        fast(w, cols, x, n, y1, rows, rows / 3, rows / 3 + 1);
+        for (int64_t t = 0; t < n; t++)
+            for (int64_t r = 0; r < rows; r++)
+                if (r != rows / 3)
+                    assert_true(y1[t * rows + r] == 12345.0f);
+        free(raw);
+        free(wf);
+        free(wh);
+        free(x);
+        free(y0);
+        free(y1);
+    }
+}
+
+static void test_matmul_variants(void **state)
+{
+    (void)state;
+    const struct mlxc_kernels *k = mlxc_kernels_named("avx2");
+    if (!k) {
+        print_message("# this CPU has no AVX2: only the reference runs\n");
+        k = &mlxc_kernels_ref;
+    }
+    for (int dtype = 0; dtype < 3; dtype++)
+        check_matmul(k, dtype);
+}
+
+static void test_dot_axpy(void **state)
+{
+    (void)state;
+    const struct mlxc_kernels *k = mlxc_kernels_named("avx2");
+    if (!k)
+        k = &mlxc_kernels_ref;
+    for (int64_t n = 0; n < 70; n++) {
+        float a[70], b[70], y0[70], y1[70];
+        for (int64_t i = 0; i < n; i++) {
+            a[i] = frand();
+            b[i] = frand();
+            y0[i] = y1[i] = frand();
+        }
+        float d0 = mlxc_kernels_ref.dot(a, b, n), d1 = k->dot(a, b, n);
+        assert_true(fabsf(d0 - d1) <= 1e-5f * (1 + fabsf(d0)));
+        mlxc_kernels_ref.axpy(0.5f, a, y0, n);
+        k->axpy(0.5f, a, y1, n);
+        for (int64_t i = 0; i < n; i++)
+            assert_true(fabsf(y0[i] - y1[i]) <= 1e-6f);
+    }
+}
+
+struct sum_job {
+    int64_t n;
+    long long parts[8];
+};
+
+static void sum_task(void *ctx, int tid, int nth)
+{
+    struct sum_job *j = ctx;
+    int64_t b, e;
+    mlxc_split_range(j->n, tid, nth, 16, &b, &e);
+    long long s = 0;
+    for (int64_t i = b; i < e; i++)
+        s += i;
+    j->parts[tid] = s;
+}
+
+static void test_pool_and_split(void **state)
+{
+    (void)state;
+    struct mlxc_pool *p = mlxc_pool_create(3);
+    assert_non_null(p);
+    for (int rep = 0; rep < 2000; rep++) {
+        struct sum_job j = {.n = 1000 + rep};
+        mlxc_pool_run(p, sum_task, &j);
+        long long s = 0;
+        for (int t = 0; t < mlxc_pool_size(p); t++)
+            s += j.parts[t];
+        assert_int_equal(s, (long long)j.n * (j.n - 1) / 2);
+    }
+    mlxc_pool_free(p);
+    int64_t b, e;
+    mlxc_split_range(100, 1, 2, 16, &b, &e); /* 7 blocks of 16: thread 1 gets blocks 3..6 */
+    assert_int_equal(b, 48);
+    assert_int_equal(e, 100);
+    mlxc_split_range(3, 1, 4, 16, &b, &e);
+    assert_true(b == e);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_matmul_variants),
+        cmocka_unit_test(test_dot_axpy),
+        cmocka_unit_test(test_pool_and_split),
+    };
+    return cmocka_run_group_tests_name("kernels", tests, NULL, NULL);
+}
