@@ -42,17 +42,35 @@ struct mlxc_qparams mlxc_qparams_default(enum mlxc_qmode m);
 int mlxc_qparams_check(struct mlxc_qparams q, struct mlxc_err *e);
 
 /* Quantizes w (rows, cols) float32 row-major into the MLX layout, bit-exact with MLX's CPU algorithm.
- * out_dtype is the dtype of the affine scales/biases (the source dtype); ignored for fp modes.
- * packed needs rows*cols*bits/8 bytes, scales and biases rows*cols/group_size elements. */
+ * out_dtype is the source dtype (F32, F16 or BF16), and w holds the source values converted to f32:
+ * affine scales/biases are stored in it, and the fp modes round their scale arithmetic to it as MLX does
+ * (quant/fp.c), so a bf16 checkpoint quantizes exactly as MLX quantizes the bf16 array.
+ * packed needs rows*cols*bits/8 bytes, scales and biases rows*cols/group_size elements (fp scales: U8).
+ * Refuses non-finite weights. */
 int mlxc_quantize(const float *w, int64_t rows, int64_t cols, struct mlxc_qparams q, enum mlxc_dtype out_dtype,
                   void *packed, void *scales, void *biases, struct mlxc_err *e);
 
-/* out (nrows, cols) = dequantized rows [row0, row0+nrows) of m, in float32. */
+/* Checks a quantized matrix's description: parameters, cols a multiple of the group size, scale dtype
+ * (F32/F16/BF16 for affine, U8 otherwise), biases present for affine only. The kernels below assume it
+ * passed. */
+int mlxc_qmatrix_check(const struct mlxc_qmatrix *m, struct mlxc_err *e);
+
+/* out (nrows, cols) = dequantized rows [row0, row0+nrows) of m, in float32, exactly:
+ * affine w = fl(fl(scale * q) + bias) (MLX multiplies, then adds); fp modes w = element * scale (exact).
+ * E4M3 code 0x7F decodes as 480 (MLX's Metal decoding; see quant/qformat.h). */
 void mlxc_dequantize_rows(const struct mlxc_qmatrix *m, int64_t row0, int64_t nrows, float *out);
 
 /* y[t, r] = sum_k W[r, k] * x[t, k]  for tokens t < n and rows r in [row0, row1).
- * x is (n, cols) row-major; y has row stride ldy (>= m->rows). The caller splits rows across threads. */
+ * x is (n, cols) row-major; y has row stride ldy (>= m->rows). The caller splits rows across threads.
+ * Never dequantizes the matrix: decode (n = 1) reads every packed weight once. The fast kernels
+ * quantize x to int8 per block of 32 (as llama.cpp does) and use integer dot products; their results stay
+ * within a normalized mean square error of 1e-4 of the float32 reference (tests/quant/test_qkernels.c
+ * names the bound per format; a typical value is 3e-6). */
 void mlxc_qmatmul_rows(const struct mlxc_qmatrix *m, const float *x, int64_t n, float *y, int64_t ldy,
                        int64_t row0, int64_t row1);
+
+/* The kernel set chosen at first use: "avx2" when the CPU has AVX2, FMA and F16C, else "ref".
+ * The environment variable MLXC_ISA=ref|avx2 overrides the choice (an unavailable one falls back to ref). */
+const char *mlxc_quant_isa(void);
 
 #endif

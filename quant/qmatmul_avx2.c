@@ -1,0 +1,549 @@
+/* AVX2 + FMA + F16C quantized kernels (compiled with -mavx2 -mfma -mf16c -ffp-contract=off in their own
+ * static library; chosen at run time by qdispatch.c). Same contracts as qmatmul_ref.c.
+ *
+ * qmatmul: affine 4- and 8-bit (group 32/64/128, F32/F16/BF16 scales), mxfp4 and nvfp4 quantize each
+ * token of x once per call to int8 per block of 32 columns, as llama.cpp's Q8 activations:
+ *     d_b = max_{k in b} |x_k| / 127,   xq_k = rint(x_k / d_b)  in [-127, 127]
+ * and use integer dot products (vpmaddubsw u8 x s8 -> s16 pairs, vpmaddwd -> s32):
+ *     affine:  sum_k w_k x_k = sum_g (scale_g * sum_{k in g} q_k x_k + bias_g * sum_{k in g} x_k)
+ *              with sum q_k x_k ~ sum_b d_b * sum_{k in b} q_k xq_k and the exact f32 sums of x.
+ *     fp4:     element values times 2 are the integers 0, +-1, +-2, +-3, +-4, +-6, +-8, +-12.
+ * mxfp8 keeps x in f32 and decodes E4M3 through F16C. Everything else goes to the reference.
+ * Each packed weight is loaded once per pass over the tokens; tokens are processed 4 at a time, so
+ * decode (n = 1) reads the matrix once and prefill reads it n/4 times from cache (rows are blocked).
+ *
+ * dequantize: affine 4/8-bit and mxfp4 vectorised, exactly equal to the reference (multiply, then add;
+ * this library is built with -ffp-contract=off); other formats call the reference. */
+#include <immintrin.h>
+#include <stdlib.h>
+
+#include "core/sys.h"
+#include "quant/qformat.h"
+#include "quant/qkernels.h"
+
+#define INLINE static inline __attribute__((always_inline))
+
+enum {
+    TOK = 4,       /* tokens per pass over a block of rows */
+    SPAN = 4096,   /* columns whose scales are converted to f32 at a time (stack buffers) */
+    ROWBLK = 1 << 18, /* bytes of packed rows kept hot while all token blocks pass over them */
+};
+
+INLINE float hsum8(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+INLINE float hmax8(__m256 v)
+{
+    __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_max_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* 32 bytes at p, of which only the first nbytes exist (the rest read as zero). */
+INLINE __m256i load_partial(const uint8_t *p, int64_t nbytes)
+{
+    uint8_t buf[32] __attribute__((aligned(32))) = {0};
+    memcpy(buf, p, (size_t)nbytes);
+    return _mm256_load_si256((const __m256i *)buf);
+}
+
+/* Elements [i0, i0 + n) of an F32/F16/BF16 scale or bias array, as f32. */
+static void scalars_to_f32(const void *p, int64_t i0, int64_t n, enum mlxc_dtype t, float *out)
+{
+    const uint8_t *b = (const uint8_t *)p;
+    if (t == MLXC_F32) {
+        memcpy(out, b + 4 * i0, (size_t)n * 4);
+        return;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        uint16_t h;
+        memcpy(&h, b + 2 * (i0 + i), 2);
+        out[i] = t == MLXC_BF16 ? mlxc_bf16_to_f32(h) : _cvtsh_ss(h);
+    }
+}
+
+/* ======================= activations quantized to int8 ======================= */
+
+/* x (n, cols) quantized per block of 32 columns. Columns are padded with zeros to a multiple of 64.
+ *   q     (n, cols64) int8. "split" order (for 4-bit nibble formats): within each 64-column chunk the
+ *         32 even columns, then the 32 odd ones, which matches the low and high nibbles of 32 packed
+ *         bytes (byte j holds elements 2j and 2j+1). Otherwise natural order.
+ *   d     (n, cols64/32) block scales d_b (0 for an all-zero block)
+ *   dv    (n, cols64/64, 8) per chunk [d_2c x4, d_2c+1 x4]: the lanes of a vpmaddwd result in split order
+ *   gsum  (n, cols/gs) exact f32 sums of x per group (the affine bias term); gs >= 32 only */
+struct xq {
+    int64_t cols64, ngroups;
+    int8_t *q;
+    float *d, *dv, *gsum;
+    void *mem;
+};
+
+/* One block of 32 floats: its int8 codes (natural order), scale and sum. */
+INLINE void quantize_block(const float *x, int8_t *q, float *d, float *sum)
+{
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8), v2 = _mm256_loadu_ps(x + 16),
+           v3 = _mm256_loadu_ps(x + 24);
+    __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v0), _mm256_andnot_ps(sign, v1)),
+                             _mm256_max_ps(_mm256_andnot_ps(sign, v2), _mm256_andnot_ps(sign, v3)));
+    float amax = hmax8(m);
+    *sum = hsum8(_mm256_add_ps(_mm256_add_ps(v0, v1), _mm256_add_ps(v2, v3)));
+    *d = amax / 127.0f;
+    __m256 id = _mm256_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f);
+    /* cvtps rounds to nearest even (MXCSR default); |x| * 127/amax <= 127.00002 rounds to <= 127 */
+    __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(v0, id)), i1 = _mm256_cvtps_epi32(_mm256_mul_ps(v1, id)),
+            i2 = _mm256_cvtps_epi32(_mm256_mul_ps(v2, id)), i3 = _mm256_cvtps_epi32(_mm256_mul_ps(v3, id));
+    /* pack 32 -> 16 -> 8 bits; the packs work per 128-bit lane, the permute restores element order */
+    __m256i b = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
+    b = _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256((__m256i *)q, b);
+}
+
+/* Reorders a 64-byte chunk from natural to split order: 32 even elements, then 32 odd ones. */
+INLINE void split_chunk(const int8_t *nat, int8_t *out)
+{
+    /* per 128-bit lane: 8 even bytes, then 8 odd bytes */
+    const __m256i sh = _mm256_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15, 0, 2, 4, 6, 8, 10,
+                                        12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
+    __m256i a = _mm256_shuffle_epi8(_mm256_loadu_si256((const __m256i *)nat), sh);        /* eA0 oA0 eA1 oA1 */
+    __m256i b = _mm256_shuffle_epi8(_mm256_loadu_si256((const __m256i *)(nat + 32)), sh); /* eB0 oB0 eB1 oB1 */
+    __m256i e = _mm256_permute4x64_epi64(_mm256_unpacklo_epi64(a, b), 0xD8); /* eA0 eA1 eB0 eB1 */
+    __m256i o = _mm256_permute4x64_epi64(_mm256_unpackhi_epi64(a, b), 0xD8); /* oA0 oA1 oB0 oB1 */
+    _mm256_storeu_si256((__m256i *)out, e);
+    _mm256_storeu_si256((__m256i *)(out + 32), o);
+}
+
+static void quantize_x_token(const float *x, int64_t cols, int64_t cols64, int split, int gs, int8_t *q, float *d,
+                             float *dv, float *gsum)
+{
+    int8_t nat[64] __attribute__((aligned(32)));
+    float bsum[2];
+    float gacc = 0.0f;
+    for (int64_t c = 0; c < cols64; c += 64) {
+        for (int h = 0; h < 2; h++) {
+            int64_t j0 = c + 32 * h, b = j0 / 32;
+            if (j0 + 32 <= cols) {
+                quantize_block(x + j0, nat + 32 * h, &d[b], &bsum[h]);
+            } else { /* the padding: a partial block (16 columns, nvfp4) or none */
+                float tmp[32] = {0};
+                if (j0 < cols)
+                    memcpy(tmp, x + j0, (size_t)(cols - j0) * sizeof(float));
+                quantize_block(tmp, nat + 32 * h, &d[b], &bsum[h]);
+            }
+            if (gs >= 32 && j0 < cols) { /* group sums; groups are whole blocks */
+                gacc += bsum[h];
+                if ((j0 + 32) % gs == 0) {
+                    gsum[j0 / gs] = gacc;
+                    gacc = 0.0f;
+                }
+            }
+        }
+        if (split)
+            split_chunk(nat, q + c);
+        else
+            memcpy(q + c, nat, 64);
+        __m256 dd = _mm256_set_m128(_mm_set1_ps(d[c / 32 + 1]), _mm_set1_ps(d[c / 32]));
+        _mm256_storeu_ps(dv + c / 8, dd);
+    }
+}
+
+/* Quantizes x (n, cols) for a kernel; 0, or -1 when out of memory (the caller then uses the reference). */
+static int xq_init(struct xq *X, const float *x, int64_t n, int64_t cols, int split, int gs)
+{
+    X->cols64 = (cols + 63) / 64 * 64;
+    X->ngroups = gs >= 32 ? cols / gs : 0;
+    size_t nq = (size_t)(n * X->cols64), nd = (size_t)(n * X->cols64 / 32), ndv = (size_t)(n * X->cols64 / 8),
+           ng = (size_t)(n * X->ngroups);
+    X->mem = mlxc_alloc_aligned(nq + (nd + ndv + ng) * sizeof(float));
+    if (!X->mem)
+        return -1;
+    X->dv = (float *)X->mem;
+    X->d = X->dv + ndv;
+    X->gsum = X->d + nd;
+    X->q = (int8_t *)(X->gsum + ng);
+    for (int64_t t = 0; t < n; t++)
+        quantize_x_token(x + t * cols, cols, X->cols64, split, gs, X->q + t * X->cols64,
+                         X->d + t * (X->cols64 / 32), X->dv + t * (X->cols64 / 8), X->gsum + t * X->ngroups);
+    return 0;
+}
+
+static void xq_free(struct xq *X)
+{
+    mlxc_free_aligned(X->mem);
+}
+
+INLINE const int8_t *xq_q(const struct xq *X, int64_t t, int64_t c)
+{
+    return X->q + t * X->cols64 + c;
+}
+
+INLINE __m256 xq_dv(const struct xq *X, int64_t t, int64_t c)
+{
+    return _mm256_loadu_ps(X->dv + t * (X->cols64 / 8) + c / 8);
+}
+
+INLINE float xq_d(const struct xq *X, int64_t t, int64_t c)
+{
+    return X->d[t * (X->cols64 / 32) + c / 32];
+}
+
+/* ======================= affine 4-bit ======================= */
+
+/* One 64-column chunk (32 packed bytes, split order) for nt tokens: acc[t] += sv * dv_t * dot(q, xq_t),
+ * with the 8 lanes of sv holding the scales of the chunk's two 32-column halves. */
+INLINE void nib_step(__m256i lo, __m256i hi, __m256 sv, const struct xq *X, int64_t t0, const int nt, int64_t c,
+                     __m256 *acc)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int t = 0; t < nt; t++) {
+        const int8_t *q = xq_q(X, t0 + t, c);
+        __m256i xe = _mm256_loadu_si256((const __m256i *)q), xo = _mm256_loadu_si256((const __m256i *)(q + 32));
+        /* u8 codes (<= 15) x s8: pair sums <= 2*15*127, and the two added <= 7620, no s16 saturation */
+        __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, xe), _mm256_maddubs_epi16(hi, xo));
+        __m256 pf = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones));
+        acc[t] = _mm256_fmadd_ps(pf, _mm256_mul_ps(sv, xq_dv(X, t0 + t, c)), acc[t]);
+    }
+}
+
+/* Scale lanes for the 64-column chunk at local column lc: gs 32 has two groups, larger sizes one. */
+INLINE __m256 chunk_scales(const float *sf, int64_t lc, int64_t ng, const int gs)
+{
+    if (gs == 32) {
+        float s1 = lc / 32 + 1 < ng ? sf[lc / 32 + 1] : 0.0f;
+        return _mm256_set_m128(_mm_set1_ps(s1), _mm_set1_ps(sf[lc / 32]));
+    }
+    return _mm256_set1_ps(sf[lc / gs]);
+}
+
+INLINE float dot_f32(const float *a, const float *b, int64_t n)
+{
+    float s = 0.0f;
+    for (int64_t i = 0; i < n; i++)
+        s += a[i] * b[i];
+    return s;
+}
+
+INLINE void aff4_row(const struct mlxc_qmatrix *m, int64_t r, const struct xq *X, int64_t t0, const int nt,
+                     const int gs, float *out)
+{
+    const int64_t cols = m->cols, groups = cols / gs;
+    const uint8_t *wr = (const uint8_t *)m->packed + r * (cols / 2);
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    __m256 acc[TOK];
+    float bacc[TOK];
+    float sf[SPAN / 32], bf[SPAN / 32];
+    for (int t = 0; t < nt; t++) {
+        acc[t] = _mm256_setzero_ps();
+        bacc[t] = 0.0f;
+    }
+    for (int64_t c0 = 0; c0 < cols; c0 += SPAN) {
+        int64_t c1 = c0 + SPAN < cols ? c0 + SPAN : cols, g0 = c0 / gs, ng = (c1 - c0) / gs;
+        scalars_to_f32(m->scales, r * groups + g0, ng, m->scale_dtype, sf);
+        scalars_to_f32(m->biases, r * groups + g0, ng, m->scale_dtype, bf);
+        for (int t = 0; t < nt; t++)
+            bacc[t] += dot_f32(bf, X->gsum + (t0 + t) * X->ngroups + g0, ng);
+        int64_t c = c0;
+        for (; c < c1; c += 64) {
+            __m256i w = c + 64 <= c1 ? _mm256_loadu_si256((const __m256i *)(wr + c / 2))
+                                     : load_partial(wr + c / 2, (c1 - c) / 2);
+            __m256i lo = _mm256_and_si256(w, m4), hi = _mm256_and_si256(_mm256_srli_epi16(w, 4), m4);
+            nib_step(lo, hi, chunk_scales(sf, c - c0, ng, gs), X, t0, nt, c, acc);
+        }
+    }
+    for (int t = 0; t < nt; t++)
+        out[t] = hsum8(acc[t]) + bacc[t];
+}
+
+/* ======================= affine 8-bit ======================= */
+
+INLINE void aff8_row(const struct mlxc_qmatrix *m, int64_t r, const struct xq *X, int64_t t0, const int nt,
+                     const int gs, float *out)
+{
+    const int64_t cols = m->cols, groups = cols / gs;
+    const uint8_t *wr = (const uint8_t *)m->packed + r * cols;
+    const __m256i ones = _mm256_set1_epi16(1), bias128 = _mm256_set1_epi8((char)0x80);
+    __m256 acc[TOK];
+    float bacc[TOK];
+    float sf[SPAN / 32], bf[SPAN / 32];
+    for (int t = 0; t < nt; t++) {
+        acc[t] = _mm256_setzero_ps();
+        bacc[t] = 0.0f;
+    }
+    for (int64_t c0 = 0; c0 < cols; c0 += SPAN) {
+        int64_t c1 = c0 + SPAN < cols ? c0 + SPAN : cols, g0 = c0 / gs, ng = (c1 - c0) / gs;
+        scalars_to_f32(m->scales, r * groups + g0, ng, m->scale_dtype, sf);
+        scalars_to_f32(m->biases, r * groups + g0, ng, m->scale_dtype, bf);
+        /* q = (q - 128) + 128: the bias term becomes (bias + 128 scale) * sum x */
+        for (int64_t g = 0; g < ng; g++)
+            bf[g] += 128.0f * sf[g];
+        for (int t = 0; t < nt; t++)
+            bacc[t] += dot_f32(bf, X->gsum + (t0 + t) * X->ngroups + g0, ng);
+        for (int64_t c = c0; c < c1; c += 32) {
+            __m256i w = _mm256_loadu_si256((const __m256i *)(wr + c));
+            /* s8 x s8 through vpmaddubsw: |q - 128| (<= 128, u8) times xq with the sign of q - 128;
+             * pair sums <= 2*128*127 = 32512, no saturation */
+            __m256i ws = _mm256_xor_si256(w, bias128);
+            __m256i aw = _mm256_sign_epi8(ws, ws);
+            float s = sf[(c - c0) / gs];
+            for (int t = 0; t < nt; t++) {
+                __m256i xs = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)xq_q(X, t0 + t, c)), ws);
+                __m256 pf = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(aw, xs), ones));
+                acc[t] = _mm256_fmadd_ps(pf, _mm256_set1_ps(s * xq_d(X, t0 + t, c)), acc[t]);
+            }
+        }
+    }
+    for (int t = 0; t < nt; t++)
+        out[t] = hsum8(acc[t]) + bacc[t];
+}
+
+/* ======================= mxfp4, nvfp4 ======================= */
+
+/* 2 * E2M1 value of each code, as s8: 0 1 2 3 4 6 8 12, then negated (code 8 is -0 -> 0). */
+INLINE __m256i fp4x2_lut(void)
+{
+    return _mm256_setr_epi8(0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12, 0, 1, 2, 3, 4, 6, 8, 12, 0,
+                            -1, -2, -3, -4, -6, -8, -12);
+}
+
+/* mxfp4 (gs 32: the chunk's halves are groups) and nvfp4 (gs 16: four groups, two lanes each). */
+INLINE __m256 fp4_chunk_scales(const uint8_t *sb, int64_t g, int64_t ng, const int nv)
+{
+    if (!nv) {
+        float s0 = 0.5f * mlxc_e8m0_value(sb[g]), s1 = g + 1 < ng ? 0.5f * mlxc_e8m0_value(sb[g + 1]) : 0.0f;
+        return _mm256_set_m128(_mm_set1_ps(s1), _mm_set1_ps(s0));
+    }
+    float s[4];
+    for (int i = 0; i < 4; i++)
+        s[i] = g + i < ng ? 0.5f * mlxc_e4m3_value(sb[g + i]) : 0.0f;
+    return _mm256_setr_ps(s[0], s[0], s[1], s[1], s[2], s[2], s[3], s[3]);
+}
+
+INLINE void fp4_row(const struct mlxc_qmatrix *m, int64_t r, const struct xq *X, int64_t t0, const int nt,
+                    const int nv, float *out)
+{
+    const int gs = nv ? 16 : 32;
+    const int64_t cols = m->cols, groups = cols / gs;
+    const uint8_t *wr = (const uint8_t *)m->packed + r * (cols / 2);
+    const uint8_t *sb = (const uint8_t *)m->scales + r * groups;
+    const __m256i m4 = _mm256_set1_epi8(0x0F), lut = fp4x2_lut(), ones = _mm256_set1_epi16(1);
+    __m256 acc[TOK];
+    for (int t = 0; t < nt; t++)
+        acc[t] = _mm256_setzero_ps();
+    for (int64_t c = 0; c < cols; c += 64) {
+        __m256i w = c + 64 <= cols ? _mm256_loadu_si256((const __m256i *)(wr + c / 2))
+                                   : load_partial(wr + c / 2, (cols - c) / 2);
+        __m256i vlo = _mm256_shuffle_epi8(lut, _mm256_and_si256(w, m4));
+        __m256i vhi = _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(w, 4), m4));
+        __m256i alo = _mm256_abs_epi8(vlo), ahi = _mm256_abs_epi8(vhi);
+        __m256 sv = fp4_chunk_scales(sb, c / gs, groups, nv);
+        for (int t = 0; t < nt; t++) {
+            const int8_t *q = xq_q(X, t0 + t, c);
+            __m256i xe = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)q), vlo);
+            __m256i xo = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(q + 32)), vhi);
+            /* |2v| <= 12: pair sums <= 2*12*127 each, 6096 for both, no saturation */
+            __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(alo, xe), _mm256_maddubs_epi16(ahi, xo));
+            __m256 pf = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones));
+            acc[t] = _mm256_fmadd_ps(pf, _mm256_mul_ps(sv, xq_dv(X, t0 + t, c)), acc[t]);
+        }
+    }
+    for (int t = 0; t < nt; t++)
+        out[t] = hsum8(acc[t]);
+}
+
+/* ======================= mxfp8 (x in f32) ======================= */
+
+/* 32 E4M3 bytes as 4 x 8 floats, each value / 256: the byte's low 7 bits go to bits 7..13 of an f16
+ * (exponent bias 15 instead of 7, hence / 256; subnormals line up), the sign to bit 15; F16C converts. */
+INLINE void e4m3x32_to_f32(__m256i b, __m256 f[4])
+{
+    __m256i hib = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b, 1), _mm256_set1_epi8(0x3F)),
+                                  _mm256_and_si256(b, _mm256_set1_epi8((char)0x80)));
+    __m256i lob = _mm256_and_si256(_mm256_slli_epi16(b, 7), _mm256_set1_epi8((char)0x80));
+    __m256i u0 = _mm256_unpacklo_epi8(lob, hib); /* elements 0..7 | 16..23 */
+    __m256i u1 = _mm256_unpackhi_epi8(lob, hib); /* elements 8..15 | 24..31 */
+    f[0] = _mm256_cvtph_ps(_mm256_castsi256_si128(u0));
+    f[1] = _mm256_cvtph_ps(_mm256_castsi256_si128(u1));
+    f[2] = _mm256_cvtph_ps(_mm256_extracti128_si256(u0, 1));
+    f[3] = _mm256_cvtph_ps(_mm256_extracti128_si256(u1, 1));
+}
+
+INLINE void fp8_row(const struct mlxc_qmatrix *m, int64_t r, const float *x, int64_t t0, const int nt, float *out)
+{
+    const int64_t cols = m->cols, groups = cols / 32;
+    const uint8_t *wr = (const uint8_t *)m->packed + r * cols;
+    const uint8_t *sb = (const uint8_t *)m->scales + r * groups;
+    __m256 acc[TOK];
+    for (int t = 0; t < nt; t++)
+        acc[t] = _mm256_setzero_ps();
+    for (int64_t g = 0; g < groups; g++) {
+        __m256 f[4];
+        e4m3x32_to_f32(_mm256_loadu_si256((const __m256i *)(wr + 32 * g)), f);
+        __m256 s = _mm256_set1_ps(mlxc_e8m0_value(sb[g]));
+        for (int t = 0; t < nt; t++) {
+            const float *xt = x + (t0 + t) * cols + 32 * g;
+            __m256 a = _mm256_mul_ps(f[0], _mm256_loadu_ps(xt));
+            a = _mm256_fmadd_ps(f[1], _mm256_loadu_ps(xt + 8), a);
+            a = _mm256_fmadd_ps(f[2], _mm256_loadu_ps(xt + 16), a);
+            a = _mm256_fmadd_ps(f[3], _mm256_loadu_ps(xt + 24), a);
+            acc[t] = _mm256_fmadd_ps(a, s, acc[t]);
+        }
+    }
+    for (int t = 0; t < nt; t++) /* the 256 goes last, so a large scale cannot overflow early */
+        out[t] = 256.0f * hsum8(acc[t]);
+}
+
+/* ======================= driver ======================= */
+
+enum kind { K_AFF4, K_AFF8, K_MXFP4, K_NVFP4, K_MXFP8, K_NONE };
+
+static enum kind kind_of(const struct mlxc_qmatrix *m)
+{
+    switch (m->q.mode) {
+    case MLXC_Q_AFFINE: return m->q.bits == 4 ? K_AFF4 : m->q.bits == 8 ? K_AFF8 : K_NONE;
+    case MLXC_Q_MXFP4: return K_MXFP4;
+    case MLXC_Q_NVFP4: return K_NVFP4;
+    case MLXC_Q_MXFP8: return K_MXFP8;
+    }
+    return K_NONE;
+}
+
+/* One row for nt (a constant after inlining) tokens starting at t0. */
+INLINE void row_kernel(enum kind k, const struct mlxc_qmatrix *m, int64_t r, const struct xq *X, const float *x,
+                       int64_t t0, const int nt, float *out)
+{
+    const int gs = m->q.group_size;
+    switch (k) {
+    case K_AFF4:
+        if (gs == 32)
+            aff4_row(m, r, X, t0, nt, 32, out);
+        else if (gs == 64)
+            aff4_row(m, r, X, t0, nt, 64, out);
+        else
+            aff4_row(m, r, X, t0, nt, 128, out);
+        break;
+    case K_AFF8:
+        if (gs == 32)
+            aff8_row(m, r, X, t0, nt, 32, out);
+        else if (gs == 64)
+            aff8_row(m, r, X, t0, nt, 64, out);
+        else
+            aff8_row(m, r, X, t0, nt, 128, out);
+        break;
+    case K_MXFP4: fp4_row(m, r, X, t0, nt, 0, out); break;
+    case K_NVFP4: fp4_row(m, r, X, t0, nt, 1, out); break;
+    case K_MXFP8: fp8_row(m, r, x, t0, nt, out); break;
+    case K_NONE: break;
+    }
+}
+
+static void rows_nt(enum kind k, const struct mlxc_qmatrix *m, const struct xq *X, const float *x, int64_t t0,
+                    int nt, float *y, int64_t ldy, int64_t r0, int64_t r1)
+{
+    float out[TOK];
+    for (int64_t r = r0; r < r1; r++) {
+        switch (nt) {
+        case 1: row_kernel(k, m, r, X, x, t0, 1, out); break;
+        case 2: row_kernel(k, m, r, X, x, t0, 2, out); break;
+        case 3: row_kernel(k, m, r, X, x, t0, 3, out); break;
+        default: row_kernel(k, m, r, X, x, t0, 4, out); break;
+        }
+        for (int t = 0; t < nt; t++)
+            y[(t0 + t) * ldy + r] = out[t];
+    }
+}
+
+static void avx2_qmatmul_rows(const struct mlxc_qmatrix *m, const float *x, int64_t n, float *y, int64_t ldy,
+                              int64_t row0, int64_t row1)
+{
+    enum kind k = kind_of(m);
+    struct xq X = {0};
+    if (k == K_NONE || (k != K_MXFP8 && xq_init(&X, x, n, m->cols, k != K_AFF8, m->q.mode == MLXC_Q_AFFINE ? m->q.group_size : 0) < 0)) {
+        mlxc_qkernels_ref.qmatmul_rows(m, x, n, y, ldy, row0, row1);
+        return;
+    }
+    /* Blocks of rows small enough to stay in L2 while every block of tokens passes over them. */
+    int64_t row_bytes = m->cols * m->q.bits / 8;
+    int64_t rb = row_bytes > 0 && ROWBLK / row_bytes > 1 ? ROWBLK / row_bytes : 1;
+    for (int64_t r0 = row0; r0 < row1; r0 += rb) {
+        int64_t r1 = r0 + rb < row1 ? r0 + rb : row1;
+        for (int64_t t0 = 0; t0 < n; t0 += TOK)
+            rows_nt(k, m, &X, x, t0, n - t0 < TOK ? (int)(n - t0) : TOK, y, ldy, r0, r1);
+    }
+    xq_free(&X);
+}
+
+/* ======================= dequantize ======================= */
+
+/* 8 consecutive 4-bit codes of one little-endian 32-bit word, as int32 lanes in element order. */
+INLINE __m256i nibbles8(const uint8_t *p)
+{
+    uint32_t word;
+    memcpy(&word, p, 4);
+    return _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32((int)word), _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28)),
+                            _mm256_set1_epi32(15));
+}
+
+static void avx2_dequantize_rows(const struct mlxc_qmatrix *m, int64_t row0, int64_t nrows, float *out)
+{
+    enum kind k = kind_of(m);
+    if (k != K_AFF4 && k != K_AFF8 && k != K_MXFP4) {
+        mlxc_qkernels_ref.dequantize_rows(m, row0, nrows, out);
+        return;
+    }
+    const int gs = m->q.group_size;
+    const int64_t cols = m->cols, groups = cols / gs, row_bytes = mlxc_qrow_bytes(m);
+    const __m256 lut_lo = _mm256_loadu_ps(mlxc_fp4_values), lut_hi = _mm256_loadu_ps(mlxc_fp4_values + 8);
+    for (int64_t i = 0; i < nrows; i++) {
+        int64_t r = row0 + i;
+        const uint8_t *wr = (const uint8_t *)m->packed + r * row_bytes;
+        float *o = out + i * cols;
+        for (int64_t g = 0; g < groups; g++) {
+            int64_t gi = r * groups + g;
+            if (k == K_MXFP4) {
+                __m256 s = _mm256_set1_ps(mlxc_e8m0_value(((const uint8_t *)m->scales)[gi]));
+                for (int j = 0; j < gs; j += 8) {
+                    __m256i idx = nibbles8(wr + (g * gs + j) / 2);
+                    /* codes 0..7 from the first half of the table, 8..15 from the second (bit 3 -> sign bit) */
+                    __m256 v = _mm256_blendv_ps(_mm256_permutevar8x32_ps(lut_lo, idx),
+                                                _mm256_permutevar8x32_ps(lut_hi, idx),
+                                                _mm256_castsi256_ps(_mm256_slli_epi32(idx, 28)));
+                    _mm256_storeu_ps(o + g * gs + j, _mm256_mul_ps(v, s));
+                }
+                continue;
+            }
+            __m256 s = _mm256_set1_ps(mlxc_load_scalar(m->scales, gi, m->scale_dtype));
+            __m256 b = _mm256_set1_ps(mlxc_load_scalar(m->biases, gi, m->scale_dtype));
+            for (int j = 0; j < gs; j += 8) {
+                __m256i q;
+                if (k == K_AFF4) {
+                    q = nibbles8(wr + (g * gs + j) / 2);
+                } else {
+                    int64_t v;
+                    memcpy(&v, wr + g * gs + j, 8);
+                    q = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(v));
+                }
+                /* scale * q, then + bias: two roundings, as the reference */
+                __m256 t = _mm256_mul_ps(s, _mm256_cvtepi32_ps(q));
+                _mm256_storeu_ps(o + g * gs + j, _mm256_add_ps(t, b));
+            }
+        }
+    }
+}
+
+static int avx2_has(const struct mlxc_qmatrix *m)
+{
+    return kind_of(m) != K_NONE;
+}
+
+const struct mlxc_qkernels mlxc_qkernels_avx2 = {
+    .name = "avx2",
+    .has = avx2_has,
+    .qmatmul_rows = avx2_qmatmul_rows,
+    .dequantize_rows = avx2_dequantize_rows,
+};
