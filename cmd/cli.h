@@ -65,6 +65,8 @@ struct mlxc_opts {
     /* tokenize */
     int count, json, decode, no_special, jsonl, render;
     const char *chat;
+    /* bench */
+    long prompt_tokens, generation_tokens, num_trials;
     /* runtime */
     long threads;
     /* help / version */
@@ -82,7 +84,7 @@ struct mlxc_cli {
 
 /* The programs' tables (cmd/flags.c). */
 extern const struct mlxc_cli mlxc_cli_generate, mlxc_cli_chat, mlxc_cli_convert, mlxc_cli_cache_prompt,
-    mlxc_cli_tokenize;
+    mlxc_cli_tokenize, mlxc_cli_bench;
 extern const struct mlxc_cli *const mlxc_all_clis[];
 extern const size_t mlxc_n_clis;
 

@@ -114,6 +114,21 @@ static const struct mlxc_opt tokenize_opts[] = {
     VERSION_OPT,
 };
 
+static const struct mlxc_opt bench_opts[] = {
+    HELP_OPT,
+    MODEL_OPT(NULL),
+    {"prompt-tokens", 'p', OPT_INT, "512", "N", "random prompt tokens per trial", OFF(prompt_tokens), NULL, 0},
+    {"generation-tokens", 'g', OPT_INT, "128", "N", "tokens generated per trial (EOS ignored)",
+     OFF(generation_tokens), NULL, 0},
+    {"num-trials", 'n', OPT_INT, "5", "N", "timed trials after one warm-up run", OFF(num_trials), NULL, 0},
+    {"prefill-step-size", 0, OPT_INT, "2048", "N", "prompt tokens processed per step", OFF(prefill_step_size),
+     NULL, 0},
+    {"output-format", 0, OPT_CHOICE, "text", NULL, "text, or one JSON object per trial and the averages (jsonl)",
+     OFF(output_format), "text|jsonl", COMPLETE_CHOICES},
+    THREADS_OPT,
+    VERSION_OPT,
+};
+
 #define CLI(var, name, summary, table) \
     const struct mlxc_cli var = {name, summary, table, sizeof table / sizeof table[0]}
 
@@ -126,7 +141,10 @@ CLI(mlxc_cli_cache_prompt, "mlxc-cache-prompt", "Prefill a prompt once and save 
 CLI(mlxc_cli_tokenize, "mlxc-tokenize", "Turn text into token ids and back with a model's tokenizer.",
     tokenize_opts);
 
+CLI(mlxc_cli_bench, "mlxc-bench", "Measure prefill and decode speed of a model.", bench_opts);
+
 const struct mlxc_cli *const mlxc_all_clis[] = {
     &mlxc_cli_generate, &mlxc_cli_chat, &mlxc_cli_convert, &mlxc_cli_cache_prompt, &mlxc_cli_tokenize,
+    &mlxc_cli_bench,
 };
 const size_t mlxc_n_clis = sizeof mlxc_all_clis / sizeof mlxc_all_clis[0];

@@ -1,0 +1,31 @@
+/* mlxc-bench: prefill and decode speed of a model (mlx_lm.benchmark, llama-bench). */
+#include <string.h>
+
+#include "cmd/cli.h"
+#include "core/app_bench.h"
+
+int main(int argc, char **argv)
+{
+    const struct mlxc_cli *cli = &mlxc_cli_bench;
+    struct mlxc_opts o;
+    int rc = mlxc_cli_parse(cli, argc, argv, &o);
+    if (rc)
+        return rc == 1 ? 0 : rc;
+    struct mlxc_bench_args a = {
+        .model = o.model,
+        .prompt_tokens = o.prompt_tokens,
+        .generation_tokens = o.generation_tokens,
+        .prefill_step_size = o.prefill_step_size,
+        .trials = (int)o.num_trials,
+        .threads = (int)o.threads,
+        .jsonl = strcmp(o.output_format, "jsonl") == 0,
+    };
+    if (!a.model)
+        return mlxc_cli_usage_error(cli, "the following arguments are required: --model");
+    struct mlxc_err e = {0};
+    if (mlxc_bench_main(&a, stdout, &e) != 0) {
+        mlxc_cli_error(cli, e.msg);
+        return 1;
+    }
+    return 0;
+}
