@@ -60,7 +60,7 @@ struct mlxc_opts {
     const char *eos_token;
     /* convert */
     const char *hf_path, *mlx_path, *q_mode, *quant_predicate, *dtype;
-    long q_group_size, q_bits;
+    long q_group_size, q_bits;  /* given[] says whether they were set */
     int quantize, dequantize;
     /* tokenize */
     int count, json, decode, no_special, jsonl, render;

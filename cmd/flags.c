@@ -77,13 +77,22 @@ static const struct mlxc_opt chat_opts[] = {
 
 static const struct mlxc_opt convert_opts[] = {
     HELP_OPT,
-    {"hf-path", 0, OPT_STR, NULL, "PATH", "the source model folder (also --model)", OFF(hf_path), NULL,
-     COMPLETE_MODEL},
-    {"model", 0, OPT_STR, NULL, "PATH", "the source model folder (same as --hf-path)", OFF(model), NULL,
-     COMPLETE_MODEL},
+    {"hf-path", 0, OPT_STR, NULL, "PATH", "the source model folder or cached repo id (also --model)",
+     OFF(hf_path), NULL, COMPLETE_MODEL},
+    {"model", 0, OPT_STR, NULL, "PATH", "the source model (same as --hf-path)", OFF(model), NULL, COMPLETE_MODEL},
     {"mlx-path", 0, OPT_STR, "mlx_model", "PATH", "where to write the converted model (must not exist)",
      OFF(mlx_path), NULL, COMPLETE_DIR},
-    THREADS_OPT,
+    {"quantize", 'q', OPT_FLAG, NULL, NULL, "quantize the model", OFF(quantize), NULL, 0},
+    {"q-group-size", 0, OPT_INT, NULL, "N", "group size (mode default: affine 64, mxfp4/mxfp8 32, nvfp4 16)",
+     OFF(q_group_size), NULL, 0},
+    {"q-bits", 0, OPT_INT, NULL, "N", "bits per weight (mode default: 4, mxfp8 8)", OFF(q_bits), NULL, 0},
+    {"q-mode", 0, OPT_CHOICE, "affine", NULL, "quantization mode", OFF(q_mode), "affine|mxfp4|nvfp4|mxfp8",
+     COMPLETE_CHOICES},
+    {"quant-predicate", 0, OPT_CHOICE, NULL, NULL, "mixed-bit recipe (affine only)", OFF(quant_predicate),
+     "mixed_2_6|mixed_3_4|mixed_3_6|mixed_4_6", COMPLETE_CHOICES},
+    {"dtype", 0, OPT_CHOICE, NULL, NULL, "type of the float weights (default: the config's)", OFF(dtype),
+     "float16|bfloat16|float32", COMPLETE_CHOICES},
+    {"dequantize", 'd', OPT_FLAG, NULL, NULL, "dequantize a quantized model", OFF(dequantize), NULL, 0},
     VERSION_OPT,
 };
 
