@@ -93,7 +93,7 @@ static char *stream(const struct mlxc_tokenizer *t, const int32_t *ids, size_t n
     return all;
 }
 
-static void run_golden(const char *name)
+static void run_golden_n(const char *name, int min_cases)
 {
     char dir[512], gpath[600];
     snprintf(dir, sizeof dir, "%s", test_data("tok"));
@@ -188,7 +188,7 @@ static void run_golden(const char *name)
            cases, cases - bad_stream, cases);
     free(golden);
     mlxc_tok_close(t);
-    assert_true(cases >= 1000);
+    assert_true(cases >= min_cases);
     assert_int_equal(bad_ids + bad_ns + bad_dec + bad_skip + bad_stream, 0);
 }
 
@@ -487,18 +487,24 @@ static void test_broken_folders(void **s)
     mlxc_tok_close(t);
 }
 
+static void run_golden(const char *name) { run_golden_n(name, 1000); }
+
 static void test_llama3(void **s) { (void)s; run_golden("llama3"); }
 static void test_qwen3(void **s) { (void)s; run_golden("qwen3"); }
 static void test_llama2(void **s) { (void)s; run_golden("llama2"); }
 static void test_gemma3(void **s) { (void)s; run_golden("gemma3"); }
 static void test_deepseek_v3(void **s) { (void)s; run_golden("deepseek_v3"); }
 static void test_gptoss(void **s) { (void)s; run_golden("gptoss"); }
+static void test_synth_meta(void **s) { (void)s; run_golden_n("synth_meta", 400); }
+static void test_synth_gpt2(void **s) { (void)s; run_golden_n("synth_gpt2", 400); }
+static void test_synth_wp(void **s) { (void)s; run_golden_n("synth_wp", 400); }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_llama3),      cmocka_unit_test(test_qwen3),  cmocka_unit_test(test_llama2),
         cmocka_unit_test(test_gemma3),      cmocka_unit_test(test_deepseek_v3), cmocka_unit_test(test_gptoss),
+        cmocka_unit_test(test_synth_meta),  cmocka_unit_test(test_synth_gpt2), cmocka_unit_test(test_synth_wp),
         cmocka_unit_test(test_invalid_utf8), cmocka_unit_test(test_empty_and_nul), cmocka_unit_test(test_long_word_roundtrip),
         cmocka_unit_test(test_accessors),   cmocka_unit_test(test_detok),  cmocka_unit_test(test_broken_folders),
     };
