@@ -24,6 +24,8 @@ struct encoder {
 
 static int push_ids(struct encoder *c, const int32_t *ids, size_t n)
 {
+    if (n == 0)
+        return 0;
     if (c->n + n > c->cap) {
         size_t cap = c->cap ? c->cap : 256;
         while (cap < c->n + n)

@@ -184,7 +184,8 @@ static int metaspace(const struct tok_pre *st, struct mlxc_buf *arena, struct to
     char *copy = malloc(in.len + 1);
     if (!copy)
         return mlxc_errf(e, MLXC_ENOMEM, "out of memory");
-    memcpy(copy, s, in.len);
+    if (in.len)
+        memcpy(copy, s, in.len);
     int starts = 0;
     size_t first_len = in.len > 0 && copy[0] == ' ' ? 1 : 0;
     if (first_len || (in.len >= st->repl_len && memcmp(copy, st->repl, st->repl_len) == 0))
