@@ -335,6 +335,8 @@ static int merge_word(const struct tok_bpe *b, struct tok_bpe_work *w, const cha
 
 static int append_ids(int32_t **out, size_t *nout, size_t *cap, const int32_t *ids, size_t n)
 {
+    if (n == 0)
+        return 0;
     if (*nout + n > *cap) {
         size_t c = *cap ? *cap : 256;
         while (c < *nout + n)

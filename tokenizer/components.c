@@ -331,12 +331,15 @@ static int add_post(struct mlxc_tokenizer *t, const cJSON *j, struct mlxc_err *e
                 t->post_post = nq;
             rc = mlxc_errf(e, MLXC_ENOMEM, "out of memory");
         } else {
-            memcpy(np, pre, npre * sizeof *np);
-            memcpy(np + npre, t->post_pre, t->npost_pre * sizeof *np);
+            if (npre)
+                memcpy(np, pre, npre * sizeof *np);
+            if (t->npost_pre)
+                memcpy(np + npre, t->post_pre, t->npost_pre * sizeof *np);
             free(t->post_pre);
             t->post_pre = np;
             t->npost_pre += npre;
-            memcpy(nq + t->npost_post, post, npost * sizeof *nq);
+            if (npost)
+                memcpy(nq + t->npost_post, post, npost * sizeof *nq);
             t->post_post = nq;
             t->npost_post += npost;
         }

@@ -241,7 +241,7 @@ static int run_step(const struct tok_dec *d, struct tok_match *m, struct strs *i
             struct tok_norm n = {.type = NORM_REPLACE, .pat = d->pat, .content = d->content,
                                  .content_len = d->content_len};
             mlxc_buf_reset(&tmp);
-            rc = tok_normalize(&n, 1, m, S(in, i), in->len[i], &tmp, e);
+            rc = tok_normalize(&n, 1, m, S(in, i), in->len[i], &tmp, NULL, e);
             if (!rc && strs_push(out, tmp.data ? tmp.data : "", tmp.len))
                 rc = mlxc_errf(e, MLXC_ENOMEM, "out of memory");
         }

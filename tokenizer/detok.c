@@ -159,7 +159,8 @@ int mlxc_detok_add(struct mlxc_detok *d, int32_t id, char **piece, size_t *piece
         if (d->pending.oom)
             return mlxc_errf(e, MLXC_ENOMEM, "out of memory");
         size_t held = tok_utf8_lossy(d->pending.data, d->pending.len, 0, &text);
-        memmove(d->pending.data, d->pending.data + d->pending.len - held, held);
+        if (held)
+            memmove(d->pending.data, d->pending.data + d->pending.len - held, held);
         d->pending.len = held;
         return emit(d, &text, piece, piece_len, e);
     }

@@ -24,6 +24,8 @@ struct encoder {
 
 static int push_ids(struct encoder *c, const int32_t *ids, size_t n)
 {
+    if (n == 0)
+        return 0;
     if (c->n + n > c->cap) {
         size_t cap = c->cap ? c->cap : 256;
         while (cap < c->n + n)
@@ -44,9 +46,11 @@ static int encode_piece(struct encoder *c, const char *s, size_t n, int first, s
 {
     const struct mlxc_tokenizer *t = c->t;
     int rc;
+    uint32_t cp;
+    size_t zero = first && n ? (size_t)tok_cp(s, n, 0, &cp) : 0;
     mlxc_buf_reset(&c->arena);
     if (t->nnorm) {
-        rc = tok_normalize(t->norm, t->nnorm, &c->m, s, n, &c->arena, e);
+        rc = tok_normalize(t->norm, t->nnorm, &c->m, s, n, &c->arena, &zero, e);
         if (rc)
             return rc;
     } else {
@@ -76,7 +80,8 @@ static int encode_piece(struct encoder *c, const char *s, size_t n, int first, s
             continue;
         }
         c->words.n = 0;
-        struct tok_piece piece = {sp.start, sp.end - sp.start, first && sp.start == 0};
+        size_t z = sp.start < zero ? zero - sp.start : 0;
+        struct tok_piece piece = {sp.start, sp.end - sp.start, z < sp.end - sp.start ? z : sp.end - sp.start};
         rc = tok_pretokenize(t, &c->m, &c->arena, piece, &c->words, e);
         if (rc)
             return rc;

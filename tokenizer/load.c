@@ -76,7 +76,7 @@ static int load_affix(const struct mlxc_tokenizer *t, const cJSON *model, const 
     return *out ? 0 : mlxc_errf(e, MLXC_ENOMEM, "out of memory");
 }
 
-static int load_merges(struct mlxc_tokenizer *t, const cJSON *merges, struct mlxc_err *e)
+static int load_merges(struct mlxc_tokenizer *t, const cJSON *merges, size_t prefix_len, struct mlxc_err *e)
 {
     struct mlxc_buf joined = MLXC_BUF_INIT;
     int32_t rank = 0;
@@ -107,9 +107,15 @@ static int load_merges(struct mlxc_tokenizer *t, const cJSON *merges, struct mlx
             return mlxc_errf(e, MLXC_EFORMAT, "merge %d is neither \"a b\" nor [a, b] in 'tokenizer.json'", rank);
         }
         int32_t ia, ib, id;
+        /* with a continuing_subword_prefix, "a ##b" merges into "ab" (HF BpeBuilder::build) */
+        if (prefix_len && nb < prefix_len) {
+            mlxc_buf_free(&joined);
+            return mlxc_errf(e, MLXC_EFORMAT, "merge %d '%s' is shorter than the subword prefix in 'tokenizer.json'",
+                             rank, b);
+        }
         mlxc_buf_reset(&joined);
         mlxc_buf_append(&joined, a, na);
-        mlxc_buf_append(&joined, b, nb);
+        mlxc_buf_append(&joined, b + prefix_len, nb - prefix_len);
         if (joined.oom) {
             mlxc_buf_free(&joined);
             return mlxc_errf(e, MLXC_ENOMEM, "out of memory");
@@ -196,8 +202,9 @@ int tok_load_model(struct mlxc_tokenizer *t, const cJSON *model, struct mlxc_err
     int rc = load_affix(t, model, "continuing_subword_prefix", &b->prefix, &b->prefix_len, e);
     if (!rc)
         rc = load_affix(t, model, "end_of_word_suffix", &b->suffix, &b->suffix_len, e);
+    const char *prefix = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(model, "continuing_subword_prefix"));
     if (!rc)
-        rc = load_merges(t, merges, e);
+        rc = load_merges(t, merges, prefix ? strlen(prefix) : 0, e);
     return rc;
 }
 
@@ -256,7 +263,7 @@ static int index_added(struct mlxc_tokenizer *t, struct mlxc_err *e)
                 continue;
             }
             mlxc_buf_reset(&nb);
-            rc = tok_normalize(t->norm, t->nnorm, &m, a->content, a->len, &nb, e);
+            rc = tok_normalize(t->norm, t->nnorm, &m, a->content, a->len, &nb, NULL, e);
             if (rc == 0 && tok_trie_add(&t->trie_norm, nb.data ? nb.data : "", nb.len, (int32_t)i))
                 rc = mlxc_errf(e, MLXC_ENOMEM, "out of memory");
         }

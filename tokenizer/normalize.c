@@ -47,7 +47,8 @@ static void lowercase(const char *s, size_t n, struct mlxc_buf *out)
     }
 }
 
-static void strip(const struct tok_norm *st, const char *s, size_t n, struct mlxc_buf *out)
+/* Returns the number of bytes stripped on the left. */
+static size_t strip(const struct tok_norm *st, const char *s, size_t n, struct mlxc_buf *out)
 {
     size_t a = 0, b = n;
     uint32_t cp;
@@ -67,6 +68,7 @@ static void strip(const struct tok_norm *st, const char *s, size_t n, struct mlx
             b = p;
         }
     mlxc_buf_append(out, s + a, b - a);
+    return a;
 }
 
 static int replace(const struct tok_norm *st, struct tok_match *m, const char *s, size_t n, struct mlxc_buf *out,
@@ -97,8 +99,42 @@ static int replace(const struct tok_norm *st, struct tok_match *m, const char *s
     return 0;
 }
 
+/* The zero-aligned prefix after one step (see tok_normalize): the step applied to that prefix alone,
+ * except that a composition joining the prefix to what follows makes the joined character the prefix. */
+static int step_zero(const struct tok_norm *st, struct tok_match *m, const char *cur, size_t zero,
+                     const char *outp, size_t out_n, size_t stripped, size_t *nz, struct mlxc_err *e)
+{
+    if (zero == 0) {
+        *nz = 0;
+        return 0;
+    }
+    if (st->type == NORM_STRIP) {
+        *nz = zero > stripped ? zero - stripped : 0;
+        return 0;
+    }
+    if (st->type == NORM_PREPEND) {
+        *nz = zero + st->content_len;
+        return 0;
+    }
+    *nz = 0;
+    struct mlxc_buf p = MLXC_BUF_INIT;
+    int rc = tok_normalize(st, 1, m, cur, zero, &p, NULL, e);
+    if (rc) {
+        mlxc_buf_free(&p);
+        return rc;
+    }
+    if (p.len <= out_n && (p.len == 0 || memcmp(p.data, outp, p.len) == 0)) {
+        *nz = p.len;
+    } else if (out_n > 0) {
+        uint32_t cp;
+        *nz = (size_t)tok_cp(outp, out_n, 0, &cp);
+    }
+    mlxc_buf_free(&p);
+    return 0;
+}
+
 int tok_normalize(const struct tok_norm *steps, size_t nsteps, struct tok_match *m, const char *s, size_t n,
-                  struct mlxc_buf *out, struct mlxc_err *e)
+                  struct mlxc_buf *out, size_t *zero, struct mlxc_err *e)
 {
     struct mlxc_buf a = MLXC_BUF_INIT, b = MLXC_BUF_INIT;
     const char *cur = s;
@@ -107,6 +143,7 @@ int tok_normalize(const struct tok_norm *steps, size_t nsteps, struct tok_match 
     for (size_t i = 0; i < nsteps && rc == 0; i++) {
         const struct tok_norm *st = &steps[i];
         struct mlxc_buf *dst = (i & 1) ? &b : &a;
+        size_t stripped = 0;
         mlxc_buf_reset(dst);
         switch (st->type) {
         case NORM_NFC:
@@ -114,7 +151,7 @@ int tok_normalize(const struct tok_norm *steps, size_t nsteps, struct tok_match 
         case NORM_NFKC:
         case NORM_NFKD: rc = unicode_form(st->type, cur, cur_n, dst, e); break;
         case NORM_LOWER: lowercase(cur, cur_n, dst); break;
-        case NORM_STRIP: strip(st, cur, cur_n, dst); break;
+        case NORM_STRIP: stripped = strip(st, cur, cur_n, dst); break;
         case NORM_REPLACE: rc = replace(st, m, cur, cur_n, dst, e); break;
         case NORM_PREPEND:
             if (cur_n > 0)
@@ -124,6 +161,8 @@ int tok_normalize(const struct tok_norm *steps, size_t nsteps, struct tok_match 
         }
         if (dst->oom)
             rc = mlxc_errf(e, MLXC_ENOMEM, "out of memory");
+        if (rc == 0 && zero)
+            rc = step_zero(st, m, cur, *zero, dst->data, dst->len, stripped, zero, e);
         cur = dst->data ? dst->data : "";
         cur_n = dst->len;
     }

@@ -34,7 +34,7 @@ static int push_match(struct matches *ms, size_t s, size_t e, int m)
     return 0;
 }
 
-int tok_pieces_push(struct tok_pieces *p, size_t off, size_t len, int first)
+int tok_pieces_push(struct tok_pieces *p, size_t off, size_t len, size_t zero)
 {
     if (p->n == p->cap) {
         size_t cap = p->cap ? p->cap * 2 : 64;
@@ -44,7 +44,7 @@ int tok_pieces_push(struct tok_pieces *p, size_t off, size_t len, int first)
         p->v = v;
         p->cap = cap;
     }
-    p->v[p->n++] = (struct tok_piece){off, len, first};
+    p->v[p->n++] = (struct tok_piece){off, len, zero};
     return 0;
 }
 
@@ -167,10 +167,11 @@ static int apply_behavior(struct matches *ms, enum tok_behavior beh, struct tok_
         break;
     }
     }
-    for (size_t i = 0; i < k; i++)
-        if (v[i].e > v[i].s &&
-            tok_pieces_push(out, in.off + v[i].s, v[i].e - v[i].s, in.first && v[i].s == 0))
+    for (size_t i = 0; i < k; i++) {
+        size_t len = v[i].e - v[i].s, zero = v[i].s < in.zero ? in.zero - v[i].s : 0;
+        if (len > 0 && tok_pieces_push(out, in.off + v[i].s, len, zero < len ? zero : len))
             return -1;
+    }
     return 0;
 }
 
@@ -183,25 +184,32 @@ static int metaspace(const struct tok_pre *st, struct mlxc_buf *arena, struct to
     char *copy = malloc(in.len + 1);
     if (!copy)
         return mlxc_errf(e, MLXC_ENOMEM, "out of memory");
-    memcpy(copy, s, in.len);
+    if (in.len)
+        memcpy(copy, s, in.len);
     int starts = 0;
     size_t first_len = in.len > 0 && copy[0] == ' ' ? 1 : 0;
     if (first_len || (in.len >= st->repl_len && memcmp(copy, st->repl, st->repl_len) == 0))
         starts = 1;
-    if (!starts && (st->prepend == PREPEND_ALWAYS || (st->prepend == PREPEND_FIRST && in.first)))
+    size_t zero = 0; /* the prepended character aligns with the first one */
+    if (!starts && (st->prepend == PREPEND_ALWAYS || (st->prepend == PREPEND_FIRST && in.zero > 0))) {
         mlxc_buf_append(arena, st->repl, st->repl_len);
+        zero = in.zero > 0 ? st->repl_len : 0;
+    }
     for (size_t i = 0; i < in.len; i++) {
+        size_t k = copy[i] == ' ' ? st->repl_len : 1;
         if (copy[i] == ' ')
             mlxc_buf_append(arena, st->repl, st->repl_len);
         else
             mlxc_buf_putc(arena, copy[i]);
+        if (i < in.zero)
+            zero += k;
     }
     free(copy);
     if (arena->oom)
         return mlxc_errf(e, MLXC_ENOMEM, "out of memory");
-    struct tok_piece np = {off, arena->len - off, in.first};
+    struct tok_piece np = {off, arena->len - off, zero};
     if (!st->split)
-        return tok_pieces_push(out, np.off, np.len, np.first) ? mlxc_errf(e, MLXC_ENOMEM, "out of memory") : 0;
+        return tok_pieces_push(out, np.off, np.len, np.zero) ? mlxc_errf(e, MLXC_ENOMEM, "out of memory") : 0;
     int rc = find_pred(PRED_CHAR, st->repl, st->repl_len, arena->data + np.off, np.len, ms, e);
     if (rc)
         return rc;
@@ -226,10 +234,10 @@ static int run_step(const struct tok_pre *st, struct tok_match *m, struct mlxc_b
             if (arena->oom)
                 return mlxc_errf(e, MLXC_ENOMEM, "out of memory");
             mlxc_buf_append(arena, arena->data + in.off, in.len); /* reserve made room: no realloc */
-            in = (struct tok_piece){off, in.len + 1, in.first};
+            in = (struct tok_piece){off, in.len + 1, in.zero ? in.zero + 1 : 0};
         }
         if (!st->use_regex)
-            return tok_pieces_push(out, in.off, in.len, in.first) ? mlxc_errf(e, MLXC_ENOMEM, "out of memory") : 0;
+            return tok_pieces_push(out, in.off, in.len, in.zero) ? mlxc_errf(e, MLXC_ENOMEM, "out of memory") : 0;
         rc = find_pattern(&st->pat, m, arena->data + in.off, in.len, 0, ms, e);
         if (!rc && apply_behavior(ms, BEH_ISOLATED, in, out))
             rc = mlxc_errf(e, MLXC_ENOMEM, "out of memory");
@@ -278,11 +286,11 @@ int tok_pretokenize(const struct mlxc_tokenizer *t, struct tok_match *m, struct 
 {
     if (t->npre == 0 || (t->npre == 1 && t->pre[0].type == PRE_BYTELEVEL && !t->pre[0].add_prefix_space &&
                          !t->pre[0].use_regex))
-        return in.len == 0 || tok_pieces_push(out, in.off, in.len, in.first) == 0
+        return in.len == 0 || tok_pieces_push(out, in.off, in.len, in.zero) == 0
                    ? 0 : mlxc_errf(e, MLXC_ENOMEM, "out of memory");
     struct tok_pieces a = {0}, b = {0};
     struct matches ms = {0};
-    int rc = tok_pieces_push(&a, in.off, in.len, in.first) ? mlxc_errf(e, MLXC_ENOMEM, "out of memory") : 0;
+    int rc = tok_pieces_push(&a, in.off, in.len, in.zero) ? mlxc_errf(e, MLXC_ENOMEM, "out of memory") : 0;
     for (size_t s = 0; s < t->npre && rc == 0; s++) {
         b.n = 0;
         for (size_t i = 0; i < a.n && rc == 0; i++)
@@ -292,7 +300,7 @@ int tok_pretokenize(const struct mlxc_tokenizer *t, struct tok_match *m, struct 
         b = tmp;
     }
     for (size_t i = 0; i < a.n && rc == 0; i++)
-        if (a.v[i].len > 0 && tok_pieces_push(out, a.v[i].off, a.v[i].len, a.v[i].first))
+        if (a.v[i].len > 0 && tok_pieces_push(out, a.v[i].off, a.v[i].len, a.v[i].zero))
             rc = mlxc_errf(e, MLXC_ENOMEM, "out of memory");
     tok_pieces_free(&a);
     tok_pieces_free(&b);

@@ -68,9 +68,11 @@ struct tok_norm {
     size_t content_len;
 };
 
-/* Applies the normalizer steps to s[0..n) and appends the result to out. */
+/* Applies the normalizer steps to s[0..n) and appends the result to out. zero (may be NULL): on entry the
+ * number of leading bytes of s that align to offset 0 of the original text, on return the same for the
+ * output (HF tracks full alignments; this is the one fact of them that the pipeline needs). */
 int tok_normalize(const struct tok_norm *steps, size_t nsteps, struct tok_match *m, const char *s, size_t n,
-                  struct mlxc_buf *out, struct mlxc_err *e);
+                  struct mlxc_buf *out, size_t *zero, struct mlxc_err *e);
 
 /* ---- pre-tokenizers ---- */
 
@@ -95,7 +97,8 @@ struct tok_pre {
 /* A piece of text being pre-tokenized: bytes [off, off+len) of a work arena. */
 struct tok_piece {
     size_t off, len;
-    int first; /* starts at offset 0 of the original input (Metaspace's prepend_scheme "first") */
+    size_t zero; /* leading bytes that align to offset 0 of the original input, as HF's alignments do
+                    (Metaspace's prepend_scheme "first" prepends only when this is not 0) */
 };
 
 struct tok_pieces {
@@ -260,7 +263,7 @@ int tok_load_config(struct mlxc_tokenizer *t, struct mlxc_err *e);
 /* pretok.c: runs the pre-tokenizer steps over the arena piece [off, off+len) and appends the words. */
 int tok_pretokenize(const struct mlxc_tokenizer *t, struct tok_match *m, struct mlxc_buf *arena,
                     struct tok_piece in, struct tok_pieces *out, struct mlxc_err *e);
-int tok_pieces_push(struct tok_pieces *p, size_t off, size_t len, int first);
+int tok_pieces_push(struct tok_pieces *p, size_t off, size_t len, size_t zero);
 void tok_pieces_free(struct tok_pieces *p);
 
 /* decode.c: HF decode of token strings through the decoder steps. */

@@ -21,8 +21,103 @@ const { Tokenizer } = require('@anush008/tokenizers');
 const here = path.dirname(new URL(import.meta.url).pathname);
 const dataDir = path.resolve(here, '../data/tok');
 const names = process.argv.length > 3 ? process.argv.slice(3)
-  : ['llama3', 'qwen3', 'llama2', 'gemma3', 'deepseek_v3', 'gptoss'];
-const N_RANDOM = 900;
+  : ['llama3', 'qwen3', 'llama2', 'gemma3', 'deepseek_v3', 'gptoss', 'synth_meta', 'synth_gpt2', 'synth_wp'];
+const N_RANDOM = 900, N_RANDOM_SYNTH = 350;
+
+// ---- synthetic tokenizers: small vocabularies cut from the real ones, with the pipeline components the
+// six real tokenizers do not use (Metaspace, Lowercase, NFKC/NFD, Strip, regex Replace, Digits,
+// Punctuation, Whitespace, Split behaviours and invert, ByteLevel with add_prefix_space and its regex,
+// unk without byte fallback, subword prefix and suffix, lstrip/rstrip/single_word added tokens,
+// TemplateProcessing with EOS, RobertaProcessing, Metaspace/Strip/regex Replace decoders).
+function cutVocab(src, nMerges, mapTok = (t) => t) {
+  const j = JSON.parse(fs.readFileSync(path.join(dataDir, src, 'tokenizer.json'), 'utf8'));
+  const merges = j.model.merges.slice(0, nMerges).map((m) => (typeof m === 'string' ? m.split(' ') : m));
+  const toks = new Set();
+  for (const [tok] of Object.entries(j.model.vocab)) if ([...tok].length === 1) toks.add(tok);
+  for (const [a, b] of merges) { toks.add(a); toks.add(b); toks.add(a + b); }
+  const vocab = {};
+  let id = 0;
+  for (const t of ['<unk>', '<s>', '</s>']) vocab[t] = id++;
+  for (const t of toks) { const m = mapTok(t); if (!(m in vocab)) vocab[m] = id++; }
+  return { vocab, merges, nextId: id };
+}
+const added = (id, content, o = {}) => ({ id, content, single_word: false, lstrip: false, rstrip: false,
+  normalized: false, special: true, ...o });
+function writeSynth(name, tj) {
+  const d = path.join(dataDir, name);
+  fs.mkdirSync(d, { recursive: true });
+  fs.writeFileSync(path.join(d, 'tokenizer.json'), JSON.stringify(tj));
+  fs.writeFileSync(path.join(d, 'tokenizer_config.json'), JSON.stringify({ bos_token: '<s>', eos_token: '</s>' }));
+}
+function makeSynth() {
+  { // SentencePiece-like, with Metaspace and normalizers
+    const { vocab, merges, nextId } = cutVocab('llama2', 3000);
+    writeSynth('synth_meta', {
+      version: '1.0', truncation: null, padding: null,
+      added_tokens: [added(0, '<unk>'), added(1, '<s>'), added(2, '</s>'),
+        added(nextId, '<mask>', { lstrip: true, rstrip: true }),
+        added(nextId + 1, '[ME]', { single_word: true, special: false, normalized: true }),
+        added(nextId + 2, 'Hello World', { special: false, normalized: true })],
+      normalizer: { type: 'Sequence', normalizers: [{ type: 'NFKC' },
+        { type: 'Replace', pattern: { Regex: ' {2,}' }, content: ' ' }, { type: 'Lowercase' },
+        { type: 'Strip', strip_left: true, strip_right: false }] },
+      pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'Digits', individual_digits: true },
+        { type: 'Punctuation', behavior: 'MergedWithPrevious' },
+        { type: 'Metaspace', replacement: '▁', prepend_scheme: 'first', split: true }] },
+      post_processor: { type: 'TemplateProcessing',
+        single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } },
+          { SpecialToken: { id: '</s>', type_id: 0 } }],
+        pair: [{ Sequence: { id: 'A', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }],
+        special_tokens: { '<s>': { id: '<s>', ids: [1], tokens: ['<s>'] }, '</s>': { id: '</s>', ids: [2], tokens: ['</s>'] } } },
+      decoder: { type: 'Sequence', decoders: [{ type: 'Metaspace', replacement: '▁', prepend_scheme: 'first', split: true },
+        { type: 'Strip', content: ' ', start: 2, stop: 0 }, { type: 'Replace', pattern: { Regex: 'x+' }, content: 'X' }] },
+      model: { type: 'BPE', dropout: null, unk_token: '<unk>', continuing_subword_prefix: null, end_of_word_suffix: null,
+        fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab, merges },
+    });
+  }
+  { // GPT-2-like: ByteLevel with a prefix space and its own regex, Roberta post-processing
+    const { vocab, merges, nextId } = cutVocab('qwen3', 4000);
+    writeSynth('synth_gpt2', {
+      version: '1.0', truncation: null, padding: null,
+      added_tokens: [added(1, '<s>'), added(2, '</s>'), added(nextId, '<|sep|>', { rstrip: true })],
+      normalizer: { type: 'NFD' },
+      pre_tokenizer: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+      post_processor: { type: 'RobertaProcessing', sep: ['</s>', 2], cls: ['<s>', 1], trim_offsets: true, add_prefix_space: true },
+      decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+      model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null,
+        fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab, merges },
+    });
+  }
+  { // word-piece-like BPE: subword prefix, Whitespace and Split behaviours, fused unk
+    const strip = (t) => t.replace(/▁/g, '');
+    const src = cutVocab('llama2', 2500);
+    const vocab = { '<unk>': 0, '<s>': 1, '</s>': 2 };
+    let id = 3;
+    const put = (t) => { if (t && !(t in vocab)) vocab[t] = id++; };
+    const merges = [];
+    for (const t of Object.keys(src.vocab)) { put(strip(t)); put('##' + strip(t)); }
+    for (const [a, b] of src.merges) {
+      const A = strip(a), B = strip(b);
+      if (!A || !B) continue;
+      for (const [x, y] of [[A, '##' + B], ['##' + A, '##' + B]]) { put(x); put(y); put(x + y.slice(2)); merges.push(`${x} ${y}`); }
+    }
+    writeSynth('synth_wp', {
+      version: '1.0', truncation: null, padding: null,
+      added_tokens: [added(0, '<unk>'), added(1, '<s>'), added(2, '</s>')],
+      normalizer: { type: 'Sequence', normalizers: [{ type: 'NFD' }, { type: 'Lowercase' }, { type: 'Prepend', prepend: '~' }] },
+      pre_tokenizer: { type: 'Sequence', pretokenizers: [
+        { type: 'Split', pattern: { String: '-' }, behavior: 'MergedWithNext', invert: false },
+        { type: 'Split', pattern: { Regex: '[0-9]' }, behavior: 'Contiguous', invert: false },
+        { type: 'Split', pattern: { Regex: '[aeiou]' }, behavior: 'Removed', invert: true },
+        { type: 'Whitespace' }, { type: 'Split', pattern: { String: 'q' }, behavior: 'Removed', invert: false }] },
+      post_processor: { type: 'BertProcessing', sep: ['</s>', 2], cls: ['<s>', 1] },
+      decoder: null,
+      model: { type: 'BPE', dropout: null, unk_token: '<unk>', continuing_subword_prefix: '##', end_of_word_suffix: null,
+        fuse_unk: true, byte_fallback: false, ignore_merges: false, vocab, merges },
+    });
+  }
+}
+if (names.some((n) => n.startsWith('synth_'))) makeSynth();
 
 // mulberry32: a small deterministic PRNG
 function rng(seed) {
@@ -68,6 +163,8 @@ const fixed = [
   'What\'s the weather like in San Francisco today?', 'Write a haiku about recursion in programming.',
   '...', '!!!', '???', '?!', '—', '–', '…', '« guillemets »', '„quotes“', '(parens) [brackets] {braces}',
   '@#$%^&*()_+-=[]{}|;:,.<>/?`~', '////', '\\\\', '"quoted"', '`code`', '***bold***', '# Heading\n\n- item\n',
+  'a\u0085b', ' \u0085 ', '\u0085\n', 'x\u180ey', "it'\u017f", "IT'\u017fS", "we'LL", '\u212a', 'x  <mask>  y', '[ME] x[ME]',
+  'hello world', 'HELLO   WORLD', 'pre-fix-ed', 'a1b22c333', 'qqq quick', 'x-ray 10-20', 'ab\u00adcd',
 ];
 
 const pools = {
@@ -127,7 +224,8 @@ for (const name of names) {
   let h = 0;
   for (const c of name) h = (h * 31 + c.charCodeAt(0)) >>> 0;
   const r = rng(0x5eed ^ h);
-  for (let i = 0; i < N_RANDOM; i++) cases.push(randomCase(r, specials));
+  const nr = name.startsWith('synth_') ? N_RANDOM_SYNTH : N_RANDOM;
+  for (let i = 0; i < nr; i++) cases.push(randomCase(r, specials));
   const out = [];
   for (const text of cases) {
     const e1 = await tok.encode(text, null, { addSpecialTokens: true });
