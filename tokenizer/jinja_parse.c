@@ -360,9 +360,10 @@ static struct jnode *parse_primary(struct parser *P)
     case JT_STRING: {
         /* adjacent string literals concatenate */
         struct mlxc_buf b = MLXC_BUF_INIT;
-        while (cur(P)->type == JT_STRING)
-            mlxc_buf_append(&b, next(P)->s, P->t[P->i - 1].n);
-        if (P->i == P->n - 1 && P->t[P->i].type == JT_STRING) { /* unreachable: EOF ends the stream */ }
+        while (cur(P)->type == JT_STRING) {
+            const struct jtoken *s = next(P);
+            mlxc_buf_append(&b, s->s, s->n);
+        }
         nd = mk(P, JN_CONST, t);
         struct mlxc_jv_str *s = b.oom ? NULL : mlxc_jv_str_new(P->a, b.data ? b.data : "", b.len);
         mlxc_buf_free(&b);
