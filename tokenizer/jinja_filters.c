@@ -684,10 +684,14 @@ static mlxc_jv f_groupby(struct jrt *rt, mlxc_jv v, struct jargs *a)
 static mlxc_jv f_attr(struct jrt *rt, mlxc_jv v, struct jargs *a)
 {
     CHECK(1, "name");
-    mlxc_jv n = ARG(0, "name", REQ);
-    if (n.t != JV_STR)
-        mlxc_jinja_fail(rt, MLXC_EINVAL, "attribute name must be a string");
-    return mlxc_jinja_getattr(rt, v, n.u.s->s);
+    mlxc_jv n = S(rt, ARG(0, "name", REQ));
+    /* do_attr: getattr only, never the item */
+    if (v.t == JV_LOOP || v.t == JV_CYCLER || v.t == JV_NS || v.t == JV_UNDEF)
+        return mlxc_jinja_getattr(rt, v, n.u.s->s);
+    mlxc_jv m = mlxc_jinja_method(rt, v, n.u.s->s);
+    if (m.t != JV_UNDEF || m.u.hint)
+        return m;
+    return mlxc_jv_undef(mlxc_jinja_fmt(rt, "'%s' has no attribute '%s'", mlxc_jv_object_repr(v), n.u.s->s));
 }
 
 /* ---- numbers ---- */

@@ -188,9 +188,8 @@ static mlxc_jv split_impl(struct jrt *rt, mlxc_jv s, struct jargs *a, int from_r
                 while (i < n && mlxc_jv_isspace(cp[i])) i++;
                 if (i >= n) break;
                 if (maxsplit >= 0 && splits >= maxsplit) {
-                    size_t end = n;
-                    while (end > i && mlxc_jv_isspace(cp[end - 1])) end--;
-                    mlxc_jinja_push(rt, l, mlxc_jinja_from_codepoints(rt, cp + i, end - i));
+                    /* the rest keeps its trailing whitespace, as CPython's split does */
+                    mlxc_jinja_push(rt, l, mlxc_jinja_from_codepoints(rt, cp + i, n - i));
                     break;
                 }
                 size_t st = i;
@@ -205,9 +204,7 @@ static mlxc_jv split_impl(struct jrt *rt, mlxc_jv s, struct jargs *a, int from_r
             while (e > 0 && mlxc_jv_isspace(cp[e - 1])) e--;
             if (!e) break;
             if (maxsplit >= 0 && splits >= maxsplit) {
-                size_t st = 0;
-                while (st < e && mlxc_jv_isspace(cp[st])) st++;
-                mlxc_jinja_push(rt, r, mlxc_jinja_from_codepoints(rt, cp + st, e - st));
+                mlxc_jinja_push(rt, r, mlxc_jinja_from_codepoints(rt, cp, e));
                 break;
             }
             size_t end = e;

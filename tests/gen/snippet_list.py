@@ -66,7 +66,7 @@ SNIPPETS = [
     ("{{ d.nope.deeper }}", D),
     ("{{ s[0] }} {{ s[-1] }} {{ s[1:4] }} {{ s[::-1] }} {{ s[::2] }} {{ s[-3:] }} {{ s[:-3] }} {{ u[1:3] }}", D),
     ("{{ b[::-1] }} {{ b[1:] }} {{ b[:1] }} {{ b[5:] }} {{ b[-100:100] }} {{ b[2:0:-1] }} {{ msgs[1:][0].role }}", D),
-    ("{{ d.items }}|{{ s.upper }}|{{ b.append }}", D),
+    ("{{ d.items is defined }}|{{ s.upper is callable }}|{{ b.append is defined }}|{{ b.append }}", D),
     ("{{ b.append(4) }}", D),
     ("{{ d.update({'x': 1}) }}", D),
     ("{{ s.__class__ }}", D),
