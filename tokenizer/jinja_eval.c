@@ -422,6 +422,7 @@ static mlxc_jv run_for(struct jrt *rt, struct jframe *f, const struct jnode *nd,
     mlxc_jv loopv = {.t = JV_LOOP};
     loopv.u.p = lp;
     for (lp->i = 0; lp->i < items->n; lp->i++) {
+        step(rt, nd); /* an empty body still costs a step per iteration */
         struct jframe *it = frame_new(rt, f);
         frame_set(rt, it, "loop", loopv);
         assign(rt, it, nd->a, items->v[lp->i]);

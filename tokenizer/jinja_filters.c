@@ -357,7 +357,8 @@ static mlxc_jv f_list(struct jrt *rt, mlxc_jv v, struct jargs *a)
 {
     CHECK(0, "");
     struct mlxc_jv_list *src = mlxc_jinja_iter(rt, v), *l = mlxc_jinja_list(rt, src->n);
-    memcpy(l->v, src->v, src->n * sizeof *l->v);
+    if (src->n)
+        memcpy(l->v, src->v, src->n * sizeof *l->v);
     l->n = src->n;
     return mlxc_jv_of_list(l);
 }

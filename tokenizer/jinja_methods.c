@@ -589,7 +589,8 @@ static mlxc_jv l_copy(struct jrt *rt, mlxc_jv l, struct jargs *a)
 {
     mlxc_jinja_check_args(rt, a, 0, NULL, "copy()");
     struct mlxc_jv_list *c = mlxc_jinja_list(rt, l.u.l->n);
-    memcpy(c->v, l.u.l->v, l.u.l->n * sizeof *c->v);
+    if (l.u.l->n)
+        memcpy(c->v, l.u.l->v, l.u.l->n * sizeof *c->v);
     c->n = l.u.l->n;
     return mlxc_jv_of_list(c);
 }

@@ -322,6 +322,8 @@ static struct jnode *parse_postfix(struct parser *P, struct jnode *nd)
             nd = g;
         } else if (t->type == JT_LPAREN) {
             struct jnode *c = mk(P, JN_CALL, t);
+            c->line = nd->line; /* errors from a call point at the callee */
+            c->col = nd->col;
             c->a = nd;
             parse_call_args(P, c);
             nd = c;

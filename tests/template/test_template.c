@@ -181,11 +181,317 @@ static void test_snippets(void **state)
     run_jsonl("templates/snippets.jsonl", one_snippet, 100);
 }
 
+/* ---- errors, limits, robustness ---- */
+
+/* Renders src with ctx under the given limits (NULL: defaults); returns rc, fills e, frees output. */
+static int render(const char *src, const char *ctx, const struct mlxc_jinja_limits *lim, char **out,
+                  struct mlxc_err *e)
+{
+    struct mlxc_jinja *t = NULL;
+    *out = NULL;
+    mlxc_err_clear(e);
+    int rc = mlxc_jinja_compile(src, strlen(src), &t, e);
+    if (!rc) {
+        size_t n;
+        rc = mlxc_jinja_render(t, ctx, ctx ? strlen(ctx) : 0, lim, out, &n, e);
+    }
+    mlxc_jinja_free(t);
+    return rc;
+}
+
+static void expect_error(const char *src, const struct mlxc_jinja_limits *lim, const char *needle)
+{
+    struct mlxc_err e;
+    char *out;
+    int rc = render(src, NULL, lim, &out, &e);
+    if (!rc)
+        fail_msg("`%.80s` rendered (%zu bytes) but should fail with \"%s\"", src, out ? strlen(out) : 0, needle);
+    free(out);
+    assert_true(rc < 0);
+    assert_str_contains(e.msg, needle);
+}
+
+static void test_error_positions(void **state)
+{
+    (void)state;
+    expect_error("a\n  {{ 1 + }}", NULL, "template line 2, column 10: unexpected 'end of print statement'");
+    expect_error("x\n  {{ raise_exception('boom ' ~ 1) }}", NULL, "template line 2, column 6: boom 1");
+    expect_error("{% for m in [{'role': 'bad'}] %}\n{% if m.role == 'bad' %}\n    {{ raise_exception('role ' + m.role) }}\n"
+                 "{% endif %}{% endfor %}", NULL, "template line 3, column 8: role bad");
+    expect_error("{% if x %}\n\n{% endfor %}", NULL, "template line 3,");
+    expect_error("{{ 'abc\\xZZ' }}", NULL, "template line 1, column 4: truncated \\xXX escape");
+    expect_error("ok\n{# no end", NULL, "template line 2, column 1: Missing end of comment tag");
+    expect_error("{% include 'x.html' %}", NULL, "not supported");
+    expect_error("{{ x.y }}", NULL, "'x' is undefined");
+    expect_error("\xff", NULL, "not valid UTF-8");
+}
+
+static void test_limits(void **state)
+{
+    (void)state;
+    struct mlxc_jinja_limits lim;
+    mlxc_jinja_limits_default(&lim);
+    /* unbounded recursion stops at the depth limit */
+    expect_error("{% macro r(n) %}{{ r(n + 1) }}{% endmacro %}{{ r(0) }}", NULL, "maximum recursion depth");
+    expect_error("{% for x in [[1]] recursive %}{{ loop([x]) }}{% endfor %}", NULL, "maximum recursion depth");
+    /* 10^10 iterations stop at the step limit, quickly */
+    lim.max_steps = 200000;
+    expect_error("{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}", &lim, "steps");
+    mlxc_jinja_limits_default(&lim);
+    /* output and string sizes */
+    lim.max_output = 1 << 20;
+    expect_error("{% for i in range(100000) %}{{ 'x' * 1000 }}{% endfor %}", &lim, "output");
+    expect_error("{{ 'ab' * 10**12 }}", &lim, "output limit");
+    expect_error("{% set ns = namespace(s='x') %}{% for i in range(64) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
+                 &lim, "output limit");
+    expect_error("{% set ns = namespace(s='x') %}{% for i in range(64) %}{% set ns.s = ns.s + ns.s %}{% endfor %}",
+                 &lim, "output limit");
+    /* memory */
+    mlxc_jinja_limits_default(&lim);
+    lim.max_memory = 8 << 20;
+    expect_error("{% set ns = namespace(l=[1]) %}{% for i in range(40) %}{% set ns.l = ns.l + ns.l %}{% endfor %}",
+                 &lim, "memory");
+    /* the sandbox's range limit, integer overflow */
+    expect_error("{{ range(10**6)|length }}", NULL, "Range too big");
+    expect_error("{{ 2 ** 64 }}", NULL, "integer overflow");
+    /* nesting that would exhaust the C stack is refused while parsing */
+    char *deep = malloc(40010);
+    memset(deep, '(', 20000);
+    memcpy(deep + 20000, "{{ 1", 0);
+    snprintf(deep, 40010, "{{ ");
+    for (int i = 3; i < 20003; i++)
+        deep[i] = '(';
+    strcpy(deep + 20003, "1");
+    expect_error(deep, NULL, "nested too deeply");
+    free(deep);
+}
+
+/* Every prefix of every snippet, and byte mutations of every real template: each either renders or
+ * fails with an error; nothing crashes (AddressSanitizer builds check the rest). */
+static void test_robust(void **state)
+{
+    (void)state;
+    struct mlxc_jinja_limits lim;
+    mlxc_jinja_limits_default(&lim);
+    lim.max_steps = 100000;
+    lim.max_output = 1 << 20;
+    const char *ctx = "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}, {\"role\": \"assistant\", "
+                      "\"content\": \"yo\", \"tool_calls\": [{\"function\": {\"name\": \"f\", \"arguments\": {}}}]}], "
+                      "\"tools\": null, \"add_generation_prompt\": true, \"bos_token\": \"<s>\"}";
+    size_t n;
+    char *text = read_data("templates/snippets.jsonl", &n);
+    int renders = 0;
+    for (char *line = text, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+        nl = strchr(line, '\n');
+        if (nl)
+            *nl = 0;
+        cJSON *c = cJSON_Parse(line);
+        const char *src = cJSON_GetObjectItem(c, "source")->valuestring;
+        size_t len = strlen(src);
+        char *cut = malloc(len + 1);
+        for (size_t k = 0; k <= len; k++) {
+            memcpy(cut, src, k);
+            cut[k] = 0;
+            struct mlxc_err e;
+            char *out;
+            render(cut, ctx, &lim, &out, &e);
+            free(out);
+            renders++;
+        }
+        free(cut);
+        cJSON_Delete(c);
+    }
+    free(text);
+    static const char *const names[] = {"qwen3.jinja", "gpt-oss.jinja", "llama-3.3-70b-instruct.jinja",
+                                        "mistral-nemo-instruct-2407.jinja", "gemma3.jinja"};
+    static const char pieces[] = "{}%#-+()[]'\"|.,:~ \n";
+    uint64_t rng = 0x9e3779b97f4a7c15ull;
+    for (size_t t = 0; t < sizeof names / sizeof names[0]; t++) {
+        char rel[128];
+        snprintf(rel, sizeof rel, "templates/%s", names[t]);
+        char *src = read_data(rel, &n);
+        char *m = malloc(n + 8);
+        for (int round = 0; round < 150; round++) {
+            memcpy(m, src, n + 1);
+            for (int k = 0; k < 3; k++) {
+                rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
+                size_t at = (size_t)(rng % n);
+                m[at] = pieces[(rng >> 32) % (sizeof pieces - 1)];
+            }
+            struct mlxc_err e;
+            char *out;
+            render(m, ctx, &lim, &out, &e);
+            free(out);
+            renders++;
+        }
+        free(m);
+        free(src);
+    }
+    print_message("robustness: %d renders of truncated and mutated templates\n", renders);
+    assert_true(renders > 10000);
+}
+
+/* ---- the chat template API ---- */
+
+static char *apply(struct mlxc_chat_template *t, const char *msgs, const struct mlxc_chat_opts *o, int *rc,
+                   struct mlxc_err *e)
+{
+    char *out = NULL;
+    size_t n = 0;
+    mlxc_err_clear(e);
+    *rc = mlxc_chat_template_apply(t, msgs, o, &out, &n, e);
+    if (!*rc)
+        assert_int_equal(n, strlen(out));
+    return out;
+}
+
+static void test_apply_options(void **state)
+{
+    (void)state;
+    struct mlxc_err e = {0};
+    struct mlxc_chat_template *t;
+    assert_int_equal(mlxc_chat_template_from_string(
+        "{{ bos_token }}{% for m in messages %}<{{ m.role }}>{{ m.content }}</{{ m.role }}>{% endfor %}"
+        "{% if add_generation_prompt %}<assistant>{% endif %}{{ tools is none }}{{ flag | default('-') }}", &t, &e), 0);
+    int rc;
+    const char *msgs = "[{\"role\": \"user\", \"content\": \"Hi\"}, {\"role\": \"assistant\", \"content\": \"  Sure \"}]";
+    struct mlxc_chat_opts o = {.add_generation_prompt = 1};
+    char *out = apply(t, msgs, &o, &rc, &e);
+    assert_int_equal(rc, 0);
+    assert_string_equal(out, "<user>Hi</user><assistant>  Sure </assistant><assistant>True-");
+    free(out);
+    /* both flags: transformers refuses */
+    o.continue_final_message = 1;
+    out = apply(t, msgs, &o, &rc, &e);
+    assert_int_equal(rc, MLXC_EINVAL);
+    assert_str_contains(e.msg, "continue_final_message and add_generation_prompt are not compatible");
+    /* continue: cut after the final content; transformers keeps trailing spaces only when the content
+     * has no leading ones (rendered[loc:loc + len(final.lstrip())] == final) */
+    o.add_generation_prompt = 0;
+    out = apply(t, msgs, &o, &rc, &e);
+    assert_int_equal(rc, 0);
+    assert_string_equal(out, "<user>Hi</user><assistant>  Sure");
+    free(out);
+    out = apply(t, "[{\"role\": \"assistant\", \"content\": \"Sure  \"}]", &o, &rc, &e);
+    assert_int_equal(rc, 0);
+    assert_string_equal(out, "<assistant>Sure  ");
+    free(out);
+    /* extra kwargs and special tokens override in that order */
+    assert_int_equal(mlxc_chat_template_set_tokens(t, "{\"bos_token\": \"<s>\"}", &e), 0);
+    o = (struct mlxc_chat_opts){.extra_json = "{\"flag\": \"F\", \"bos_token\": \"<B>\"}", .tools_json = "[]"};
+    out = apply(t, msgs, &o, &rc, &e);
+    assert_int_equal(rc, 0);
+    assert_string_equal(out, "<B><user>Hi</user><assistant>  Sure </assistant>FalseF");
+    free(out);
+    /* bad inputs */
+    o = (struct mlxc_chat_opts){0};
+    out = apply(t, "{\"role\": \"user\"}", &o, &rc, &e);
+    assert_int_equal(rc, MLXC_EINVAL);
+    o.extra_json = "[1]";
+    out = apply(t, msgs, &o, &rc, &e);
+    assert_int_equal(rc, MLXC_EINVAL);
+    assert_str_contains(e.msg, "kwargs is not a JSON object");
+    mlxc_chat_template_free(t);
+
+    /* continue_final_message when the template drops the message */
+    assert_int_equal(mlxc_chat_template_from_string("{{ messages[0].content|upper }}", &t, &e), 0);
+    o = (struct mlxc_chat_opts){.continue_final_message = 1};
+    out = apply(t, "[{\"role\": \"user\", \"content\": \"abc\"}]", &o, &rc, &e);
+    assert_int_equal(rc, MLXC_EINVAL);
+    assert_str_contains(e.msg, "final message does not appear in the chat");
+    mlxc_chat_template_free(t);
+
+    /* syntax errors come back from from_string */
+    assert_int_equal(mlxc_chat_template_from_string("{% if %}", &t, &e), MLXC_EFORMAT);
+    assert_str_contains(e.msg, "chat template: template line 1, column 7");
+}
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+    char *p = mlxc_path_join(dir, name);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    free(p);
+}
+
+static char *load_and_apply(const char *dir, int *rc, struct mlxc_err *e)
+{
+    struct mlxc_chat_template *t = NULL;
+    mlxc_err_clear(e);
+    *rc = mlxc_chat_template_load(dir, &t, e);
+    if (*rc)
+        return NULL;
+    struct mlxc_chat_opts o = {.add_generation_prompt = 1};
+    char *out = apply(t, "[{\"role\": \"user\", \"content\": \"q\"}]", &o, rc, e);
+    mlxc_chat_template_free(t);
+    return out;
+}
+
+static void test_load(void **state)
+{
+    (void)state;
+    struct mlxc_err e = {0};
+    int rc;
+    const char *dir = test_tmpdir();
+    /* nothing there */
+    assert_null(load_and_apply(dir, &rc, &e));
+    assert_int_equal(rc, MLXC_ENOTFOUND);
+    /* tokenizer_config.json: a string template, tokens as strings or AddedToken objects */
+    write_file(dir, "tokenizer_config.json",
+               "{\"chat_template\": \"{{ bos_token }}|{{ eos_token }}|{{ unk_token is defined }}|"
+               "{{ messages[0].content }}\", \"bos_token\": {\"__type\": \"AddedToken\", \"content\": \"<s>\"}, "
+               "\"eos_token\": \"</s>\", \"unk_token\": null}");
+    char *out = load_and_apply(dir, &rc, &e);
+    assert_int_equal(rc, 0);
+    assert_string_equal(out, "<s>|</s>|False|q");
+    free(out);
+    /* a list of named templates uses "default" */
+    write_file(dir, "tokenizer_config.json",
+               "{\"chat_template\": [{\"name\": \"tool_use\", \"template\": \"T\"}, "
+               "{\"name\": \"default\", \"template\": \"D{{ add_generation_prompt }}\"}]}");
+    out = load_and_apply(dir, &rc, &e);
+    assert_int_equal(rc, 0);
+    assert_string_equal(out, "DTrue");
+    free(out);
+    write_file(dir, "tokenizer_config.json", "{\"chat_template\": [{\"name\": \"tool_use\", \"template\": \"T\"}]}");
+    out = load_and_apply(dir, &rc, &e);
+    assert_int_equal(rc, MLXC_EFORMAT);
+    assert_str_contains(e.msg, "no default");
+    /* chat_template.json when the config has none */
+    write_file(dir, "tokenizer_config.json", "{\"bos_token\": \"<b>\"}");
+    write_file(dir, "chat_template.json", "{\"chat_template\": \"J{{ bos_token }}\"}");
+    out = load_and_apply(dir, &rc, &e);
+    assert_int_equal(rc, 0);
+    assert_string_equal(out, "J<b>");
+    free(out);
+    /* chat_template.jinja wins over everything (transformers >= 4.43) */
+    write_file(dir, "tokenizer_config.json", "{\"chat_template\": \"C\", \"bos_token\": \"<b>\"}");
+    write_file(dir, "chat_template.jinja", "F{{ bos_token }}\n");
+    out = load_and_apply(dir, &rc, &e);
+    assert_int_equal(rc, 0);
+    assert_string_equal(out, "F<b>");
+    free(out);
+    /* a broken config is an error, not "no template" */
+    write_file(dir, "tokenizer_config.json", "{not json");
+    out = load_and_apply(dir, &rc, &e);
+    assert_int_equal(rc, MLXC_EFORMAT);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_real_templates),
         cmocka_unit_test(test_snippets),
+        cmocka_unit_test(test_error_positions),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_robust),
+        cmocka_unit_test(test_apply_options),
+        cmocka_unit_test(test_load),
     };
     return cmocka_run_group_tests_name("template", tests, NULL, NULL);
 }
