@@ -202,6 +202,20 @@ def conversations():
     yield "system_only", [S("Only a system prompt.")], {"add_generation_prompt": True}
     yield "content_parts", [U([{"type": "text", "text": "Describe "}, {"type": "text", "text": "this."}])], {"add_generation_prompt": True}
     yield "no_messages", [], {"add_generation_prompt": True}
+    yield "thinking_field_tool_call", [S("Use tools."), U("Weather in Oslo?"),
+                                       {"role": "assistant", "thinking": "Need the weather tool.",
+                                        "tool_calls": [CALL]},
+                                       {"role": "tool", "tool_call_id": "call12345", "content": "{\"t\": -3}"},
+                                       {"role": "assistant", "content": "It is -3 degrees.", "thinking": "Done."}], {"tools": TOOLS}
+    yield "extra_kwargs", [S("sys"), U("Hi")], {"add_generation_prompt": True, "tools": [WEATHER_TOOL], "extra": {
+        "reasoning_effort": "high", "builtin_tools": ["browser", "python"], "model_identity": "You are Tiny.",
+        "date_string": "01 Jan 2030", "tools_in_user_message": False, "enable_thinking": True, "thinking": True}}
+    yield "two_tool_calls", [U("Weather in two cities?"),
+                             {"role": "assistant", "content": "", "tool_calls": [
+                                 CALL, {"id": "call67890", "type": "function",
+                                        "function": {"name": "get_weather", "arguments": {"city": "Rome"}}}]},
+                             {"role": "tool", "tool_call_id": "call12345", "content": "sunny"},
+                             {"role": "tool", "tool_call_id": "call67890", "content": "rain"}], {"add_generation_prompt": True, "tools": TOOLS}
 
 
 def write_cases():
