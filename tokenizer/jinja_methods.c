@@ -48,23 +48,74 @@ int mlxc_jinja_is_cased(uint32_t cp, int *upper, int *lower)
     return *upper || *lower;
 }
 
+/* Python's full case mappings that are more than one character (SpecialCasing.txt, the common ones):
+ * upper and title of the sharp s and the Latin ligatures, lower of the dotted capital I. */
+static int special_case(uint32_t c, int to_upper, int title, uint32_t out[3])
+{
+    static const struct { uint32_t c; const char *up, *ti; } T[] = {
+        {0xdf, "SS", "Ss"}, {0xfb00, "FF", "Ff"}, {0xfb01, "FI", "Fi"}, {0xfb02, "FL", "Fl"},
+        {0xfb03, "FFI", "Ffi"}, {0xfb04, "FFL", "Ffl"}, {0xfb05, "ST", "St"}, {0xfb06, "ST", "St"}};
+    if (!to_upper) {
+        if (c != 0x130)
+            return 0;
+        out[0] = 'i';
+        out[1] = 0x307;
+        return 2;
+    }
+    for (size_t k = 0; k < sizeof T / sizeof T[0]; k++)
+        if (T[k].c == c) {
+            const char *s = title ? T[k].ti : T[k].up;
+            int n = 0;
+            for (; s[n]; n++)
+                out[n] = (uint32_t)s[n];
+            return n;
+        }
+    if (c == 0x149) { /* ŉ */
+        out[0] = 0x2bc;
+        out[1] = 'N';
+        return 2;
+    }
+    return 0;
+}
+
+static int is_letter(uint32_t c)
+{
+    utf8proc_category_t k = utf8proc_category((utf8proc_int32_t)c);
+    return k >= UTF8PROC_CATEGORY_LU && k <= UTF8PROC_CATEGORY_LO;
+}
+
 mlxc_jv mlxc_jinja_case(struct jrt *rt, mlxc_jv s, int mode)
 {
-    size_t n;
+    size_t n, k = 0;
     uint32_t *cp = mlxc_jinja_codepoints(rt, s, &n);
+    uint32_t *o = mlxc_jv_alloc(rt->a, (3 * n + 1) * sizeof *o);
+    if (!o)
+        mlxc_jinja_oom(rt);
     int prev_cased = 0, up, lo;
     for (size_t i = 0; i < n; i++) {
         utf8proc_int32_t c = (utf8proc_int32_t)cp[i];
+        int upper;  /* 1: upper, 2: title, 0: lower */
         switch (mode) {
-        case JCASE_UPPER: cp[i] = (uint32_t)utf8proc_toupper(c); break;
-        case JCASE_LOWER: cp[i] = (uint32_t)utf8proc_tolower(c); break;
-        case JCASE_CAPITALIZE: cp[i] = (uint32_t)(i ? utf8proc_tolower(c) : utf8proc_totitle(c)); break;
+        case JCASE_UPPER: upper = 1; break;
+        case JCASE_LOWER: upper = 0; break;
+        case JCASE_CAPITALIZE: upper = i ? 0 : 2; break;
         default: /* str.title: title-case after an uncased character, lower-case after a cased one */
-            cp[i] = (uint32_t)(prev_cased ? utf8proc_tolower(c) : utf8proc_totitle(c));
+            upper = prev_cased ? 0 : 2;
             prev_cased = mlxc_jinja_is_cased(cp[i], &up, &lo);
         }
+        int m = special_case(cp[i], upper != 0, upper == 2, o + k);
+        if (m) {
+            k += (size_t)m;
+            continue;
+        }
+        if (!upper && c == 0x3a3) {
+            /* final sigma: after a letter and not before one */
+            o[k++] = (i > 0 && is_letter(cp[i - 1]) && !(i + 1 < n && is_letter(cp[i + 1]))) ? 0x3c2 : 0x3c3;
+            continue;
+        }
+        o[k++] = (uint32_t)(upper == 1 ? utf8proc_toupper(c) : upper == 2 ? utf8proc_totitle(c) : utf8proc_tolower(c));
     }
-    return mlxc_jinja_from_codepoints(rt, cp, n);
+    return mlxc_jinja_from_codepoints(rt, o, k);
 }
 
 mlxc_jv mlxc_jinja_replace(struct jrt *rt, mlxc_jv s, mlxc_jv old, mlxc_jv new_, int64_t count)

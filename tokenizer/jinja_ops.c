@@ -273,6 +273,12 @@ mlxc_jv mlxc_jinja_getattr(struct jrt *rt, mlxc_jv obj, const char *name)
         long i = mlxc_jv_dict_find_str(obj.u.d, name, strlen(name));
         return i >= 0 ? obj.u.d->v[i] : undefined_attr(rt, obj, name);
     }
+    if (mlxc_jv_is_number(obj) && (!strcmp(name, "real") || !strcmp(name, "imag"))) {
+        int real = name[0] == 'r';
+        if (obj.t == JV_FLOAT)
+            return mlxc_jv_float(real ? obj.u.f : 0.0);
+        return mlxc_jv_int(real ? obj.u.i : 0);
+    }
     mlxc_jv m = mlxc_jinja_method(rt, obj, name);
     if (m.t != JV_UNDEF || m.u.hint)
         return m;
