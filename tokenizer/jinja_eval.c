@@ -34,11 +34,6 @@ struct jloop {
     int has_changed;
 };
 
-struct jcycler {
-    struct mlxc_jv_list *items;
-    size_t pos;
-};
-
 enum { FLOW_NORMAL, FLOW_BREAK, FLOW_CONTINUE };
 
 static mlxc_jv eval(struct jrt *rt, struct jframe *f, const struct jnode *nd);
@@ -510,7 +505,20 @@ static mlxc_jv do_slice(struct jrt *rt, struct jframe *f, mlxc_jv obj, const str
     return mlxc_jinja_from_codepoints(rt, o, k);
 }
 
+#define MAX_C_RECURSION 3000
+
+static mlxc_jv eval_node(struct jrt *rt, struct jframe *f, const struct jnode *nd);
+
 static mlxc_jv eval(struct jrt *rt, struct jframe *f, const struct jnode *nd)
+{
+    if (++rt->cdepth > MAX_C_RECURSION)
+        mlxc_jinja_fail(rt, MLXC_ENOMEM, "maximum recursion depth exceeded (expressions nested too deeply)");
+    mlxc_jv v = eval_node(rt, f, nd);
+    rt->cdepth--;
+    return v;
+}
+
+static mlxc_jv eval_node(struct jrt *rt, struct jframe *f, const struct jnode *nd)
 {
     step(rt, nd);
     switch (nd->kind) {
@@ -744,11 +752,16 @@ static int exec_stmt(struct jrt *rt, struct jframe *f, const struct jnode *nd, s
 
 static int exec_body(struct jrt *rt, struct jframe *f, const struct jnodes *body, struct mlxc_buf *out)
 {
+    if (++rt->cdepth > MAX_C_RECURSION)
+        mlxc_jinja_fail(rt, MLXC_ENOMEM, "maximum recursion depth exceeded (blocks nested too deeply)");
     for (int i = 0; i < body->n; i++) {
         int flow = exec_stmt(rt, f, body->v[i], out);
-        if (flow != FLOW_NORMAL)
+        if (flow != FLOW_NORMAL) {
+            rt->cdepth--;
             return flow;
+        }
     }
+    rt->cdepth--;
     return FLOW_NORMAL;
 }
 

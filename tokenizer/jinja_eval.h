@@ -23,6 +23,7 @@ struct jrt {
     const struct jnode *at;  /* the node being evaluated, for error positions */
     uint64_t steps, max_steps;
     int depth, max_depth;
+    int cdepth;              /* C recursion of eval/exec, bounded so no template exhausts the stack */
     size_t max_output;
     struct tm now;           /* what strftime_now formats */
     struct jframe *globals;

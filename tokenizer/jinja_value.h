@@ -82,8 +82,7 @@ static inline mlxc_jv mlxc_jv_bool(int b) { mlxc_jv v = {.t = JV_BOOL}; v.u.i = 
 static inline mlxc_jv mlxc_jv_int(int64_t i) { mlxc_jv v = {.t = JV_INT}; v.u.i = i; return v; }
 static inline mlxc_jv mlxc_jv_float(double f) { mlxc_jv v = {.t = JV_FLOAT}; v.u.f = f; return v; }
 
-/* Constructors: an invalid value (t = JV_UNDEF with hint "out of memory"... ) is never returned; they
- * return 0/-1 through the arena instead: NULL pointers inside mean out of memory. */
+/* Constructors return NULL (or -1) when the arena is out of memory or over its limit. */
 /* s may be NULL: n bytes are left for the caller to fill. */
 struct mlxc_jv_str *mlxc_jv_str_new(struct mlxc_jv_arena *a, const char *s, size_t n);
 struct mlxc_jv_list *mlxc_jv_list_new(struct mlxc_jv_arena *a, size_t cap);
