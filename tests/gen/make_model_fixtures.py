@@ -142,7 +142,7 @@ def reference(model_dir, tok_path, steps=32):
                 gaps.append(float(vals[0] - vals[1]))
                 res = model(torch.tensor([[nxt]], device=dev), past_key_values=past, use_cache=True)
                 past = res.past_key_values
-        out[pname] = {"input_ids": ids, "top5_logprobs": top5, "greedy": greedy, "top2_gap": gaps}
+        out[pname] = {"text": text, "input_ids": ids, "top5_logprobs": top5, "greedy": greedy, "top2_gap": gaps}
     return out
 
 
