@@ -120,6 +120,10 @@ static const struct mlxc_opt tokenize_opts[] = {
      "no special tokens: no BOS/EOS when encoding, special tokens skipped when decoding", OFF(no_special), NULL, 0},
     {"jsonl", 0, OPT_FLAG, NULL, NULL, "read one JSON string per line, write one JSON array of ids per line",
      OFF(jsonl), NULL, 0},
+    {"chat", 0, OPT_STR, NULL, "FILE", "render the chat template over a JSON file of messages (or a request "
+     "object) and print its ids", OFF(chat), NULL, COMPLETE_FILE},
+    {"render", 0, OPT_FLAG, NULL, NULL, "with --chat: print the rendered text exactly instead of ids", OFF(render),
+     NULL, 0},
     VERSION_OPT,
 };
 

@@ -7,7 +7,9 @@
 
 #include "cmd/cli.h"
 #include "core/buf.h"
+#include "core/prompt.h"
 #include "core/sys.h"
+#include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
 #define MAX_INPUT ((size_t)1 << 32)
@@ -114,6 +116,33 @@ static int encode_jsonl(const struct mlxc_tokenizer *t, const struct mlxc_opts *
     return 0;
 }
 
+/* --chat FILE: render the model's chat template over the request; ids (encoded without special tokens,
+ * as apply_chat_template does) or, with --render, the text exactly. */
+static int run_chat(const char *dir, const struct mlxc_tokenizer *t, const struct mlxc_opts *o, struct mlxc_buf *out,
+                    struct mlxc_err *e)
+{
+    char *request = mlxc_read_file(o->chat, 256u << 20, NULL, e);
+    if (!request)
+        return e->code;
+    struct mlxc_chat_template *tmpl = NULL;
+    char *text = NULL;
+    size_t len = 0;
+    int rc = mlxc_chat_template_load(dir, &tmpl, e);
+    if (!rc)
+        rc = mlxc_prompt_render_request(tmpl, request, &text, &len, e);
+    if (!rc && o->render) {
+        mlxc_buf_append(out, text, len);
+    } else if (!rc) {
+        struct mlxc_opts enc = *o;
+        enc.no_special = 1;
+        rc = encode_one(t, &enc, text, len, out, e);
+    }
+    free(text);
+    free(request);
+    mlxc_chat_template_free(tmpl);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     struct mlxc_opts o;
@@ -128,10 +157,21 @@ int main(int argc, char **argv)
     if (o.count + o.json + o.jsonl > 1)
         return mlxc_cli_usage_error(cli, "arguments --count, --json and --jsonl exclude each other");
 
+    if (o.render && !o.chat)
+        return mlxc_cli_usage_error(cli, "argument --render: only with --chat");
     struct mlxc_err e = {0};
     struct mlxc_tokenizer *t;
     if (mlxc_tok_open(dir, &t, &e))
         return fail(e.msg);
+    if (o.chat) {
+        struct mlxc_buf out = MLXC_BUF_INIT;
+        rc = run_chat(dir, t, &o, &out, &e);
+        mlxc_tok_close(t);
+        if (!rc)
+            fwrite(out.data ? out.data : "", 1, out.len, stdout);
+        mlxc_buf_free(&out);
+        return rc ? fail(e.msg) : 0;
+    }
     size_t len;
     char *input = o.text ? strdup(o.text) : mlxc_read_stream(stdin, MAX_INPUT, &len, &e);
     if (!input) {

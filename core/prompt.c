@@ -107,3 +107,56 @@ int mlxc_prompt_encode(const struct mlxc_tokenizer *tok, const struct mlxc_chat_
     free(kwargs);
     return rc;
 }
+
+/* Prints a member of obj (JSON text, malloc'd) and detaches it, or NULL when absent. */
+static char *take_member(cJSON *obj, const char *key)
+{
+    cJSON *v = cJSON_DetachItemFromObjectCaseSensitive(obj, key);
+    char *s = v ? cJSON_PrintUnformatted(v) : NULL;
+    cJSON_Delete(v);
+    return s;
+}
+
+static int take_bool(cJSON *obj, const char *key, int def)
+{
+    cJSON *v = cJSON_DetachItemFromObjectCaseSensitive(obj, key);
+    int r = v ? cJSON_IsTrue(v) : def;
+    cJSON_Delete(v);
+    return r;
+}
+
+int mlxc_prompt_render_request(const struct mlxc_chat_template *tmpl, const char *request_json, char **out,
+                               size_t *out_len, struct mlxc_err *e)
+{
+    cJSON *req = cJSON_Parse(request_json);
+    if (!cJSON_IsArray(req) && !cJSON_IsObject(req)) {
+        cJSON_Delete(req);
+        return mlxc_errf(e, MLXC_EINVAL, "the chat request is neither a JSON list of messages nor an object");
+    }
+    char *messages = NULL, *tools = NULL, *documents = NULL, *extra = NULL;
+    struct mlxc_chat_opts co = {0};
+    int rc = 0;
+    if (cJSON_IsArray(req)) {
+        messages = cJSON_PrintUnformatted(req);
+    } else {
+        messages = take_member(req, "messages");
+        tools = take_member(req, "tools");
+        documents = take_member(req, "documents");
+        co.add_generation_prompt = take_bool(req, "add_generation_prompt", 0);
+        co.continue_final_message = take_bool(req, "continue_final_message", 0);
+        extra = cJSON_PrintUnformatted(req); /* every other key is a template argument */
+        if (!messages)
+            rc = mlxc_errf(e, MLXC_EINVAL, "the chat request has no \"messages\"");
+    }
+    co.tools_json = tools;
+    co.documents_json = documents;
+    co.extra_json = extra;
+    if (!rc)
+        rc = mlxc_chat_template_apply(tmpl, messages, &co, out, out_len, e);
+    free(messages);
+    free(tools);
+    free(documents);
+    free(extra);
+    cJSON_Delete(req);
+    return rc;
+}

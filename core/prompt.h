@@ -39,4 +39,11 @@ char *mlxc_prompt_messages_json(const struct mlxc_prompt_opts *o);
  * when the object does not set it. Returns malloc'd JSON, or NULL with an error for bad JSON. */
 char *mlxc_prompt_template_kwargs(const struct mlxc_tokenizer *tok, const char *config_json, struct mlxc_err *e);
 
+/* mlxc-tokenize --chat: a JSON request, either a list of messages or an object
+ * {"messages": [...], "tools": [...], "documents": [...], "add_generation_prompt": bool,
+ *  "continue_final_message": bool, ...} whose other keys go to the template as extra arguments.
+ * Renders it (transformers' defaults: no generation prompt) into *out (malloc'd). */
+int mlxc_prompt_render_request(const struct mlxc_chat_template *tmpl, const char *request_json, char **out,
+                               size_t *out_len, struct mlxc_err *e);
+
 #endif

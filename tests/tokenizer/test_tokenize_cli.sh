@@ -46,6 +46,17 @@ expect_fail "a bad id in --decode exits 1" 1 "bad token id 'x7'" sh -c 'echo "1 
 expect_fail "--decode with --count exits 2" 2 "not allowed" "$P" --tokenizer "$TOK" --decode --count --text 1
 printf '"ok"\n42\n' >"$T/jl2"
 expect_fail "--jsonl line that is not a string exits 1" 1 "line 2: not a JSON string" sh -c '"$0" --tokenizer "$1" --jsonl <"$2"' "$P" "$TOK" "$T/jl2"
+# --chat: the Qwen3 chat template over a request with tools, byte for byte as jinja2 renders it in
+# transformers' environment (tests/gen/make_cli_chat_case.py)
+Q=$MLXC_TEST_DATA/tok/qwen3
+"$P" --tokenizer "$Q" --chat "$MLXC_TEST_DATA/cli/chat_request.json" --render >"$T/render" 2>"$T/rerr"
+if cmp -s "$T/render" "$MLXC_TEST_DATA/cli/chat_request.expected"; then ok "--chat --render equals jinja2"; else fail "--chat --render equals jinja2" "$(cat "$T/rerr")"; fi
+"$P" --tokenizer "$Q" --chat "$MLXC_TEST_DATA/cli/chat_request.json" >"$T/ids"
+"$P" --tokenizer "$Q" --no-special <"$MLXC_TEST_DATA/cli/chat_request.expected" >"$T/ids2"
+if cmp -s "$T/ids" "$T/ids2" && [ -s "$T/ids" ]; then ok "--chat ids are the rendered text's ids"; else fail "--chat ids are the rendered text's ids"; fi
+expect_fail "--render without --chat exits 2" 2 "only with --chat" "$P" --tokenizer "$Q" --render --text x
+echo '{"tools": []}' >"$T/noreq"
+expect_fail "a request without messages exits 1" 1 'has no "messages"' "$P" --tokenizer "$Q" --chat "$T/noreq"
 n=$("$P" --tokenizer "$T/none" --text x 2>&1 | wc -l)
 if [ "$n" -eq 1 ]; then ok "an error is one line"; else fail "an error is one line" "$n lines"; fi
 finish
