@@ -66,3 +66,13 @@ uint64_t mlxc_kv_nbytes(const struct mlxc_kv_cache *c)
 {
     return 2ull * (uint64_t)c->n_layers * (uint64_t)c->cap * (uint64_t)c->n_kv_heads * (uint64_t)c->head_dim * 4u;
 }
+
+#include "core/model.h"
+
+int mlxc_cache_make(const struct mlxc_model *m, const struct mlxc_cache_opts *o, struct mlxc_kv_cache *c,
+                    struct mlxc_err *e)
+{
+    if (o && (o->max_kv_size > 0 || o->kv_bits > 0))
+        return mlxc_errf(e, MLXC_EUNSUP, "rotating and quantized KV caches are not in this build yet");
+    return mlxc_kv_init(c, (int)m->cfg.n_layers, (int)m->cfg.n_kv_heads, (int)m->cfg.head_dim, e);
+}

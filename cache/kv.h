@@ -21,6 +21,19 @@ struct mlxc_kv_cache {
 };
 
 int mlxc_kv_init(struct mlxc_kv_cache *c, int n_layers, int n_kv_heads, int head_dim, struct mlxc_err *e);
+
+/* The cache options of generate, chat and cache-prompt (mlx_lm make_prompt_cache + kv quantization). */
+struct mlxc_cache_opts {
+    int64_t max_kv_size;         /* > 0: a rotating cache of that many positions keeping the first 4 */
+    int kv_bits;                 /* > 0: affine-quantize keys and values (once quantized_kv_start is reached) */
+    int kv_group_size;           /* 64 */
+    int64_t quantized_kv_start;  /* 5000 on the command line */
+};
+
+struct mlxc_model;
+/* A cache for model m with these options (NULL: a plain KVCache per layer). */
+int mlxc_cache_make(const struct mlxc_model *m, const struct mlxc_cache_opts *o, struct mlxc_kv_cache *c,
+                    struct mlxc_err *e);
 void mlxc_kv_free(struct mlxc_kv_cache *c);
 
 /* Makes room for n more positions (growing by whole steps of 256). */

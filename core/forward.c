@@ -68,8 +68,9 @@ static int ensure_scores(struct mlxc_state *s, int64_t positions, struct mlxc_er
     return 0;
 }
 
-int mlxc_forward(const struct mlxc_model *m, struct mlxc_state *s, struct mlxc_kv_cache *cache,
-                 const int32_t *tokens, int64_t T, int want_logits, struct mlxc_err *e)
+/* The layers over T tokens: everything but the output head. */
+static int run_layers(const struct mlxc_model *m, struct mlxc_state *s, struct mlxc_kv_cache *cache,
+                      const int32_t *tokens, int64_t T, struct mlxc_err *e)
 {
     const struct mlxc_config *c = &m->cfg;
     const int64_t D = c->hidden_size;
@@ -92,9 +93,30 @@ int mlxc_forward(const struct mlxc_model *m, struct mlxc_state *s, struct mlxc_k
     for (int l = 0; l < c->n_layers; l++)
         mlxc_block_forward(m, l, s, cache, T);
     cache->offset += T;
-    if (want_logits) {
-        mlxc_rmsnorm(s->xn, s->x + (T - 1) * D, m->final_norm, D, c->norm_eps);
-        mlxc_linear_forward(&m->lm_head, s->xn, 1, s->logits, s->pool);
-    }
+    return 0;
+}
+
+int mlxc_forward(const struct mlxc_model *m, struct mlxc_state *s, struct mlxc_kv_cache *cache,
+                 const int32_t *tokens, int64_t T, int want_logits, struct mlxc_err *e)
+{
+    int rc = run_layers(m, s, cache, tokens, T, e);
+    if (rc || !want_logits)
+        return rc;
+    const int64_t D = m->cfg.hidden_size;
+    mlxc_rmsnorm(s->xn, s->x + (T - 1) * D, m->final_norm, D, m->cfg.norm_eps);
+    mlxc_linear_forward(&m->lm_head, s->xn, 1, s->logits, s->pool);
+    return 0;
+}
+
+int mlxc_forward_all_logits(const struct mlxc_model *m, struct mlxc_state *s, struct mlxc_kv_cache *cache,
+                            const int32_t *tokens, int64_t T, float *all_logits, struct mlxc_err *e)
+{
+    int rc = run_layers(m, s, cache, tokens, T, e);
+    if (rc)
+        return rc;
+    const int64_t D = m->cfg.hidden_size;
+    for (int64_t t = 0; t < T; t++)
+        mlxc_rmsnorm(s->xn + t * D, s->x + t * D, m->final_norm, D, m->cfg.norm_eps);
+    mlxc_linear_forward(&m->lm_head, s->xn, T, all_logits, s->pool);
     return 0;
 }

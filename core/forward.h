@@ -36,6 +36,11 @@ void mlxc_state_free(struct mlxc_state *s);
 int mlxc_forward(const struct mlxc_model *m, struct mlxc_state *s, struct mlxc_kv_cache *cache,
                  const int32_t *tokens, int64_t T, int want_logits, struct mlxc_err *e);
 
+/* Like mlxc_forward, and the logits of every one of the T tokens into all_logits (T, vocab): what
+ * perplexity needs. */
+int mlxc_forward_all_logits(const struct mlxc_model *m, struct mlxc_state *s, struct mlxc_kv_cache *cache,
+                            const int32_t *tokens, int64_t T, float *all_logits, struct mlxc_err *e);
+
 /* One decoder layer on s->x (T tokens), as core/block.c implements the shared block. */
 void mlxc_block_forward(const struct mlxc_model *m, int layer, struct mlxc_state *s, struct mlxc_kv_cache *cache,
                         int64_t T);

@@ -148,6 +148,44 @@ static void test_half_weights(void **state)
     }
 }
 
+/* Every position's logits at once (perplexity): the last row is the next-token distribution transformers
+ * reports, and row t equals a run over the first t+1 tokens. */
+static void test_all_logits(void **state)
+{
+    (void)state;
+    struct mlxc_err e = {0};
+    const char *dir = test_tmpdir();
+    assert_int_equal(fixture_build(test_data(""), "qwen3", MLXC_F32, dir, &e), 0);
+    struct mlxc_model *m;
+    assert_int_equal(mlxc_model_open(dir, &m, &e), 0);
+    cJSON *ref = load_reference("qwen3");
+    const cJSON *p = cJSON_GetObjectItem(cJSON_GetObjectItem(ref, "prompts"), "medium");
+    int64_t n;
+    int32_t *ids = ids_of(cJSON_GetObjectItem(p, "input_ids"), &n);
+    const int64_t V = m->cfg.vocab_size;
+    float *all = malloc((size_t)(n * V) * sizeof *all), *lp = malloc((size_t)V * sizeof *lp);
+    struct mlxc_state s;
+    struct mlxc_kv_cache cache;
+    assert_int_equal(mlxc_state_init(&s, m, n, 2, &e), 0);
+    assert_int_equal(mlxc_kv_init(&cache, (int)m->cfg.n_layers, (int)m->cfg.n_kv_heads, (int)m->cfg.head_dim, &e), 0);
+    assert_int_equal(mlxc_forward_all_logits(m, &s, &cache, ids, n, all, &e), 0);
+    mlxc_log_softmax(lp, all + (n - 1) * V, V);
+    for (const cJSON *t = cJSON_GetObjectItem(p, "top5_logprobs")->child; t; t = t->next)
+        assert_true(fabs(lp[(int)cJSON_GetArrayItem(t, 0)->valuedouble] - cJSON_GetArrayItem(t, 1)->valuedouble) < 1e-3);
+    /* row 9 against a fresh run over 10 tokens */
+    mlxc_kv_trim(&cache, cache.offset);
+    assert_int_equal(mlxc_forward(m, &s, &cache, ids, 10, 1, &e), 0);
+    for (int64_t v = 0; v < V; v++)
+        assert_true(fabs(s.logits[v] - all[9 * V + v]) < 1e-4);
+    free(all);
+    free(lp);
+    free(ids);
+    cJSON_Delete(ref);
+    mlxc_kv_free(&cache);
+    mlxc_state_free(&s);
+    mlxc_model_close(m);
+}
+
 static void test_bad_token(void **state)
 {
     (void)state;
@@ -174,6 +212,7 @@ int main(void)
         cmocka_unit_test(test_f32_one_chunk),
         cmocka_unit_test(test_f32_chunked_prefill),
         cmocka_unit_test(test_half_weights),
+        cmocka_unit_test(test_all_logits),
         cmocka_unit_test(test_bad_token),
     };
     return cmocka_run_group_tests_name("forward", tests, NULL, NULL);
