@@ -150,7 +150,7 @@ int mlxc_generate_main(const struct mlxc_generate_args *a, FILE *out, FILE *log,
     int64_t step = a->prefill_step_size > 0 ? a->prefill_step_size : 2048;
     int64_t chunk = (int64_t)n < step ? (int64_t)n : step;
     if ((rc = mlxc_state_init(&s, m, chunk, a->threads, e)) != 0 ||
-        (rc = mlxc_kv_init(&cache, (int)m->cfg.n_layers, (int)m->cfg.n_kv_heads, (int)m->cfg.head_dim, e)) != 0 ||
+        (rc = mlxc_cache_make(m, &a->cache, &cache, e)) != 0 ||
         (rc = mlxc_detok_init(r.tok, &r.detok, e)) != 0)
         goto out;
 

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "cache/kv.h"
 #include "core/err.h"
 #include "core/sample.h"
 
@@ -25,6 +26,7 @@ struct mlxc_generate_args {
     int jsonl;                        /* --output-format jsonl */
     int top_logprobs;
     int threads;                      /* <= 0: default */
+    struct mlxc_cache_opts cache;     /* --max-kv-size, --kv-bits, --kv-group-size, --quantized-kv-start */
     volatile int *interrupt;          /* set by SIGINT */
 };
 
