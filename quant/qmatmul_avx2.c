@@ -1,14 +1,16 @@
 /* AVX2 + FMA + F16C quantized kernels (compiled with -mavx2 -mfma -mf16c -ffp-contract=off in their own
  * static library; chosen at run time by qdispatch.c). Same contracts as qmatmul_ref.c.
  *
- * qmatmul: affine 4- and 8-bit (group 32/64/128, F32/F16/BF16 scales), mxfp4 and nvfp4 quantize each
+ * qmatmul: affine (every width, group 32/64/128, F32/F16/BF16 scales), mxfp4 and nvfp4 quantize each
  * token of x once per call to int8 per block of 32 columns, as llama.cpp's Q8 activations:
  *     d_b = max_{k in b} |x_k| / 127,   xq_k = rint(x_k / d_b)  in [-127, 127]
  * and use integer dot products (vpmaddubsw u8 x s8 -> s16 pairs, vpmaddwd -> s32):
  *     affine:  sum_k w_k xhat_k = sum_g (scale_g * sum_{k in g} q_k xhat_k + bias_g * sum_{k in g} xhat_k)
  *              with xhat_k = d_b xq_k, sum q xhat = sum_b d_b * (integer dot of block b).
  *     fp4:     element values times 2 are the integers 0, +-1, +-2, +-3, +-4, +-6, +-8, +-12.
- * mxfp8 keeps x in f32 and decodes E4M3 through F16C. Everything else goes to the reference.
+ * Codes of 4 bits are split into nibbles in place; 2, 3, 5 and 6 bits are unpacked to bytes (pshufb,
+ * pmullw as a per-lane shift); 8 bits are used as they are.
+ * mxfp8 keeps x in f32 and decodes E4M3 through F16C.
  * Each packed weight is loaded once per pass over the tokens; tokens are processed 4 at a time, so
  * decode (n = 1) reads the matrix once and prefill reads it n/4 times from cache (rows are blocked).
  *
@@ -226,6 +228,21 @@ INLINE float dot_f32(const float *a, const float *b, int64_t n)
     return s;
 }
 
+/* With one or two tokens, consecutive chunks alternate between two sets of accumulators: a single chain of
+ * dependent FMAs (4 cycles each) would otherwise bound a row at one chunk per 4 cycles. */
+#define ALT(nt, acc, acc2) ((nt) <= 2 ? (acc2) : (acc))
+
+INLINE void acc_init(__m256 *acc, __m256 *acc2, const int nt)
+{
+    for (int t = 0; t < nt; t++)
+        acc[t] = acc2[t] = _mm256_setzero_ps();
+}
+
+INLINE float acc_sum(const __m256 *acc, const __m256 *acc2, int t, const int nt)
+{
+    return hsum8(nt <= 2 ? _mm256_add_ps(acc[t], acc2[t]) : acc[t]);
+}
+
 /* ======================= affine 4-bit ======================= */
 
 /* Scale lanes for a 64-column chunk (lane k = columns 8k..8k+7): gs 32 covers two groups, larger one.
@@ -257,13 +274,10 @@ INLINE void aff4_row(const struct mlxc_qmatrix *m, int64_t r, const struct xrows
 {
     const int64_t cols = m->cols, groups = cols / gs;
     const uint8_t *wr = (const uint8_t *)m->packed + r * (cols / 2);
-    __m256 acc[TOK];
-    float bacc[TOK];
+    __m256 acc[TOK], acc2[TOK];
+    float bacc[TOK] = {0};
     float sf[SPAN / 32 + 1], bf[SPAN / 32];
-    for (int t = 0; t < nt; t++) {
-        acc[t] = _mm256_setzero_ps();
-        bacc[t] = 0.0f;
-    }
+    acc_init(acc, acc2, nt);
     for (int64_t c0 = 0; c0 < cols; c0 += SPAN) {
         const int64_t c1 = c0 + SPAN < cols ? c0 + SPAN : cols, g0 = c0 / gs, ng = (c1 - c0) / gs;
         scalars_to_f32(m->scales, r * groups + g0, ng, m->scale_dtype, sf);
@@ -272,60 +286,173 @@ INLINE void aff4_row(const struct mlxc_qmatrix *m, int64_t r, const struct xrows
         for (int t = 0; t < nt; t++)
             bacc[t] += dot_f32(bf, X->gsum[t] + g0, ng);
         int64_t c = c0;
-        for (; c + 64 <= c1; c += 64) {
+        for (; c + 128 <= c1; c += 128) {
             _mm_prefetch((const char *)(wr + c / 2 + PREFETCH), _MM_HINT_T0); /* cannot fault */
             aff4_chunk(_mm256_loadu_si256((const __m256i *)(wr + c / 2)), chunk_scales(sf, (c - c0) / gs, gs),
                        X, nt, c, acc);
+            aff4_chunk(_mm256_loadu_si256((const __m256i *)(wr + c / 2 + 32)),
+                       chunk_scales(sf, (c + 64 - c0) / gs, gs), X, nt, c + 64, ALT(nt, acc, acc2));
         }
+        for (; c + 64 <= c1; c += 64)
+            aff4_chunk(_mm256_loadu_si256((const __m256i *)(wr + c / 2)), chunk_scales(sf, (c - c0) / gs, gs),
+                       X, nt, c, acc);
         if (c < c1) /* 32 columns left (gs 32) */
             aff4_chunk(load_partial(wr + c / 2, (c1 - c) / 2), chunk_scales(sf, (c - c0) / gs, gs), X, nt, c,
                        acc);
     }
     for (int t = 0; t < nt; t++)
-        out[t] = hsum8(acc[t]) + bacc[t];
+        out[t] = acc_sum(acc, acc2, t, nt) + bacc[t];
 }
 
 /* ======================= affine 8-bit ======================= */
+
+/* One 32-column chunk of 8-bit codes. */
+INLINE void aff8_chunk(__m256i w, __m256 sv, const struct xrows *X, const int nt, int64_t c, __m256 *acc)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    /* s8 x s8 through vpmaddubsw: |q - 128| (<= 128, as u8) times xq with the sign of q - 128;
+     * pair sums <= 2*128*127 = 32512, no saturation */
+    __m256i ws = _mm256_xor_si256(w, _mm256_set1_epi8((char)0x80));
+    __m256i aw = _mm256_sign_epi8(ws, ws);
+    for (int t = 0; t < nt; t++) {
+        __m256i xs = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(X->q[t] + c)), ws);
+        __m256 pf = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(aw, xs), ones));
+        acc[t] = _mm256_fmadd_ps(pf, _mm256_mul_ps(sv, _mm256_loadu_ps(X->dv[t] + c / 4)), acc[t]);
+    }
+}
 
 INLINE void aff8_row(const struct mlxc_qmatrix *m, int64_t r, const struct xrows *X, const int nt, const int gs,
                      float *out)
 {
     const int64_t cols = m->cols, groups = cols / gs;
     const uint8_t *wr = (const uint8_t *)m->packed + r * cols;
-    const __m256i ones = _mm256_set1_epi16(1), bias128 = _mm256_set1_epi8((char)0x80);
-    __m256 acc[TOK];
-    float bacc[TOK];
+    __m256 acc[TOK], acc2[TOK];
+    float bacc[TOK] = {0};
     float sf[SPAN / 32], bf[SPAN / 32];
-    for (int t = 0; t < nt; t++) {
-        acc[t] = _mm256_setzero_ps();
-        bacc[t] = 0.0f;
-    }
+    acc_init(acc, acc2, nt);
     for (int64_t c0 = 0; c0 < cols; c0 += SPAN) {
         const int64_t c1 = c0 + SPAN < cols ? c0 + SPAN : cols, g0 = c0 / gs, ng = (c1 - c0) / gs;
         scalars_to_f32(m->scales, r * groups + g0, ng, m->scale_dtype, sf);
         scalars_to_f32(m->biases, r * groups + g0, ng, m->scale_dtype, bf);
-        /* q = (q - 128) + 128: the bias term becomes (bias + 128 scale) * sum x */
+        /* q = (q - 128) + 128: the bias term becomes (bias + 128 scale) * sum xhat */
         for (int64_t g = 0; g < ng; g++)
             bf[g] += 128.0f * sf[g];
         for (int t = 0; t < nt; t++)
             bacc[t] += dot_f32(bf, X->gsum[t] + g0, ng);
-        for (int64_t c = c0; c < c1; c += 32) {
+        int64_t c = c0;
+        for (; c + 64 <= c1; c += 64) { /* gs >= 32: both halves of a pair may differ in group only for gs 32 */
             _mm_prefetch((const char *)(wr + c + PREFETCH), _MM_HINT_T0);
-            __m256i w = _mm256_loadu_si256((const __m256i *)(wr + c));
-            /* s8 x s8 through vpmaddubsw: |q - 128| (<= 128, as u8) times xq with the sign of q - 128;
-             * pair sums <= 2*128*127 = 32512, no saturation */
-            __m256i ws = _mm256_xor_si256(w, bias128);
-            __m256i aw = _mm256_sign_epi8(ws, ws);
-            __m256 sv = _mm256_set1_ps(sf[(c - c0) / gs]);
-            for (int t = 0; t < nt; t++) {
-                __m256i xs = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(X->q[t] + c)), ws);
-                __m256 pf = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(aw, xs), ones));
-                acc[t] = _mm256_fmadd_ps(pf, _mm256_mul_ps(sv, _mm256_loadu_ps(X->dv[t] + c / 4)), acc[t]);
+            aff8_chunk(_mm256_loadu_si256((const __m256i *)(wr + c)), _mm256_set1_ps(sf[(c - c0) / gs]), X, nt, c,
+                       acc);
+            aff8_chunk(_mm256_loadu_si256((const __m256i *)(wr + c + 32)), _mm256_set1_ps(sf[(c + 32 - c0) / gs]), X,
+                       nt, c + 32, ALT(nt, acc, acc2));
+        }
+        if (c < c1)
+            aff8_chunk(_mm256_loadu_si256((const __m256i *)(wr + c)), _mm256_set1_ps(sf[(c - c0) / gs]), X, nt, c,
+                       acc);
+    }
+    for (int t = 0; t < nt; t++)
+        out[t] = acc_sum(acc, acc2, t, nt) + bacc[t];
+}
+
+/* ======================= affine 2, 3, 5, 6-bit ======================= */
+
+/* Constants to unpack 32 codes of b bits (a 4b-byte LSB-first bit stream) into 32 bytes. The 32 codes are
+ * four pieces of 8 codes, each exactly b bytes. One load puts bytes 0..15 in the low 128-bit lane and
+ * bytes 2b..2b+15 in the high one, so lane 0 sees pieces 0 and 1, lane 1 pieces 2 and 3. For 16-bit lane
+ * i (code i of a piece, at bit i*b) pshufb gathers bytes (i*b)/8 and (i*b)/8 + 1 of the piece (shuf0 for
+ * pieces 0 | 2, shuf1 the same plus b for pieces 1 | 3); pmullw by 2^(8 - s), s = (i*b)%8, moves bit s
+ * to bit 8 and drops bits s+8 and up; >> 8, packus and the mask leave the code. */
+struct unpack_consts {
+    __m256i shuf0, shuf1, mul, mask;
+};
+
+static struct unpack_consts unpack_consts(int b)
+{
+    uint8_t sh[2][32];
+    uint16_t mu[16];
+    for (int l = 0; l < 2; l++)
+        for (int i = 0; i < 8; i++) {
+            int bit = i * b;
+            for (int h = 0; h < 2; h++) {
+                sh[h][16 * l + 2 * i] = (uint8_t)((bit >> 3) + h * b);
+                sh[h][16 * l + 2 * i + 1] = (uint8_t)((bit >> 3) + 1 + h * b);
             }
+            mu[8 * l + i] = (uint16_t)(1u << (8 - (bit & 7)));
+        }
+    struct unpack_consts k;
+    k.shuf0 = _mm256_loadu_si256((const __m256i *)sh[0]);
+    k.shuf1 = _mm256_loadu_si256((const __m256i *)sh[1]);
+    k.mul = _mm256_loadu_si256((const __m256i *)mu);
+    k.mask = _mm256_set1_epi8((char)((1 << b) - 1));
+    return k;
+}
+
+/* 32 codes at p, natural order, as bytes. Reads 16 - 2b bytes past the 4b bytes of the codes. */
+INLINE __m256i unpack32(const uint8_t *p, const int b, const struct unpack_consts *k)
+{
+    __m256i v = _mm256_loadu2_m128i((const __m128i *)(p + 2 * b), (const __m128i *)p);
+    __m256i a = _mm256_srli_epi16(_mm256_mullo_epi16(_mm256_shuffle_epi8(v, k->shuf0), k->mul), 8);
+    __m256i c = _mm256_srli_epi16(_mm256_mullo_epi16(_mm256_shuffle_epi8(v, k->shuf1), k->mul), 8);
+    /* packus interleaves per lane: [a.lo, c.lo | a.hi, c.hi] = codes [0-7, 8-15 | 16-23, 24-31] */
+    return _mm256_and_si256(_mm256_packus_epi16(a, c), k->mask);
+}
+
+/* One 32-column chunk of unpacked codes (<= 63): u8 x s8 with x in natural order, pair sums
+ * <= 2*63*127, no saturation. */
+INLINE void affn_chunk(__m256i codes, __m256 sv, const struct xrows *X, const int nt, int64_t c, __m256 *acc)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int t = 0; t < nt; t++) {
+        __m256i xq = _mm256_loadu_si256((const __m256i *)(X->q[t] + c));
+        __m256 pf = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(codes, xq), ones));
+        acc[t] = _mm256_fmadd_ps(pf, _mm256_mul_ps(sv, _mm256_loadu_ps(X->dv[t] + c / 4)), acc[t]);
+    }
+}
+
+/* Affine with b = 2, 3, 5 or 6 bits. The last 32 codes of a row are unpacked from a copy, so that the
+ * over-read of unpack32 stays inside the row. */
+INLINE void affn_row(const struct mlxc_qmatrix *m, int64_t r, const struct xrows *X, const int nt, const int b,
+                     const struct unpack_consts *k, float *out)
+{
+    const int gs = m->q.group_size, gshift = __builtin_ctz((unsigned)gs); /* gs is 32, 64 or 128 */
+    const int64_t cols = m->cols, groups = cols / gs, row_bytes = cols * b / 8;
+    const uint8_t *wr = (const uint8_t *)m->packed + r * row_bytes;
+    __m256 acc[TOK], acc2[TOK];
+    float bacc[TOK] = {0};
+    float sf[SPAN / 32], bf[SPAN / 32];
+    acc_init(acc, acc2, nt);
+    for (int64_t c0 = 0; c0 < cols; c0 += SPAN) {
+        const int64_t c1 = c0 + SPAN < cols ? c0 + SPAN : cols, g0 = c0 / gs, ng = (c1 - c0) / gs;
+        /* the chunks that can be unpacked in place: all but the row's last */
+        const int64_t cin = c1 < cols ? c1 : cols - 32;
+        scalars_to_f32(m->scales, r * groups + g0, ng, m->scale_dtype, sf);
+        scalars_to_f32(m->biases, r * groups + g0, ng, m->scale_dtype, bf);
+        for (int t = 0; t < nt; t++)
+            bacc[t] += dot_f32(bf, X->gsum[t] + g0, ng);
+        int64_t c = c0;
+        for (; c + 64 <= cin; c += 64) {
+            const uint8_t *p = wr + c * b / 8;
+            _mm_prefetch((const char *)(p + PREFETCH), _MM_HINT_T0);
+            affn_chunk(unpack32(p, b, k), _mm256_set1_ps(sf[(c - c0) >> gshift]), X, nt, c, acc);
+            affn_chunk(unpack32(p + 4 * b, b, k), _mm256_set1_ps(sf[(c + 32 - c0) >> gshift]), X, nt, c + 32,
+                       ALT(nt, acc, acc2));
+        }
+        for (; c < c1; c += 32) {
+            const uint8_t *p = wr + c * b / 8;
+            __m256i codes;
+            if (c < cin) {
+                codes = unpack32(p, b, k);
+            } else {
+                uint8_t tmp[32] = {0};
+                memcpy(tmp, p, (size_t)(4 * b));
+                codes = unpack32(tmp, b, k);
+            }
+            affn_chunk(codes, _mm256_set1_ps(sf[(c - c0) >> gshift]), X, nt, c, acc);
         }
     }
     for (int t = 0; t < nt; t++)
-        out[t] = hsum8(acc[t]) + bacc[t];
+        out[t] = acc_sum(acc, acc2, t, nt) + bacc[t];
 }
 
 /* ======================= mxfp4, nvfp4 ======================= */
@@ -401,26 +528,30 @@ INLINE void fp4_row(const struct mlxc_qmatrix *m, int64_t r, const struct xrows 
     const int64_t cols = m->cols, groups = cols / gs;
     const uint8_t *wr = (const uint8_t *)m->packed + r * (cols / 2);
     const uint8_t *sb = (const uint8_t *)m->scales + r * groups;
-    __m256 acc[TOK];
+    __m256 acc[TOK], acc2[TOK];
     float sf[SPAN / 16 + 4];
-    for (int t = 0; t < nt; t++)
-        acc[t] = _mm256_setzero_ps();
+    acc_init(acc, acc2, nt);
     for (int64_t c0 = 0; c0 < cols; c0 += SPAN) {
         const int64_t c1 = c0 + SPAN < cols ? c0 + SPAN : cols, g0 = c0 / gs, ng = (c1 - c0) / gs;
         /* the LUT holds 2v: fold the 1/2 into the scales */
         scale_bytes_to_f32(sb + g0, ng, nv, 0.5f, sf);
         memset(sf + ng, 0, 4 * sizeof(float));
         int64_t c = c0;
-        for (; c + 64 <= c1; c += 64) {
+        for (; c + 128 <= c1; c += 128) {
             _mm_prefetch((const char *)(wr + c / 2 + PREFETCH), _MM_HINT_T0);
             fp4_chunk(_mm256_loadu_si256((const __m256i *)(wr + c / 2)), fp4_chunk_scales(sf, (c - c0) / gs, nv), X,
                       nt, c, acc);
+            fp4_chunk(_mm256_loadu_si256((const __m256i *)(wr + c / 2 + 32)),
+                      fp4_chunk_scales(sf, (c + 64 - c0) / gs, nv), X, nt, c + 64, ALT(nt, acc, acc2));
         }
+        for (; c + 64 <= c1; c += 64)
+            fp4_chunk(_mm256_loadu_si256((const __m256i *)(wr + c / 2)), fp4_chunk_scales(sf, (c - c0) / gs, nv), X,
+                      nt, c, acc);
         if (c < c1)
             fp4_chunk(load_partial(wr + c / 2, (c1 - c) / 2), fp4_chunk_scales(sf, (c - c0) / gs, nv), X, nt, c, acc);
     }
     for (int t = 0; t < nt; t++)
-        out[t] = hsum8(acc[t]);
+        out[t] = acc_sum(acc, acc2, t, nt);
 }
 
 /* ======================= mxfp8 (x in f32) ======================= */
@@ -455,11 +586,10 @@ INLINE void fp8_row(const struct mlxc_qmatrix *m, int64_t r, const float *x, int
         __m256 s = _mm256_set1_ps(mlxc_e8m0_value(sb[g]));
         for (int t = 0; t < nt; t++) {
             const float *xt = x + (t0 + t) * cols + 32 * g;
-            __m256 a = _mm256_mul_ps(f[0], _mm256_loadu_ps(xt));
-            a = _mm256_fmadd_ps(f[1], _mm256_loadu_ps(xt + 8), a);
-            a = _mm256_fmadd_ps(f[2], _mm256_loadu_ps(xt + 16), a);
-            a = _mm256_fmadd_ps(f[3], _mm256_loadu_ps(xt + 24), a);
-            acc[t] = _mm256_fmadd_ps(a, s, acc[t]);
+            /* two short chains, then the scale: the group sum is ready 12 cycles after the loads */
+            __m256 a = _mm256_fmadd_ps(f[1], _mm256_loadu_ps(xt + 8), _mm256_mul_ps(f[0], _mm256_loadu_ps(xt)));
+            __m256 b = _mm256_fmadd_ps(f[3], _mm256_loadu_ps(xt + 24), _mm256_mul_ps(f[2], _mm256_loadu_ps(xt + 16)));
+            acc[t] = _mm256_fmadd_ps(_mm256_add_ps(a, b), s, acc[t]);
         }
     }
     for (int t = 0; t < nt; t++) /* the 256 goes last, so a large scale cannot overflow early */
@@ -468,12 +598,12 @@ INLINE void fp8_row(const struct mlxc_qmatrix *m, int64_t r, const float *x, int
 
 /* ======================= driver ======================= */
 
-enum kind { K_AFF4, K_AFF8, K_MXFP4, K_NVFP4, K_MXFP8, K_NONE };
+enum kind { K_AFF4, K_AFF8, K_AFFN, K_MXFP4, K_NVFP4, K_MXFP8, K_NONE };
 
 static enum kind kind_of(const struct mlxc_qmatrix *m)
 {
     switch (m->q.mode) {
-    case MLXC_Q_AFFINE: return m->q.bits == 4 ? K_AFF4 : m->q.bits == 8 ? K_AFF8 : K_NONE;
+    case MLXC_Q_AFFINE: return m->q.bits == 4 ? K_AFF4 : m->q.bits == 8 ? K_AFF8 : K_AFFN;
     case MLXC_Q_MXFP4: return K_MXFP4;
     case MLXC_Q_NVFP4: return K_NVFP4;
     case MLXC_Q_MXFP8: return K_MXFP8;
@@ -483,7 +613,7 @@ static enum kind kind_of(const struct mlxc_qmatrix *m)
 
 /* One row for nt (a constant after inlining) tokens starting at t0. */
 INLINE void row_kernel(enum kind k, const struct mlxc_qmatrix *m, int64_t r, const struct xq *X, const float *x,
-                       int64_t t0, const int nt, float *out)
+                       int64_t t0, const int nt, const struct unpack_consts *uk, float *out)
 {
     const int gs = m->q.group_size;
     struct xrows R;
@@ -506,6 +636,16 @@ INLINE void row_kernel(enum kind k, const struct mlxc_qmatrix *m, int64_t r, con
         else
             aff8_row(m, r, &R, nt, 128, out);
         break;
+    case K_AFFN:
+        if (m->q.bits == 2)
+            affn_row(m, r, &R, nt, 2, uk, out);
+        else if (m->q.bits == 3)
+            affn_row(m, r, &R, nt, 3, uk, out);
+        else if (m->q.bits == 5)
+            affn_row(m, r, &R, nt, 5, uk, out);
+        else
+            affn_row(m, r, &R, nt, 6, uk, out);
+        break;
     case K_MXFP4: fp4_row(m, r, &R, nt, 0, out); break;
     case K_NVFP4: fp4_row(m, r, &R, nt, 1, out); break;
     case K_MXFP8: fp8_row(m, r, x, t0, nt, out); break;
@@ -517,12 +657,13 @@ static void rows_nt(enum kind k, const struct mlxc_qmatrix *m, const struct xq *
                     int nt, float *y, int64_t ldy, int64_t r0, int64_t r1)
 {
     float out[TOK];
+    const struct unpack_consts uk = unpack_consts(k == K_AFFN ? m->q.bits : 2);
     for (int64_t r = r0; r < r1; r++) {
         switch (nt) {
-        case 1: row_kernel(k, m, r, X, x, t0, 1, out); break;
-        case 2: row_kernel(k, m, r, X, x, t0, 2, out); break;
-        case 3: row_kernel(k, m, r, X, x, t0, 3, out); break;
-        default: row_kernel(k, m, r, X, x, t0, 4, out); break;
+        case 1: row_kernel(k, m, r, X, x, t0, 1, &uk, out); break;
+        case 2: row_kernel(k, m, r, X, x, t0, 2, &uk, out); break;
+        case 3: row_kernel(k, m, r, X, x, t0, 3, &uk, out); break;
+        default: row_kernel(k, m, r, X, x, t0, 4, &uk, out); break;
         }
         for (int t = 0; t < nt; t++)
             y[(t0 + t) * ldy + r] = out[t];
@@ -534,7 +675,8 @@ static void avx2_qmatmul_rows(const struct mlxc_qmatrix *m, const float *x, int6
 {
     enum kind k = kind_of(m);
     struct xq X = {0};
-    if (k == K_NONE || (k != K_MXFP8 && xq_init(&X, x, n, m->cols, k != K_AFF8, m->q.mode == MLXC_Q_AFFINE ? m->q.group_size : 0) < 0)) {
+    int split = k == K_AFF4 || k == K_MXFP4 || k == K_NVFP4, gs = m->q.mode == MLXC_Q_AFFINE ? m->q.group_size : 0;
+    if (k == K_NONE || (k != K_MXFP8 && xq_init(&X, x, n, m->cols, split, gs) < 0)) {
         mlxc_qkernels_ref.qmatmul_rows(m, x, n, y, ldy, row0, row1);
         return;
     }
