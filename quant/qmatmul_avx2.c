@@ -410,7 +410,7 @@ INLINE void affn_chunk(__m256i codes, __m256 sv, const struct xrows *X, const in
     }
 }
 
-/* Affine with b = 2, 3, 5 or 6 bits. The last 32 codes of a row are unpacked from a copy, so that the
+/* Affine with b = 2, 3, 5 or 6 bits. The last chunks of a row are unpacked from a copy, so that the
  * over-read of unpack32 stays inside the row. */
 INLINE void affn_row(const struct mlxc_qmatrix *m, int64_t r, const struct xrows *X, const int nt, const int b,
                      const struct unpack_consts *k, float *out)
@@ -424,8 +424,11 @@ INLINE void affn_row(const struct mlxc_qmatrix *m, int64_t r, const struct xrows
     acc_init(acc, acc2, nt);
     for (int64_t c0 = 0; c0 < cols; c0 += SPAN) {
         const int64_t c1 = c0 + SPAN < cols ? c0 + SPAN : cols, g0 = c0 / gs, ng = (c1 - c0) / gs;
-        /* the chunks that can be unpacked in place: all but the row's last */
-        const int64_t cin = c1 < cols ? c1 : cols - 32;
+        /* chunks starting below cin can be unpacked in place: unpack32 at byte c*b/8 reads up to byte
+         * c*b/8 + 2b + 16, which must stay inside the row (for 2 bits that is past the next chunk too) */
+        const int64_t lim = (row_bytes - 2 * b - 16) * 8 / b;
+        int64_t cin = lim < 0 ? 0 : lim / 32 * 32 + 32;
+        cin = cin < c1 ? cin : c1;
         scalars_to_f32(m->scales, r * groups + g0, ng, m->scale_dtype, sf);
         scalars_to_f32(m->biases, r * groups + g0, ng, m->scale_dtype, bf);
         for (int t = 0; t < nt; t++)
