@@ -25,10 +25,13 @@
 
 #define INLINE static inline __attribute__((always_inline))
 
+_Static_assert(sizeof(__m256i) == 32 && sizeof(__m256) == 32, "AVX2 vectors are 32 bytes");
+
 enum {
     TOK = 4,       /* tokens per pass over a block of rows */
     SPAN = 4096,   /* columns whose scales are converted to f32 at a time (stack buffers) */
     ROWBLK = 1 << 18, /* bytes of packed rows kept hot while all token blocks pass over them */
+    TCHUNK = 256,     /* tokens of x quantized at a time */
     PREFETCH = 4096,  /* bytes ahead in the weight stream: the hardware prefetcher alone does not run far
                        * enough ahead of a loop this busy, and memory time would add to compute time */
 };
@@ -81,6 +84,9 @@ static void scalars_to_f32(const void *p, int64_t i0, int64_t n, enum mlxc_dtype
         out[i] = t == MLXC_BF16 ? mlxc_bf16_to_f32(h) : _cvtsh_ss(h);
     }
 }
+
+_Static_assert(SPAN % 128 == 0, "a span holds whole groups of every size and whole 64-column chunks");
+_Static_assert(TCHUNK % TOK == 0, "token chunks hold whole token blocks");
 
 /* ======================= activations quantized to int8 ======================= */
 
@@ -677,21 +683,32 @@ static void avx2_qmatmul_rows(const struct mlxc_qmatrix *m, const float *x, int6
                               int64_t row0, int64_t row1)
 {
     enum kind k = kind_of(m);
-    struct xq X = {0};
-    int split = k == K_AFF4 || k == K_MXFP4 || k == K_NVFP4, gs = m->q.mode == MLXC_Q_AFFINE ? m->q.group_size : 0;
-    if (k == K_NONE || (k != K_MXFP8 && xq_init(&X, x, n, m->cols, split, gs) < 0)) {
+    if (k == K_NONE) {
         mlxc_qkernels_ref.qmatmul_rows(m, x, n, y, ldy, row0, row1);
         return;
     }
+    int split = k == K_AFF4 || k == K_MXFP4 || k == K_NVFP4, gs = m->q.mode == MLXC_Q_AFFINE ? m->q.group_size : 0;
     /* Blocks of rows small enough to stay in L2 while every block of tokens passes over them. */
     int64_t row_bytes = m->cols * m->q.bits / 8;
     int64_t rb = row_bytes > 0 && ROWBLK / row_bytes > 1 ? ROWBLK / row_bytes : 1;
-    for (int64_t r0 = row0; r0 < row1; r0 += rb) {
-        int64_t r1 = r0 + rb < row1 ? r0 + rb : row1;
-        for (int64_t t0 = 0; t0 < n; t0 += TOK)
-            rows_nt(k, m, &X, x, t0, n - t0 < TOK ? (int)(n - t0) : TOK, y, ldy, r0, r1);
+    /* x is quantized TCHUNK tokens at a time, which bounds the buffer for long prompts; the weights are
+     * then read once per TCHUNK tokens, a small cost next to the arithmetic of that many tokens. */
+    for (int64_t tc = 0; tc < n; tc += TCHUNK) {
+        int64_t nc = n - tc < TCHUNK ? n - tc : TCHUNK;
+        const float *xc = x + tc * m->cols;
+        float *yc = y + tc * ldy;
+        struct xq X = {0};
+        if (k != K_MXFP8 && xq_init(&X, xc, nc, m->cols, split, gs) < 0) {
+            mlxc_qkernels_ref.qmatmul_rows(m, xc, nc, yc, ldy, row0, row1);
+            continue;
+        }
+        for (int64_t r0 = row0; r0 < row1; r0 += rb) {
+            int64_t r1 = r0 + rb < row1 ? r0 + rb : row1;
+            for (int64_t t0 = 0; t0 < nc; t0 += TOK)
+                rows_nt(k, m, &X, xc, t0, nc - t0 < TOK ? (int)(nc - t0) : TOK, yc, ldy, r0, r1);
+        }
+        xq_free(&X);
     }
-    xq_free(&X);
 }
 
 /* ======================= dequantize ======================= */

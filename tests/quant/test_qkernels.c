@@ -14,6 +14,7 @@
 #include "tests/test_util.h"
 
 #include <math.h>
+#include <sys/wait.h>
 
 #include "quant/qformat.h"
 #include "quant/qkernels.h"
@@ -257,19 +258,40 @@ static void test_fast_paths_all_sizes(void **state)
         for (int i = 0; i < 4; i++)
             for (int j = 0; j < 4; j++)
                 check_case(fmts[f], MLXC_BF16, ROWS[i], fmts[f].group_size * (j + 1) + 4096 * (j == 3), NS[(i + j) % 4]);
+    /* a prompt longer than the 256 tokens the AVX2 kernels quantize at a time */
+    check_case((struct mlxc_qparams){MLXC_Q_AFFINE, 4, 64}, MLXC_F16, 7, 128, 300);
+    check_case((struct mlxc_qparams){MLXC_Q_AFFINE, 3, 32}, MLXC_F32, 5, 96, 261);
+}
+
+/* The ISA that a fresh process chooses with MLXC_ISA set to env (NULL: unset), checked in a child. */
+static void check_choice(const char *env, const char *want)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (env)
+            setenv("MLXC_ISA", env, 1);
+        else
+            unsetenv("MLXC_ISA");
+        _exit(strcmp(mlxc_quant_isa(), want) == 0 ? 0 : 1);
+    }
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        fail_msg("MLXC_ISA=%s: the kernels chosen are not '%s'", env ? env : "(unset)", want);
 }
 
 static void test_dispatch(void **state)
 {
     (void)state;
+    const char *best = mlxc_qkernels_get("avx2") ? "avx2" : "ref";
+    check_choice(NULL, best);
+    check_choice("ref", "ref");
+    check_choice("avx2", best); /* unavailable: the reference */
+    check_choice("nonsense", "ref");
     const char *env = getenv("MLXC_ISA");
-    const char *isa = mlxc_quant_isa();
-    if (env && *env) {
-        const struct mlxc_qkernels *k = mlxc_qkernels_get(env);
-        assert_string_equal(isa, k ? env : "ref");
-    } else {
-        assert_string_equal(isa, mlxc_qkernels_get("avx2") ? "avx2" : "ref");
-    }
+    if (!env || !*env)
+        assert_string_equal(mlxc_quant_isa(), best);
     assert_non_null(mlxc_qkernels_get("ref"));
     assert_null(mlxc_qkernels_get("nonsense"));
     /* the public entry point: a 1 x 64 affine row times x = 1 gives the sum of the dequantized row */
