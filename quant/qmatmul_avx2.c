@@ -2,8 +2,8 @@
  * static library; chosen at run time by qdispatch.c). Same contracts as qmatmul_ref.c.
  *
  * qmatmul: affine (every width, group 32/64/128, F32/F16/BF16 scales), mxfp4 and nvfp4 quantize each
- * token of x once per call to int8 per block of 32 columns, as llama.cpp's Q8 activations:
- *     d_b = max_{k in b} |x_k| / 127,   xq_k = rint(x_k / d_b)  in [-127, 127]
+ * token of x once per call to int8 per block of 8 columns, like llama.cpp's Q8 activations:
+ *     d_b = max_{k in b} |x_k| / 127,   xq_k = rint(x_k * 127 / max_{k in b} |x_k|)  in [-127, 127]
  * and use integer dot products (vpmaddubsw u8 x s8 -> s16 pairs, vpmaddwd -> s32):
  *     affine:  sum_k w_k xhat_k = sum_g (scale_g * sum_{k in g} q_k xhat_k + bias_g * sum_{k in g} xhat_k)
  *              with xhat_k = d_b xq_k, sum q xhat = sum_b d_b * (integer dot of block b).
@@ -91,11 +91,12 @@ _Static_assert(TCHUNK % TOK == 0, "token chunks hold whole token blocks");
 /* ======================= activations quantized to int8 ======================= */
 
 /* x (n, cols) quantized per block of 8 columns, columns padded with zeros to a multiple of 64:
- *   q     (n, cols64) int8, xq_k = rint(x_k / d_b), d_b = max_{k in b} |x_k| / 127 (0 for a zero block).
+ *   q     (n, cols64) int8, xq_k = rint(x_k * 127 / max_{k in b} |x_k|) (0 for a zero block).
  *         "split" order (4-bit nibble formats): within each 64-column chunk the 32 even columns, then the
  *         32 odd ones, matching the low and high nibbles of 32 packed bytes (byte j = elements 2j, 2j+1).
  *         Otherwise natural order.
- *   dv    per-lane block scales, laid out as the 8 int32 lanes of the kernels' vpmaddwd results:
+ *   dv    per-lane block scales d_b = max_{k in b} |x_k| / 127, laid out as the 8 int32 lanes of the
+ *         kernels' vpmaddwd results:
  *           split:   a 64-column chunk's lane k sums columns 8k..8k+7 = block k: one float per block
  *           natural: a 32-column chunk's lane k sums columns 4k..4k+3 = block k/2: each d twice
  *         so (n, cols64/8) or (n, cols64/4) floats. Blocks of 8 cost the kernels nothing over blocks of
@@ -346,7 +347,7 @@ INLINE void aff8_row(const struct mlxc_qmatrix *m, int64_t r, const struct xrows
         for (int t = 0; t < nt; t++)
             bacc[t] += dot_f32(bf, X->gsum[t] + g0, ng);
         int64_t c = c0;
-        for (; c + 64 <= c1; c += 64) { /* gs >= 32: both halves of a pair may differ in group only for gs 32 */
+        for (; c + 64 <= c1; c += 64) {
             _mm_prefetch((const char *)(wr + c + PREFETCH), _MM_HINT_T0);
             aff8_chunk(_mm256_loadu_si256((const __m256i *)(wr + c)), _mm256_set1_ps(sf[(c - c0) / gs]), X, nt, c,
                        acc);
@@ -474,7 +475,7 @@ INLINE __m256i fp4x2_lut(void)
 }
 
 /* Scale bytes [i0, i0 + n) as f32 times `mul`: E8M0 (2^(s-127), 2^-127 for 0) or E4M3 (F16C, see
- * e4m3x8_to_f32 below). Exact: the products are powers of two times at most 4 significant bits. */
+ * e4m3x32_to_f32 below). Exact: the products are powers of two times at most 4 significant bits. */
 static void scale_bytes_to_f32(const uint8_t *sb, int64_t n, int e4m3, float mul, float *out)
 {
     int64_t i = 0;
