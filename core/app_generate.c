@@ -259,9 +259,10 @@ int mlxc_generate_main(const struct mlxc_generate_args *a, FILE *out, FILE *log,
     if (a->jsonl) {
         flush_pending(&r, r.text.data, r.text.len);
         fprintf(out, "{\"finish_reason\": \"%s\", \"prompt_tokens\": %lld, \"generation_tokens\": %lld, "
-                     "\"prompt_tps\": %.3f, \"generation_tps\": %.3f, \"peak_memory_gb\": %.3f}\n",
+                     "\"prompt_tps\": %.3f, \"generation_tps\": %.3f, \"peak_memory_gb\": %.3f, "
+                     "\"kv_cache_bytes\": %llu}\n",
                 st.finish_reason, (long long)st.prompt_tokens, (long long)st.generation_tokens, st.prompt_tps,
-                st.generation_tps, peak_gb);
+                st.generation_tps, peak_gb, (unsigned long long)mlxc_kv_nbytes(&cache));
     } else {
         emit_text(&r, r.text.data, r.text.len);
         if (r.any_text)
