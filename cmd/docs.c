@@ -22,6 +22,8 @@ static const struct mlxc_cli_doc docs[] = {
        "one JSON object per token, with the five most likely tokens at each step"},
       {"mlxc-generate --model ./qwen3 --prompt 'Once upon a time' --ignore-chat-template --verbose false",
        "continue raw text, printing nothing but the text"},
+      {"mlxc-generate --prompt-cache-file long.safetensors --prompt 'Summarize the text above.'",
+       "start from a prompt cache written by mlxc-cache-prompt (its model is the default)"},
       {NULL, NULL}}},
     {"mlxc-chat",
      "Chats with an MLX model in the terminal, as mlx_lm.chat does: each line typed is a user message, the "
@@ -52,6 +54,8 @@ static const struct mlxc_cli_doc docs[] = {
      "prompt again (as mlx_lm.cache_prompt does).",
      {{"cat long.txt | mlxc-cache-prompt --model ./qwen3 --prompt - --prompt-cache-file long.safetensors",
        "cache a long document read from standard input"},
+      {"mlxc-generate --prompt-cache-file long.safetensors --prompt 'Summarize the text above.'",
+       "then ask about it without processing the document again"},
       {NULL, NULL}}},
     {"mlxc-tokenize",
      "Turns text into token ids with a model's tokenizer.json, or token ids back into text, exactly as the "

@@ -36,7 +36,7 @@
      "keep at most N positions in a rotating KV cache (the first 4 are always kept); works for every "   \
      "family, unlike mlx_lm", OFF(max_kv_size), NULL, 0}
 #define KV_QUANT_OPTS                                                                                    \
-    {"kv-bits", 0, OPT_INT, NULL, "BITS", "quantize the KV cache to BITS (2-8); also with --max-kv-size",  \
+    {"kv-bits", 0, OPT_INT, NULL, "BITS", "quantize the KV cache to BITS (2-8); also with a rotating cache (max-kv-size)",  \
      OFF(kv_bits), NULL, 0},                                                                             \
     {"kv-group-size", 0, OPT_INT, "64", "N", "group size of KV cache quantization", OFF(kv_group_size),  \
      NULL, 0},                                                                                           \

@@ -527,6 +527,8 @@ static void gen_man(FILE *out, const struct mlxc_cli *cli, const struct mlxc_cli
 
 /* ---- check ---- */
 
+static const struct mlxc_cli *find_cli(const char *prog);
+
 static int check_cli(const struct mlxc_cli *cli)
 {
     int bad = 0;
@@ -571,37 +573,57 @@ static int check_cli(const struct mlxc_cli *cli)
         fprintf(stderr, "%s: no description or no example in cmd/docs.c\n", cli->prog);
         return 1;
     }
-    /* every "--name" and "-x" word of an example is a flag of the program it runs */
+    /* the examples run the program (one may show another program's follow-up); each "--name" or "-x"
+     * word in them is a flag of the program it follows */
+    int runs_it = 0;
     for (const struct mlxc_cli_example *ex = doc->examples; ex->cmd; ex++) {
-        const char *run = strstr(ex->cmd, cli->prog);
-        if (!run) {
-            fprintf(stderr, "%s: example '%s' does not run %s\n", cli->prog, ex->cmd, cli->prog);
-            bad = 1;
-            continue;
-        }
-        for (const char *p = run; *p;) {
+        const struct mlxc_cli *cur = NULL;
+        int runs_any = 0;
+        for (const char *p = ex->cmd; *p;) {
             p += strspn(p, " ");
-            size_t n = strcspn(p, " ");
-            if (n >= 2 && p[0] == '-' && p[1] != ' ') {
-                char word[128];
-                snprintf(word, sizeof word, "%.*s", (int)n, p);
-                int found = 0;
-                for (size_t i = 0; i < cli->nopts && !found; i++) {
-                    const struct mlxc_opt *opt = &cli->opts[i];
-                    found = (word[1] == '-' && strcmp(word + 2, opt->name) == 0) ||
-                            (word[1] != '-' && !word[2] && word[1] == opt->short_name);
-                }
-                /* a value that starts with '-' ("--prompt -") follows a flag that takes one */
-                if (!found && !(strcmp(word, "-") == 0 || (word[1] >= '0' && word[1] <= '9'))) {
-                    fprintf(stderr, "%s: example '%s' uses '%s', which is not a flag of it\n", cli->prog, ex->cmd,
-                            word);
-                    bad = 1;
-                }
+            if (*p == '\'' || *p == '"') { /* a quoted value */
+                const char *end = strchr(p + 1, *p);
+                p = end ? end + 1 : p + strlen(p);
+                continue;
             }
+            size_t n = strcspn(p, " ");
+            char word[128];
+            snprintf(word, sizeof word, "%.*s", (int)n, p);
             p += n;
-            if (*p == '\'' || *p == '"') /* skip a quoted value */
-                p = strchr(p + 1, *p) ? strchr(p + 1, *p) + 1 : p + strlen(p);
+            const struct mlxc_cli *c = find_cli(word);
+            if (c) {
+                cur = c;
+                runs_it |= c == cli;
+                runs_any = 1;
+                continue;
+            }
+            if (strcmp(word, "|") == 0 || strcmp(word, "&&") == 0 || strcmp(word, ";") == 0) {
+                cur = NULL;
+                continue;
+            }
+            /* "-" (stdin) and negative numbers are values */
+            if (!cur || word[0] != '-' || !word[1] || (word[1] >= '0' && word[1] <= '9'))
+                continue;
+            int found = 0;
+            for (size_t i = 0; i < cur->nopts && !found; i++) {
+                const struct mlxc_opt *opt = &cur->opts[i];
+                found = (word[1] == '-' && strcmp(word + 2, opt->name) == 0) ||
+                        (word[1] != '-' && !word[2] && word[1] == opt->short_name);
+            }
+            if (!found) {
+                fprintf(stderr, "%s: example '%s' uses '%s', which is not a flag of %s\n", cli->prog, ex->cmd, word,
+                        cur->prog);
+                bad = 1;
+            }
         }
+        if (!runs_any) {
+            fprintf(stderr, "%s: example '%s' runs no mlxc program\n", cli->prog, ex->cmd);
+            bad = 1;
+        }
+    }
+    if (!runs_it) {
+        fprintf(stderr, "%s: no example runs it\n", cli->prog);
+        bad = 1;
     }
     return bad;
 }
