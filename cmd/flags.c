@@ -80,6 +80,8 @@ static const struct mlxc_opt generate_opts[] = {
      OFF(chat_template_config), NULL, 0},
     {"extra-eos-token", 0, OPT_STRS, NULL, "TOKEN", "more tokens (ids or strings) that end generation",
      OFF(extra_eos_token), NULL, 0},
+    {"ignore-eos", 0, OPT_FLAG, NULL, NULL, "keep generating past end-of-sequence tokens (for benchmarks)",
+     OFF(ignore_eos), NULL, 0},
     PENALTY_OPTS,
     MAX_KV_SIZE_OPT,
     KV_QUANT_OPTS,

@@ -204,6 +204,8 @@ int mlxc_generate_main(const struct mlxc_generate_args *a, FILE *out, FILE *log,
         rc = n_eos;
         goto out;
     }
+    if (a->ignore_eos)
+        n_eos = 0;
     struct mlxc_prompt_opts po = {a->prompt, a->system_prompt, a->prefill_response, a->chat_template_config,
                                   a->ignore_chat_template, a->prompt_cache_file != NULL};
     if ((rc = mlxc_prompt_encode(r.tok, tmpl, &po, &ids, &n, NULL, e)) != 0)
