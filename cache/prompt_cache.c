@@ -86,7 +86,9 @@ int mlxc_prompt_cache_save(const char *path, const struct mlxc_kv_cache *c, cons
     size_t max_entries = (size_t)c->n_layers * 6, max_meta = (size_t)c->n_layers * 8 + n_user;
     struct mlxc_st_entry *entries = calloc(max_entries + 1, sizeof *entries);
     struct mlxc_st_meta *meta = calloc(max_meta + 1, sizeof *meta);
-    char *names = calloc(max_entries + max_meta + 1, 64);
+    /* 64-byte names per layer: up to 6 tensor names, 6 meta states (key and value each) and the class
+     * key ("QuantizedRotatingKVCache" layers use all 19) */
+    char *names = calloc((size_t)c->n_layers * 19 + 1, 64);
     int rc = 0;
     if (!entries || !meta || !names) {
         rc = mlxc_errf(e, MLXC_ENOMEM, "out of memory");

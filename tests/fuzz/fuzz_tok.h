@@ -54,9 +54,13 @@ static __attribute__((unused)) void fuzz_tok_open_all(void)
     }
 }
 
-/* Streams ids through a detokenizer and checks the pieces: none splits a UTF-8 sequence, and they add
- * up to the full decode (skip_special=0) of the ids that have a token, as tokenizer.h promises. */
-static __attribute__((unused)) void fuzz_detok_check(const struct mlxc_tokenizer *t, const int32_t *ids, size_t n, int trim)
+/* Streams ids through a detokenizer and checks the pieces add up to the full decode (skip_special=0)
+ * of the ids, as tokenizer.h promises. With `any_decoder` (tokenizers made up by the fuzzer) the sum is
+ * only checked for the BPE and SPM streams: the Naive stream re-decodes a growing line as mlx_lm does,
+ * which equals the full decode only when decoding is stable under appending tokens (every real
+ * decoder; a made-up Strip with stop > 0 is not). */
+static __attribute__((unused)) void fuzz_detok_check(const struct mlxc_tokenizer *t, const int32_t *ids, size_t n,
+                                                     int trim, int any_decoder)
 {
     struct mlxc_detok *d = NULL;
     struct mlxc_err e = {0};
@@ -83,7 +87,7 @@ static __attribute__((unused)) void fuzz_detok_check(const struct mlxc_tokenizer
     char *full = NULL;
     size_t fl = 0;
     FUZZ_CHECK(mlxc_tok_decode(t, ids, n, 0, &full, &fl, &e) == 0);
-    if (!trim) {
+    if (!trim && !(any_decoder && mlxc_detok_kind(d) == MLXC_DETOK_NAIVE)) {
         if (fl != len || (len && memcmp(full, all, len) != 0)) {
             fprintf(stderr, "stream (%zu bytes): '%.*s'\nfull decode (%zu bytes): '%.*s'\n", len, (int)len,
                     all ? all : "", fl, (int)fl, full);

@@ -36,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(out && out[ol] == '\0'); /* the text may hold NUL bytes (a <0x00> token) */
     FUZZ_CHECK(mlxc_utf8_valid(out, ol));
     free(out);
-    fuzz_detok_check(t, ids, n, (flags >> 2) & 1);
+    fuzz_detok_check(t, ids, n, (flags >> 2) & 1, 0);
     free(ids);
     return 0;
 }

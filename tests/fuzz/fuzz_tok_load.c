@@ -63,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (mlxc_tok_encode(t, texts[i], strlen(texts[i]), (int)(i & 1), &ids, &n, &e) == 0) {
             for (size_t k = 0; k < n; k++)
                 FUZZ_CHECK(mlxc_tok_id_to_token(t, ids[k]) != NULL);
-            fuzz_detok_check(t, ids, n, 0);
+            fuzz_detok_check(t, ids, n, 0, 1);
         } else {
             FUZZ_CHECK(e.msg[0]);
         }
@@ -73,8 +73,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int32_t v = mlxc_tok_vocab_size(t);
     for (int i = 0; i < 64; i++)
         ids[i] = i - 2 + (v > 64 ? (i * 7919) % v : 0);
-    fuzz_detok_check(t, ids, 64, 0);
-    fuzz_detok_check(t, ids, 64, 1);
+    fuzz_detok_check(t, ids, 64, 0, 1);
+    fuzz_detok_check(t, ids, 64, 1, 1);
     mlxc_tok_bos_id(t);
     mlxc_tok_eos_id(t);
     mlxc_tok_chat_template(t);
