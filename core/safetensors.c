@@ -359,12 +359,16 @@ void mlxc_st_close(struct mlxc_st_file *f)
 const struct mlxc_tensor *mlxc_st_find(const struct mlxc_st_file *f, const char *name)
 {
     struct mlxc_tensor key = {.name = name};
+    if (!f->ntensors) /* bsearch must not get a NULL array, even with no elements (C11 7.22.5) */
+        return NULL;
     return bsearch(&key, f->tensors, f->ntensors, sizeof key, cmp_tensor_name);
 }
 
 const char *mlxc_st_meta_get(const struct mlxc_st_file *f, const char *key)
 {
     struct mlxc_st_meta k = {.key = key};
+    if (!f->nmeta)
+        return NULL;
     const struct mlxc_st_meta *m = bsearch(&k, f->meta, f->nmeta, sizeof k, cmp_meta_key);
     return m ? m->value : NULL;
 }
