@@ -17,6 +17,7 @@ int main(int argc, char **argv)
     int rc = mlxc_cli_parse(cli, argc, argv, &o);
     if (rc)
         return rc == 1 ? 0 : rc;
+    mlxc_catch_sigint(); /* a Ctrl-C while loading stops the first reply, never kills the terminal mid-draw */
     if (o.resume && o.prompt_cache_file)
         return mlxc_cli_usage_error(cli, "--resume and --prompt-cache-file cannot be used together");
     if (o.kv_bits && (o.kv_bits < 1 || o.kv_bits > 8))
@@ -66,7 +67,6 @@ int main(int argc, char **argv)
         .history_path = history,
         .color = !(no_color && *no_color),
     };
-    mlxc_catch_sigint();
     if (tty && !o.plain)
         rc = mlxc_chat_view_tui(c, &vo);
     else
