@@ -305,46 +305,50 @@ static void draw_status(struct tui *t, int y, int W)
         snprintf(ctx, sizeof ctx, "ctx %lld/%lld", (long long)in.context_used, (long long)in.context_limit);
     else
         snprintf(ctx, sizeof ctx, "ctx %lld (rotating)", (long long)in.context_used);
-    /* the first form that fits the width: full, then shorter */
-    int W_left = W - 1;
+    if (t->busy) /* the last reply's figures would be stale: say what is going on instead */
+        snprintf(right, sizeof right, "generating, Ctrl-C stops ");
+    else if (t->scroll)
+        snprintf(right, sizeof right, "scrolled back %d (PgDn) ", t->scroll);
+    else
+        snprintf(right, sizeof right, "/help  Ctrl-D quits ");
+    int rw = (int)strlen(right); /* ASCII */
+    /* the first form that fits, with the hint or else without it (but the hint stays while generating) */
     for (int form = 0; form < 3; form++) {
-        if (!in.has_last)
+        if (!in.has_last || t->busy)
             snprintf(left, sizeof left, " %s%s%s%speak %.2f GB", in.model_name, bar, ctx, bar, in.peak_gb);
         else if (form == 0)
             snprintf(left, sizeof left, " %s%s%s%sprompt %lld tok, %.1f tok/s%sgen %lld tok, %.1f tok/s%speak %.2f GB",
                      in.model_name, bar, ctx, bar, (long long)in.last.prompt_tokens, in.last.prompt_tps, bar,
                      (long long)in.last.generation_tokens, in.last.generation_tps, bar, in.peak_gb);
         else if (form == 1)
-            snprintf(left, sizeof left, " %s%s%s%sprompt %lld, %.0f tok/s%sgen %lld, %.1f tok/s%s%.2f GB",
+            snprintf(left, sizeof left, " %s%s%s%sprompt %lld, %.0f tok/s%sgen %lld, %.1f tok/s%speak %.2f GB",
                      in.model_name, bar, ctx, bar, (long long)in.last.prompt_tokens, in.last.prompt_tps, bar,
                      (long long)in.last.generation_tokens, in.last.generation_tps, bar, in.peak_gb);
         else
             snprintf(left, sizeof left, " %s%s%lld/%lld%s%.0f/%.1f tok/s%s%.2f GB", in.model_name, bar,
                      (long long)in.context_used, (long long)in.context_limit, bar, in.last.prompt_tps,
                      in.last.generation_tps, bar, in.peak_gb);
-        if (text_width(left) <= W_left)
+        if (text_width(left) + rw + 1 <= W)
             break;
+        if (!t->busy && text_width(left) <= W) {
+            rw = 0;
+            break;
+        }
     }
-    if (t->busy)
-        snprintf(right, sizeof right, "generating, Ctrl-C stops ");
-    else if (t->scroll)
-        snprintf(right, sizeof right, "scrolled back %d (PgDn) ", t->scroll);
-    else
-        snprintf(right, sizeof right, "/help  Ctrl-D quits ");
-    attron(A_REVERSE | (t->color ? COLOR_PAIR(PAIR_STATUS) : 0));
+    attr_t a = t->color ? COLOR_PAIR(PAIR_STATUS) : A_REVERSE;
+    attron(a);
     move(y, 0);
     for (int x = 0; x < W; x++)
         addch(' ');
-    size_t rw = strlen(right); /* ASCII */
     struct rows rs = {0};
     if (wrap(&rs, left, strlen(left), W, 0) == 0 && rs.n) {
         move(y, 0);
         put_text(rs.r[0].s, rs.r[0].n); /* what fits */
     }
     free(rs.r);
-    if (text_width(left) + (int)rw + 2 <= W)
-        mvaddstr(y, W - (int)rw, right);
-    attroff(A_REVERSE | (t->color ? COLOR_PAIR(PAIR_STATUS) : 0));
+    if (rw && rw <= W) /* over the end of the left part when it must */
+        mvaddstr(y, W - rw, right);
+    attroff(a);
 }
 
 /* Character-wraps the input (prompt, then readline's buffer, whose newlines come from pastes) into
