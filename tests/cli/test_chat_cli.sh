@@ -131,16 +131,27 @@ else
   fail "--render conversation" "$(cat "$T/err" "$T/err2")"
 fi
 
-# Ctrl-C (SIGINT) during a reply stops it (what was generated stays); the chat goes on with the next line
-{ printf 'go on forever\n'; sleep 2; printf 'after\n'; } | "$C" --model "$M" -m 100000 >"$T/out" 2>"$T/err" &
+# Ctrl-C (SIGINT) during a reply stops it (what was generated stays); the chat goes on with the next line.
+# The lines go through a FIFO so each signal is sent once its reply is streaming.
+# poll TENTHS CMD...: retries CMD every 0.1 s
+poll() { n=$1; shift; while [ "$n" -gt 0 ]; do "$@" && return 0; sleep 0.1; n=$((n - 1)); done; return 1; }
+size_above() { [ "$(wc -c <"$1")" -gt "$2" ]; }
+stats_are() { [ "$(grep -c '^\[' "$2")" -eq "$1" ]; }
+mkfifo "$T/fifo"
+"$C" --model "$M" -m 100000 <"$T/fifo" >"$T/out" 2>"$T/err" &
 pid=$!
-sleep 1
-kill -INT $pid 2>/dev/null
-sleep 1.5
-kill -INT $pid 2>/dev/null
+exec 3>"$T/fifo"
+echo 'go on forever' >&3
+poll 600 size_above "$T/out" 0 && kill -INT $pid
+poll 600 stats_are 1 "$T/err"
+size=$(wc -c <"$T/out")
+echo 'after' >&3
+poll 600 size_above "$T/out" "$size" && kill -INT $pid
+poll 600 stats_are 2 "$T/err"
+exec 3>&-
 wait $pid; rc=$?
 g1=$(gen_of 1 "$T/err")
-if [ $rc -eq 0 ] && [ "$(grep -c '· interrupted\]$' "$T/err")" -eq 2 ] && [ "$g1" -lt 5000 ] \
+if [ $rc -eq 0 ] && [ "$(grep -c '· interrupted\]$' "$T/err")" -eq 2 ] && [ "${g1:-100000}" -lt 100000 ] \
    && [ "$(ctx_of 2 "$T/err")" -eq $(($(prompt_of 1 "$T/err") + g1 + $(prompt_of 2 "$T/err") + $(gen_of 2 "$T/err"))) ]; then
   ok "SIGINT stops a reply, which stays in the context, and the next line is answered"
 else
