@@ -69,6 +69,10 @@ struct mlxc_opts {
     /* tokenize */
     int count, json, decode, no_special, jsonl, render;
     const char *chat;
+    /* chat */
+    const char *resume, *render_mode;
+    long max_context;
+    int plain;
     /* bench */
     long prompt_tokens, generation_tokens, num_trials;
     /* runtime and terminal */
