@@ -9,10 +9,17 @@
 static int ref_ok(void) { return 1; }
 
 #if defined(__x86_64__)
+#include <cpuid.h>
+
+/* AVX2 and FMA (which include the OS's saving of the AVX state), and F16C, which clang 14's
+ * __builtin_cpu_supports does not know: CPUID leaf 1, ECX bit 29. */
 static int avx2_ok(void)
 {
+    unsigned a, b, c, d;
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
+        return 0;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
 }
 #define AVX2_ROW {&mlxc_qkernels_avx2, avx2_ok},
 #else
