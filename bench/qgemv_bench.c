@@ -316,6 +316,19 @@ static void model_decode(double min_s)
     free(y);
 }
 
+/* The 1-minute load average, to print beside the results (this machine is shared); -1 if unknown. */
+static double loadavg(void)
+{
+    double l = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf", &l) != 1)
+            l = -1;
+        fclose(f);
+    }
+    return l;
+}
+
 int main(int argc, char **argv)
 {
     int quick = 0, prefill = 0, model = 1;
@@ -333,7 +346,7 @@ int main(int argc, char **argv)
     }
     const double min_s = quick ? 0.3 : 1.0;
     pool_init();
-    printf("kernels: %s\n", mlxc_quant_isa());
+    printf("kernels: %s, load average at start %.2f\n", mlxc_quant_isa(), loadavg());
 
     size_t bwbytes = (size_t)GiB;
     uint64_t *bwbuf = mlxc_alloc_aligned(bwbytes);
@@ -405,6 +418,7 @@ int main(int argc, char **argv)
     }
     if (model)
         model_decode(min_s * 3);
+    printf("load average at end %.2f\n", loadavg());
     pool_free();
     return 0;
 }
