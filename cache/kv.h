@@ -1,26 +1,48 @@
-/* The KV cache with mlx_lm's KVCache semantics (mlx_lm/models/cache.py): per layer, keys and values of
- * every past position; capacity grows in steps of 256 positions; `offset` counts stored positions and
- * trim() only moves it back (the data is overwritten later).
+/* KV caches with mlx_lm's semantics (mlx_lm/models/cache.py, facts §6), per layer:
+ *   plain      KVCache: every position; capacity grows in steps of 256; trim() moves offset back.
+ *   rotating   RotatingKVCache(max_size, keep): at most max_size slots, the first `keep` never evicted;
+ *              multi-token updates reorder to temporal order, drop the oldest and append (the buffer may
+ *              hold max_size - 1 + T slots for that step); single tokens overwrite in place, wrapping to
+ *              `keep`.
+ * Storage is orthogonal to the policy: keys/values in the model's activation dtype (F32, F16 or BF16,
+ * as mlx_lm keeps them), or affine-quantized along head_dim (QuantizedKVCache: `bits`, `group_size`;
+ * mlxc also quantizes rotating caches, which mlx_lm refuses).
  *
- * Storage is f32, position-major: k[layer][(pos * n_kv_heads + head) * head_dim + d], so appending a
- * chunk is a copy and growing is a realloc. Keys are stored after RoPE (and after q/k-norm). */
+ * Layout: slot-major, k[slot][kv_head][head_dim] (quantized: packed words, scales, biases per
+ * (slot, kv_head)). Keys are stored after RoPE (and q/k norms). */
 #ifndef MLXC_KV_H
 #define MLXC_KV_H
 
 #include <stdint.h>
 
+#include "core/dtype.h"
 #include "core/err.h"
 
 #define MLXC_KV_STEP 256
 
-struct mlxc_kv_cache {
-    int n_layers, n_kv_heads, head_dim;
-    int64_t offset;     /* positions stored, the same in every layer */
-    int64_t cap;        /* positions allocated */
-    float **k, **v;     /* n_layers arrays of (cap, n_kv_heads, head_dim) */
+enum mlxc_kv_policy { MLXC_KV_PLAIN, MLXC_KV_ROTATING };
+
+struct mlxc_kv_layer {
+    enum mlxc_kv_policy policy;
+    int64_t offset;           /* positions seen (RoPE uses it, also after wrap) */
+    int64_t len;              /* slots of the buffer (mlx keys.shape[2]) */
+    int64_t cap;              /* slots allocated */
+    int64_t max_size, keep;   /* rotating */
+    int64_t idx;              /* rotating: next slot to write (mlx _idx) */
+    int bits, group_size;     /* > 0: quantized storage */
+    void *k, *v;              /* float storage: (cap, n_kv, hd) of the cache dtype */
+    void *kq, *vq;            /* quantized: packed (cap, n_kv, hd*bits/32) uint32 */
+    void *ks, *kb, *vs, *vb;  /* quantized: scales and biases (cap, n_kv, hd/group_size), cache dtype */
 };
 
-int mlxc_kv_init(struct mlxc_kv_cache *c, int n_layers, int n_kv_heads, int head_dim, struct mlxc_err *e);
+struct mlxc_kv_cache {
+    int n_layers, n_kv_heads, head_dim;
+    enum mlxc_dtype dtype;    /* F32, F16 or BF16 */
+    int64_t offset;           /* positions seen (layer 0's offset) */
+    int quant_bits, quant_group_size; /* from the options: quantize once offset >= quant_start */
+    int64_t quant_start;
+    struct mlxc_kv_layer *layers;
+};
 
 /* The cache options of generate, chat and cache-prompt (mlx_lm make_prompt_cache + kv quantization). */
 struct mlxc_cache_opts {
@@ -31,28 +53,48 @@ struct mlxc_cache_opts {
 };
 
 struct mlxc_model;
-/* A cache for model m with these options (NULL: a plain KVCache per layer). */
+
+/* A cache for model m (NULL options: a plain KVCache per layer, in the model's activation dtype). */
 int mlxc_cache_make(const struct mlxc_model *m, const struct mlxc_cache_opts *o, struct mlxc_kv_cache *c,
                     struct mlxc_err *e);
+/* A plain f32 cache (tests and tools). */
+int mlxc_kv_init(struct mlxc_kv_cache *c, int n_layers, int n_kv_heads, int head_dim, struct mlxc_err *e);
 void mlxc_kv_free(struct mlxc_kv_cache *c);
 
-/* Makes room for n more positions (growing by whole steps of 256). */
-int mlxc_kv_reserve(struct mlxc_kv_cache *c, int64_t n, struct mlxc_err *e);
+/* The keys a layer's attention sees after an update: slots 0..n-1 of the buffer, query t (of the T new
+ * ones) seeing slot j iff j <= base + t and j > base + t - window (window 0: no window). */
+struct mlxc_kv_view {
+    int64_t n, base, window;
+};
 
-/* Row of position pos in layer l: n_kv_heads * head_dim floats. */
-static inline float *mlxc_kv_k_row(const struct mlxc_kv_cache *c, int l, int64_t pos)
-{
-    return c->k[l] + pos * c->n_kv_heads * c->head_dim;
-}
-static inline float *mlxc_kv_v_row(const struct mlxc_kv_cache *c, int l, int64_t pos)
-{
-    return c->v[l] + pos * c->n_kv_heads * c->head_dim;
-}
+/* Stores T new (key, value) rows of layer l (each (T, n_kv * hd) f32) with the layer's policy and
+ * returns what attention sees. */
+int mlxc_kv_update(struct mlxc_kv_cache *c, int l, const float *k, const float *v, int64_t T,
+                   struct mlxc_kv_view *view, struct mlxc_err *e);
 
-/* Drops the last n positions (at most offset); returns how many were dropped. */
+/* Called once all layers saw the T tokens: advances c->offset and quantizes the cache once it reaches
+ * the start position (mlx_lm maybe_quantize_kv_cache). */
+int mlxc_kv_step_done(struct mlxc_kv_cache *c, int64_t T, struct mlxc_err *e);
+
+/* Key or value of slot `slot`, kv head h, as f32 (head_dim floats) into out. */
+void mlxc_kv_read_k(const struct mlxc_kv_cache *c, int l, int64_t slot, int h, float *out);
+void mlxc_kv_read_v(const struct mlxc_kv_cache *c, int l, int64_t slot, int h, float *out);
+/* Pointer to the key row of slot/head when storage is f32 (else NULL); the row stride is n_kv * hd. */
+const float *mlxc_kv_k_f32(const struct mlxc_kv_cache *c, int l, int64_t slot, int h);
+const float *mlxc_kv_v_f32(const struct mlxc_kv_cache *c, int l, int64_t slot, int h);
+
+/* mlx_lm can_trim / trim: a rotating layer that has wrapped (offset >= max_size) cannot be trimmed.
+ * Returns how many positions were removed (0 when not trimmable). */
+int mlxc_kv_trimmable(const struct mlxc_kv_cache *c);
 int64_t mlxc_kv_trim(struct mlxc_kv_cache *c, int64_t n);
+
+/* Converts every layer to quantized storage now (mlx_lm to_quantized). */
+int mlxc_kv_quantize(struct mlxc_kv_cache *c, int bits, int group_size, struct mlxc_err *e);
 
 /* Bytes held. */
 uint64_t mlxc_kv_nbytes(const struct mlxc_kv_cache *c);
+
+/* Bytes of one slot of one layer (keys + values) for the layer's storage. */
+size_t mlxc_kv_slot_bytes(const struct mlxc_kv_cache *c, const struct mlxc_kv_layer *L);
 
 #endif

@@ -48,7 +48,7 @@ struct mlxc_opts {
     const char *model, *tokenizer, *prompt, *system_prompt, *prefill_response, *text;
     const char *chat_template_config, *prompt_cache_file, *save_prompt_cache, *output_format;
     char **extra_eos_token, **stop;
-    int ignore_chat_template, verbose, trust_remote_code;
+    int ignore_chat_template, verbose, trust_remote_code, ignore_eos;
     /* generation */
     long max_tokens, top_k, min_tokens_to_keep, seed, top_logprobs, prefill_step_size;
     double temp, top_p, min_p, xtc_probability, xtc_threshold;

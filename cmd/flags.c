@@ -26,6 +26,32 @@
     {"xtc-threshold", 0, OPT_FLOAT, "0.1", "T", "XTC removes the tokens above this probability but the least likely", \
      OFF(xtc_threshold), NULL, 0}
 
+/* KV cache flags shared by generate, chat and cache-prompt. */
+#define MAX_KV_SIZE_OPT                                                                                  \
+    {"max-kv-size", 0, OPT_INT, NULL, "N",                                                               \
+     "keep at most N positions in a rotating KV cache (the first 4 are always kept); works for every "   \
+     "family, unlike mlx_lm", OFF(max_kv_size), NULL, 0}
+#define KV_QUANT_OPTS                                                                                    \
+    {"kv-bits", 0, OPT_INT, NULL, "BITS", "quantize the KV cache to BITS (2-8); also with --max-kv-size",  \
+     OFF(kv_bits), NULL, 0},                                                                             \
+    {"kv-group-size", 0, OPT_INT, "64", "N", "group size of KV cache quantization", OFF(kv_group_size),  \
+     NULL, 0},                                                                                           \
+    {"quantized-kv-start", 0, OPT_INT, "5000", "N", "quantize the KV cache once it holds N positions",  \
+     OFF(quantized_kv_start), NULL, 0}
+/* Logits processors (the mlx_lm server's; its CLI lacks them) and stop strings. */
+#define PENALTY_OPTS                                                                                     \
+    {"repetition-penalty", 0, OPT_FLOAT, NULL, "P", "penalize tokens seen in the last context tokens "   \
+     "(> 1 discourages)", OFF(repetition_penalty), NULL, 0},                                            \
+    {"repetition-context-size", 0, OPT_INT, "20", "N", "tokens (prompt included) the penalties look back", \
+     OFF(repetition_context_size), NULL, 0},                                                             \
+    {"presence-penalty", 0, OPT_FLOAT, "0.0", "P", "subtract P from tokens seen in the context",        \
+     OFF(presence_penalty), NULL, 0},                                                                    \
+    {"frequency-penalty", 0, OPT_FLOAT, "0.0", "P", "subtract P per occurrence in the context",         \
+     OFF(frequency_penalty), NULL, 0},                                                                   \
+    {"logit-bias", 0, OPT_STR, NULL, "ID=V,...", "add V to the logit of token ID", OFF(logit_bias), NULL, 0}, \
+    {"stop", 0, OPT_STRS, NULL, "STRING", "stop when the text contains STRING (repeatable; never printed)", \
+     OFF(stop), NULL, 0}
+
 static const struct mlxc_opt generate_opts[] = {
     HELP_OPT,
     MODEL_OPT(NULL),
@@ -50,6 +76,16 @@ static const struct mlxc_opt generate_opts[] = {
      OFF(chat_template_config), NULL, 0},
     {"extra-eos-token", 0, OPT_STRS, NULL, "TOKEN", "more tokens (ids or strings) that end generation",
      OFF(extra_eos_token), NULL, 0},
+    {"ignore-eos", 0, OPT_FLAG, NULL, NULL, "keep generating past end-of-sequence tokens (for benchmarks)",
+     OFF(ignore_eos), NULL, 0},
+    PENALTY_OPTS,
+    MAX_KV_SIZE_OPT,
+    KV_QUANT_OPTS,
+    {"prompt-cache-file", 0, OPT_STR, NULL, "FILE", "start from a prompt cache written by mlxc-cache-prompt "
+     "(or mlx_lm.cache_prompt); the model defaults to the one it names", OFF(prompt_cache_file), NULL,
+     COMPLETE_SAFETENSORS},
+    {"save-prompt-cache", 0, OPT_STR, NULL, "FILE", "after generating, save the KV cache (prompt and reply) to FILE",
+     OFF(save_prompt_cache), NULL, COMPLETE_SAFETENSORS},
     {"prefill-step-size", 0, OPT_INT, "2048", "N", "prompt tokens processed per step", OFF(prefill_step_size),
      NULL, 0},
     {"output-format", 0, OPT_CHOICE, "text", NULL, "text, or one JSON object per token (jsonl)",
@@ -81,12 +117,9 @@ static const struct mlxc_opt chat_opts[] = {
      OFF(chat_template_config), NULL, 0},
     {"extra-eos-token", 0, OPT_STRS, NULL, "TOKEN", "more tokens (ids or strings) that end a reply",
      OFF(extra_eos_token), NULL, 0},
-    {"max-kv-size", 0, OPT_INT, NULL, "N", "a rotating KV cache of N positions (keeps the first 4): the chat never "
-     "fills up", OFF(max_kv_size), NULL, 0},
-    {"kv-bits", 0, OPT_INT, NULL, "BITS", "quantize the KV cache to BITS bits (none by default)", OFF(kv_bits), NULL, 0},
-    {"kv-group-size", 0, OPT_INT, "64", "N", "group size of the KV cache quantization", OFF(kv_group_size), NULL, 0},
-    {"quantized-kv-start", 0, OPT_INT, "5000", "N", "positions before the KV cache is quantized",
-     OFF(quantized_kv_start), NULL, 0},
+    PENALTY_OPTS,
+    MAX_KV_SIZE_OPT,
+    KV_QUANT_OPTS,
     {"max-context", 0, OPT_INT, NULL, "N", "stop at N positions (default: the model's max_position_embeddings)",
      OFF(max_context), NULL, 0},
     {"prompt-cache-file", 0, OPT_STR, NULL, "FILE", "start from this cached prompt (mlxc-cache-prompt) or saved "
@@ -128,9 +161,15 @@ static const struct mlxc_opt convert_opts[] = {
 static const struct mlxc_opt cache_prompt_opts[] = {
     HELP_OPT,
     MODEL_OPT("mlx_model"),
-    {"prompt", 0, OPT_STR, NULL, "PROMPT", "the prompt to cache; '-' reads stdin", OFF(prompt), NULL, 0},
-    {"prompt-cache-file", 0, OPT_STR, NULL, "FILE", "the .safetensors file to write", OFF(prompt_cache_file),
-     NULL, COMPLETE_SAFETENSORS},
+    {"prompt", 0, OPT_STR, NULL, "PROMPT", "the prompt to cache (required); '-' reads stdin", OFF(prompt), NULL, 0},
+    {"prompt-cache-file", 0, OPT_STR, NULL, "FILE", "the .safetensors file to write (required)",
+     OFF(prompt_cache_file), NULL, COMPLETE_SAFETENSORS},
+    {"eos-token", 0, OPT_STR, NULL, "TOKEN", "end-of-sequence token stored in the cache's tokenizer config",
+     OFF(eos_token), NULL, 0},
+    MAX_KV_SIZE_OPT,
+    KV_QUANT_OPTS,
+    {"prefill-step-size", 0, OPT_INT, "2048", "N", "prompt tokens processed per step", OFF(prefill_step_size),
+     NULL, 0},
     THREADS_OPT,
     VERSION_OPT,
 };

@@ -38,6 +38,20 @@ int main(int argc, char **argv)
     } else {
         prompt = mlxc_prompt_unescape(o.prompt);
     }
+    struct mlxc_logits_params lp = {
+        .repetition_penalty = mlxc_cli_given(cli, &o, "repetition-penalty") ? (float)o.repetition_penalty : 0.0f,
+        .presence_penalty = (float)o.presence_penalty,
+        .frequency_penalty = (float)o.frequency_penalty,
+        .context_size = (int)o.repetition_context_size,
+    };
+    int32_t *bias_ids = NULL;
+    float *bias_values = NULL;
+    if (o.logit_bias && mlxc_logit_bias_parse(o.logit_bias, 0, &bias_ids, &bias_values, &lp.n_bias, &e) != 0) {
+        free(prompt);
+        return mlxc_cli_usage_error(cli, "%s", e.msg);
+    }
+    lp.bias_ids = bias_ids;
+    lp.bias_values = bias_values;
     struct mlxc_generate_args a = {
         .model = o.model,
         .prompt = prompt,
@@ -45,6 +59,7 @@ int main(int argc, char **argv)
         .prefill_response = o.prefill_response,
         .chat_template_config = o.chat_template_config,
         .ignore_chat_template = o.ignore_chat_template,
+        .ignore_eos = o.ignore_eos,
         .extra_eos_token = o.extra_eos_token,
         .max_tokens = o.max_tokens,
         .prefill_step_size = o.prefill_step_size,
@@ -58,11 +73,24 @@ int main(int argc, char **argv)
         .top_logprobs = (int)o.top_logprobs,
         .threads = (int)o.threads,
         .interrupt = (volatile int *)&mlxc_interrupted,
+        .cache = {.max_kv_size = mlxc_cli_given(cli, &o, "max-kv-size") ? o.max_kv_size : 0,
+                  .kv_bits = mlxc_cli_given(cli, &o, "kv-bits") ? (int)o.kv_bits : 0,
+                  .kv_group_size = (int)o.kv_group_size,
+                  .quantized_kv_start = o.quantized_kv_start},
+        .kv_bits_given = mlxc_cli_given(cli, &o, "kv-bits"),
+        .kv_group_size_given = mlxc_cli_given(cli, &o, "kv-group-size"),
+        .logits = lp,
+        .stop = o.stop,
+        .prompt_cache_file = o.prompt_cache_file,
+        .save_prompt_cache = o.save_prompt_cache,
     };
     mlxc_catch_sigint();
     rc = mlxc_generate_main(&a, stdout, stderr, &e);
     free(prompt);
     free(o.extra_eos_token);
+    free(o.stop);
+    free(bias_ids);
+    free(bias_values);
     if (rc == MLXC_EINTR)
         return 130;
     if (rc) {

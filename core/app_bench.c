@@ -16,7 +16,7 @@ static int run_trial(const struct mlxc_model *m, struct mlxc_state *s, const str
                      const int32_t *ids, struct trial *t, struct mlxc_err *e)
 {
     struct mlxc_kv_cache cache;
-    int rc = mlxc_kv_init(&cache, (int)m->cfg.n_layers, (int)m->cfg.n_kv_heads, (int)m->cfg.head_dim, e);
+    int rc = mlxc_cache_make(m, NULL, &cache, e);
     if (rc)
         return rc;
     struct mlxc_gen_params gp = {.max_tokens = a->generation_tokens, .prefill_step_size = a->prefill_step_size,

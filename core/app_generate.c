@@ -3,10 +3,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache/prompt_cache.h"
 #include "core/buf.h"
 #include "core/generate.h"
 #include "core/model_dir.h"
 #include "core/prompt.h"
+#include "core/stop.h"
 #include "core/sys.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
@@ -17,8 +19,10 @@ struct run {
     FILE *out, *log;
     struct mlxc_tokenizer *tok;
     struct mlxc_detok *detok;
+    struct mlxc_stop stop;
+    struct mlxc_buf text;        /* text that may be shown now (after the stop filter) */
     struct mlxc_buf pending;     /* jsonl: the previous token's object, printed once its text is final */
-    int any_text;
+    int any_text, stopped;
     struct mlxc_err *e;
     int failed;
 };
@@ -65,6 +69,7 @@ static void flush_pending(struct run *r, const char *extra_text, size_t extra_le
         mlxc_buf_append(&r->pending, esc.data + 1, esc.len - 1); /* without its opening quote */
         mlxc_buf_putc(&r->pending, '}');
         mlxc_buf_free(&esc);
+        r->any_text = 1;
     }
     fwrite(r->pending.data, 1, r->pending.len, r->out);
     fputc('\n', r->out);
@@ -82,6 +87,9 @@ static int on_token(void *ctx, const struct mlxc_gen_token *t, const struct mlxc
         r->failed = 1;
         return 1;
     }
+    mlxc_buf_reset(&r->text);
+    r->stopped = mlxc_stop_feed(&r->stop, piece ? piece : "", len, &r->text);
+    free(piece);
     if (r->a->jsonl) {
         flush_pending(r, NULL, 0);
         struct mlxc_buf *b = &r->pending;
@@ -89,23 +97,48 @@ static int on_token(void *ctx, const struct mlxc_gen_token *t, const struct mlxc
         for (int i = 0; i < t->n_top; i++)
             mlxc_buf_printf(b, "%s[%d, %.6g]", i ? ", " : "", t->top_ids[i], (double)t->top_logprobs[i]);
         mlxc_buf_puts(b, "], \"text\": ");
-        mlxc_buf_json_str(b, piece ? piece : "", len);
+        mlxc_buf_json_str(b, r->text.data ? r->text.data : "", r->text.len);
         mlxc_buf_putc(b, '}');
-        if (len)
+        if (r->text.len)
             r->any_text = 1;
     } else {
-        emit_text(r, piece, len);
+        emit_text(r, r->text.data, r->text.len);
     }
-    free(piece);
-    return 0;
+    return r->stopped;
 }
 
-static int open_all(const struct mlxc_generate_args *a, char **dir, struct mlxc_model **m, struct mlxc_tokenizer **tok,
-                    struct mlxc_chat_template **tmpl, struct mlxc_err *e)
+/* The model: --model, else the one named in the prompt cache (mlx_lm generate.py step 4). Returns a
+ * new string, or NULL with an error. */
+static char *pick_model(const struct mlxc_generate_args *a, struct mlxc_err *e)
 {
-    if (!a->model)
-        return mlxc_errf(e, MLXC_EINVAL, "no model given: pass --model with a model folder or a cached repo id");
-    if (!(*dir = mlxc_model_dir_resolve(a->model, e)))
+    if (!a->prompt_cache_file) {
+        if (!a->model)
+            mlxc_errf(e, MLXC_EINVAL, "no model given: pass --model with a model folder or a cached repo id");
+        return a->model ? strdup(a->model) : NULL;
+    }
+    struct mlxc_st_meta *meta = NULL;
+    size_t n = 0;
+    if (mlxc_prompt_cache_read_meta(a->prompt_cache_file, &meta, &n, e) != 0)
+        return NULL;
+    const char *cached = mlxc_meta_find(meta, n, "model");
+    char *model = NULL;
+    if (!a->model && !cached)
+        mlxc_errf(e, MLXC_EINVAL, "no model given and the prompt cache '%s' names none", a->prompt_cache_file);
+    else if (a->model && cached && strcmp(a->model, cached) != 0)
+        mlxc_errf(e, MLXC_EINVAL, "providing a different model (%s) than that used to create the prompt cache (%s) "
+                  "is an error", a->model, cached);
+    else
+        model = strdup(a->model ? a->model : cached);
+    free(meta);
+    return model;
+}
+
+static int open_all(const struct mlxc_generate_args *a, char **model, char **dir, struct mlxc_model **m,
+                    struct mlxc_tokenizer **tok, struct mlxc_chat_template **tmpl, struct mlxc_err *e)
+{
+    if (!(*model = pick_model(a, e)))
+        return e->code;
+    if (!(*dir = mlxc_model_dir_resolve(*model, e)))
         return e->code;
     int rc = mlxc_model_open(*dir, m, e);
     if (!rc && (rc = mlxc_tok_open(*dir, tok, e)) != 0)
@@ -120,9 +153,40 @@ static int open_all(const struct mlxc_generate_args *a, char **dir, struct mlxc_
     return rc;
 }
 
+/* The cache: loaded from --prompt-cache-file (its --kv-bits/--kv-group-size must agree, mlx_lm step 2)
+ * or made fresh with the options. */
+static int open_cache(const struct mlxc_generate_args *a, const struct mlxc_model *m, struct mlxc_kv_cache *cache,
+                      struct mlxc_err *e)
+{
+    if (!a->prompt_cache_file)
+        return mlxc_cache_make(m, &a->cache, cache, e);
+    int rc = mlxc_prompt_cache_load(a->prompt_cache_file, m, cache, NULL, NULL, e);
+    if (rc)
+        return rc;
+    const struct mlxc_kv_layer *L0 = &cache->layers[0];
+    if (L0->bits && a->kv_bits_given && a->cache.kv_bits != L0->bits)
+        rc = mlxc_errf(e, MLXC_EINVAL, "--kv-bits does not match the kv cache loaded from --prompt-cache-file");
+    else if (L0->bits && a->cache.kv_group_size != L0->group_size)
+        rc = mlxc_errf(e, MLXC_EINVAL, "--kv-group-size does not match the kv cache loaded from --prompt-cache-file");
+    if (!rc && !L0->bits && a->cache.kv_bits > 0) { /* quantize later, at --quantized-kv-start */
+        cache->quant_bits = a->cache.kv_bits;
+        cache->quant_group_size = a->cache.kv_group_size ? a->cache.kv_group_size : 64;
+        cache->quant_start = a->cache.quantized_kv_start;
+    }
+    return rc;
+}
+
+/* mlx_lm's metadata: the model as given and the tokenizer config it used. */
+static int save_cache(const struct mlxc_generate_args *a, const struct mlxc_kv_cache *cache,
+                      const struct mlxc_model *m, const char *model, struct mlxc_err *e)
+{
+    struct mlxc_st_meta meta[] = {{"model", model}, {"tokenizer_config", "{\"trust_remote_code\": false}"}};
+    return mlxc_prompt_cache_save(a->save_prompt_cache, cache, m, meta, 2, e);
+}
+
 int mlxc_generate_main(const struct mlxc_generate_args *a, FILE *out, FILE *log, struct mlxc_err *e)
 {
-    char *dir = NULL;
+    char *model = NULL, *dir = NULL;
     struct mlxc_model *m = NULL;
     struct mlxc_chat_template *tmpl = NULL;
     struct run r = {.a = a, .out = out, .log = log, .e = e};
@@ -131,7 +195,8 @@ int mlxc_generate_main(const struct mlxc_generate_args *a, FILE *out, FILE *log,
     struct mlxc_state s = {0};
     struct mlxc_kv_cache cache = {0};
     int32_t eos[64];
-    int rc = open_all(a, &dir, &m, &r.tok, &tmpl, e);
+    mlxc_stop_init(&r.stop, a->stop);
+    int rc = open_all(a, &model, &dir, &m, &r.tok, &tmpl, e);
     if (rc)
         goto out;
     int n_eos = build_eos(m, r.tok, a->extra_eos_token, eos, 64, e);
@@ -139,8 +204,10 @@ int mlxc_generate_main(const struct mlxc_generate_args *a, FILE *out, FILE *log,
         rc = n_eos;
         goto out;
     }
+    if (a->ignore_eos)
+        n_eos = 0;
     struct mlxc_prompt_opts po = {a->prompt, a->system_prompt, a->prefill_response, a->chat_template_config,
-                                  a->ignore_chat_template};
+                                  a->ignore_chat_template, a->prompt_cache_file != NULL};
     if ((rc = mlxc_prompt_encode(r.tok, tmpl, &po, &ids, &n, NULL, e)) != 0)
         goto out;
     if (n == 0) {
@@ -149,8 +216,7 @@ int mlxc_generate_main(const struct mlxc_generate_args *a, FILE *out, FILE *log,
     }
     int64_t step = a->prefill_step_size > 0 ? a->prefill_step_size : 2048;
     int64_t chunk = (int64_t)n < step ? (int64_t)n : step;
-    if ((rc = mlxc_state_init(&s, m, chunk, a->threads, e)) != 0 ||
-        (rc = mlxc_kv_init(&cache, (int)m->cfg.n_layers, (int)m->cfg.n_kv_heads, (int)m->cfg.head_dim, e)) != 0 ||
+    if ((rc = mlxc_state_init(&s, m, chunk, a->threads, e)) != 0 || (rc = open_cache(a, m, &cache, e)) != 0 ||
         (rc = mlxc_detok_init(r.tok, &r.detok, e)) != 0)
         goto out;
 
@@ -166,8 +232,9 @@ int mlxc_generate_main(const struct mlxc_generate_args *a, FILE *out, FILE *log,
     for (int i = 0; i < n_eos; i++)
         special[n_special++] = eos[i];
     struct mlxc_gen_params gp = {
-        .max_tokens = a->max_tokens, .prefill_step_size = step, .sampling = a->sampling, .has_seed = a->has_seed,
-        .seed = a->seed, .eos = eos, .n_eos = n_eos, .top_logprobs = a->top_logprobs, .interrupt = a->interrupt,
+        .max_tokens = a->max_tokens, .prefill_step_size = step, .sampling = a->sampling, .logits = a->logits,
+        .has_seed = a->has_seed, .seed = a->seed, .eos = eos, .n_eos = n_eos, .top_logprobs = a->top_logprobs,
+        .interrupt = a->interrupt, .feed_last = a->save_prompt_cache != NULL,
     };
     gp.sampling.xtc_special = special;
     gp.sampling.n_xtc_special = n_special;
@@ -184,15 +251,19 @@ int mlxc_generate_main(const struct mlxc_generate_args *a, FILE *out, FILE *log,
     size_t tail_len = 0;
     if ((rc = mlxc_detok_finalize(r.detok, &tail, &tail_len, e)) != 0)
         goto out;
+    mlxc_buf_reset(&r.text);
+    mlxc_stop_feed(&r.stop, tail ? tail : "", tail_len, &r.text);
+    mlxc_stop_flush(&r.stop, &r.text);
+    free(tail);
     double peak_gb = (double)mlxc_peak_rss() / 1e9;
     if (a->jsonl) {
-        flush_pending(&r, tail, tail_len);
+        flush_pending(&r, r.text.data, r.text.len);
         fprintf(out, "{\"finish_reason\": \"%s\", \"prompt_tokens\": %lld, \"generation_tokens\": %lld, "
                      "\"prompt_tps\": %.3f, \"generation_tps\": %.3f, \"peak_memory_gb\": %.3f}\n",
                 st.finish_reason, (long long)st.prompt_tokens, (long long)st.generation_tokens, st.prompt_tps,
                 st.generation_tps, peak_gb);
     } else {
-        emit_text(&r, tail, tail_len);
+        emit_text(&r, r.text.data, r.text.len);
         if (r.any_text)
             fputc('\n', out);
         fflush(out);
@@ -208,10 +279,13 @@ int mlxc_generate_main(const struct mlxc_generate_args *a, FILE *out, FILE *log,
             }
         }
     }
-    free(tail);
+    if (a->save_prompt_cache && (rc = save_cache(a, &cache, m, model, e)) != 0)
+        goto out;
     if (strcmp(st.finish_reason, "interrupted") == 0)
         rc = mlxc_errf(e, MLXC_EINTR, "interrupted");
 out:
+    mlxc_stop_free(&r.stop);
+    mlxc_buf_free(&r.text);
     mlxc_buf_free(&r.pending);
     mlxc_detok_free(r.detok);
     mlxc_kv_free(&cache);
@@ -222,5 +296,6 @@ out:
     mlxc_tok_close(r.tok);
     mlxc_model_close(m);
     free(dir);
+    free(model);
     return rc;
 }

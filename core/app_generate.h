@@ -7,7 +7,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "cache/kv.h"
 #include "core/err.h"
+#include "core/logits.h"
 #include "core/sample.h"
 
 struct mlxc_generate_args {
@@ -15,6 +17,7 @@ struct mlxc_generate_args {
     const char *prompt;               /* final text (escapes already handled, stdin already read) */
     const char *system_prompt, *prefill_response, *chat_template_config;
     int ignore_chat_template;
+    int ignore_eos;                   /* generate past EOS tokens (benchmarks) */
     char *const *extra_eos_token;     /* NULL-ended: ids or token strings */
     int64_t max_tokens;               /* < 0: no limit */
     int64_t prefill_step_size;
@@ -25,6 +28,12 @@ struct mlxc_generate_args {
     int jsonl;                        /* --output-format jsonl */
     int top_logprobs;
     int threads;                      /* <= 0: default */
+    struct mlxc_cache_opts cache;     /* --max-kv-size, --kv-bits, --kv-group-size, --quantized-kv-start */
+    int kv_bits_given, kv_group_size_given; /* to check them against a loaded prompt cache */
+    struct mlxc_logits_params logits; /* penalties and logit bias */
+    char *const *stop;                /* NULL-ended stop strings */
+    const char *prompt_cache_file;    /* start from this cache (the model may come from its metadata) */
+    const char *save_prompt_cache;    /* write the cache here after generating */
     volatile int *interrupt;          /* set by SIGINT */
 };
 

@@ -1,11 +1,14 @@
-/* Causal grouped-query attention over the KV cache (mlx fast.scaled_dot_product_attention, "causal"):
- *   for query t at absolute position p = offset + t and head h (kv head h / (H/KV)):
- *   out[t,h] = sum_{j<=p} softmax_j(q[t,h] . k[j] * scale) v[j],   scale = 1/sqrt(hd)
- * Heads are split across threads. Few queries: a dot product per key. Many queries (prefill): blocks of
- * queries against all keys with OpenBLAS, then the causal mask and softmax per row. */
+/* Causal grouped-query attention over a layer's KV cache (mlx fast.scaled_dot_product_attention):
+ *   query t of head h (kv head h / (H/KV)) sees the cache slots j of its view (cache/kv.h):
+ *   j <= base + t, and j > base + t - window when the cache has a window (rotating prefill);
+ *   out[t,h] = sum_j softmax_j(q[t,h] . k[j] * scale) v[j],   scale = 1/sqrt(hd)
+ * Heads are split across threads. Few queries: one dot product per key. Many queries (prefill): blocks
+ * of queries against the keys with OpenBLAS, then the mask and softmax per row. Keys and values are
+ * read as f32 (converted or dequantized row by row when the cache stores them otherwise). */
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/forward.h"
 #include "core/kernels.h"
@@ -19,50 +22,91 @@ struct att_job {
     struct mlxc_state *s;
     const struct mlxc_kv_cache *cache;
     int layer;
+    struct mlxc_kv_view view;
     const float *q;
-    int64_t T, pos0;
+    int64_t T;
     float *out;
 };
 
-/* One query row against keys 0..S-1 of kv head kvh. */
-static void attend_one(const struct att_job *j, const float *q, int kvh, int64_t S, float *scores, float *out)
+/* Visible slots [*lo, *hi) for query t. */
+static void visible(const struct mlxc_kv_view *v, int64_t t, int64_t *lo, int64_t *hi)
+{
+    int64_t last = v->base + t;
+    *hi = last + 1 < v->n ? last + 1 : v->n;
+    *lo = v->window > 0 && last - v->window + 1 > 0 ? last - v->window + 1 : 0;
+}
+
+/* Per-thread scratch: scores (scores_cap) then two rows of head_dim. */
+static float *scratch(const struct att_job *j, int tid)
+{
+    return j->s->scores + (int64_t)tid * (j->s->scores_cap + 2 * j->c->head_dim);
+}
+
+static void attend_one(const struct att_job *j, int tid, const float *q, int kvh, int64_t t, float *out)
 {
     const struct mlxc_kernels *k = mlxc_kernels();
     const int hd = (int)j->c->head_dim;
-    const int64_t kvstride = j->c->n_kv_heads * hd;
     const float scale = 1.0f / sqrtf((float)hd);
-    const float *K = j->cache->k[j->layer] + (int64_t)kvh * hd;
-    const float *V = j->cache->v[j->layer] + (int64_t)kvh * hd;
-    for (int64_t p = 0; p < S; p++)
-        scores[p] = k->dot(q, K + p * kvstride, hd) * scale;
-    mlxc_softmax(scores, S);
-    for (int d = 0; d < hd; d++)
-        out[d] = 0.0f;
-    for (int64_t p = 0; p < S; p++)
-        k->axpy(scores[p], V + p * kvstride, out, hd);
+    float *scores = scratch(j, tid), *row = scores + j->s->scores_cap;
+    int64_t lo, hi;
+    visible(&j->view, t, &lo, &hi);
+    for (int64_t p = lo; p < hi; p++) {
+        const float *key = mlxc_kv_k_f32(j->cache, j->layer, p, kvh);
+        if (!key) {
+            mlxc_kv_read_k(j->cache, j->layer, p, kvh, row);
+            key = row;
+        }
+        scores[p - lo] = k->dot(q, key, hd) * scale;
+    }
+    mlxc_softmax(scores, hi - lo);
+    memset(out, 0, (size_t)hd * sizeof *out);
+    for (int64_t p = lo; p < hi; p++) {
+        const float *val = mlxc_kv_v_f32(j->cache, j->layer, p, kvh);
+        if (!val) {
+            mlxc_kv_read_v(j->cache, j->layer, p, kvh, row);
+            val = row;
+        }
+        k->axpy(scores[p - lo], val, out, hd);
+    }
 }
 
-/* A block of nb queries starting at t0 for head h, through OpenBLAS. */
-static void attend_block(const struct att_job *j, int h, int kvh, int64_t t0, int64_t nb, float *scores)
+/* Keys or values of kv head kvh as an f32 matrix (n, hd) with row stride *ld: the cache itself when it
+ * stores f32, else converted into buf. */
+static const float *head_matrix(const struct att_job *j, int which, int kvh, float *buf, int *ld)
+{
+    const int hd = (int)j->c->head_dim;
+    const float *direct = which ? mlxc_kv_v_f32(j->cache, j->layer, 0, kvh) : mlxc_kv_k_f32(j->cache, j->layer, 0, kvh);
+    if (direct) {
+        *ld = (int)(j->c->n_kv_heads * hd);
+        return direct;
+    }
+    for (int64_t p = 0; p < j->view.n; p++)
+        (which ? mlxc_kv_read_v : mlxc_kv_read_k)(j->cache, j->layer, p, kvh, buf + p * hd);
+    *ld = hd;
+    return buf;
+}
+
+/* Queries [t0, t0+nb) of head h against all visible keys, through OpenBLAS. */
+static void attend_block(const struct att_job *j, int h, const float *K, int ldk, const float *V, int ldv,
+                         int64_t t0, int64_t nb, float *scores)
 {
     const int hd = (int)j->c->head_dim, H = (int)j->c->n_heads;
-    const int64_t kvstride = j->c->n_kv_heads * hd, qstride = (int64_t)H * hd;
-    const int64_t S = j->pos0 + t0 + nb; /* keys the last query of the block sees */
+    const int64_t qstride = (int64_t)H * hd, S = j->view.n;
     const float scale = 1.0f / sqrtf((float)hd);
-    const float *Q = j->q + t0 * qstride + (int64_t)h * hd;
-    const float *K = j->cache->k[j->layer] + (int64_t)kvh * hd;
-    const float *V = j->cache->v[j->layer] + (int64_t)kvh * hd;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, (int)S, hd, scale, Q, (int)qstride, K,
-                (int)kvstride, 0.0f, scores, (int)S);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, (int)S, hd, scale, j->q + t0 * qstride + (int64_t)h * hd,
+                (int)qstride, K, ldk, 0.0f, scores, (int)S);
     for (int64_t i = 0; i < nb; i++) {
         float *row = scores + i * S;
-        int64_t visible = j->pos0 + t0 + i + 1;
-        mlxc_softmax(row, visible);
-        for (int64_t p = visible; p < S; p++)
+        int64_t lo, hi;
+        visible(&j->view, t0 + i, &lo, &hi);
+        mlxc_softmax(row + lo, hi - lo);
+        for (int64_t p = 0; p < lo; p++)
+            row[p] = 0.0f;
+        for (int64_t p = hi; p < S; p++)
             row[p] = 0.0f;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, hd, (int)S, 1.0f, scores, (int)S, V,
-                (int)kvstride, 0.0f, j->out + t0 * qstride + (int64_t)h * hd, (int)qstride);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, hd, (int)S, 1.0f, scores, (int)S, V, ldv, 0.0f,
+                j->out + t0 * qstride + (int64_t)h * hd, (int)qstride);
 }
 
 static void attention_task(void *ctx, int tid, int nth)
@@ -73,34 +117,40 @@ static void attention_task(void *ctx, int tid, int nth)
     int64_t h0, h1;
     mlxc_split_range(H, tid, nth, 1, &h0, &h1);
     if (j->T < QBLOCK / 4) {
-        float *scores = j->s->scores + (int64_t)tid * j->s->scores_cap;
         for (int64_t h = h0; h < h1; h++)
             for (int64_t t = 0; t < j->T; t++)
-                attend_one(j, j->q + (t * H + h) * hd, (int)h / group, j->pos0 + t + 1, scores,
-                           j->out + (t * H + h) * hd);
+                attend_one(j, tid, j->q + (t * H + h) * hd, (int)h / group, t, j->out + (t * H + h) * hd);
         return;
     }
-    float *scores = mlxc_alloc_aligned((size_t)QBLOCK * (size_t)(j->pos0 + j->T) * sizeof(float));
+    const int64_t S = j->view.n;
+    float *scores = mlxc_alloc_aligned((size_t)QBLOCK * (size_t)S * sizeof(float));
+    float *kbuf = mlxc_alloc_aligned((size_t)S * (size_t)hd * sizeof(float));
+    float *vbuf = mlxc_alloc_aligned((size_t)S * (size_t)hd * sizeof(float));
+    int last_kvh = -1, ldk = 0, ldv = 0;
+    const float *K = NULL, *V = NULL;
     for (int64_t h = h0; h < h1; h++) {
-        for (int64_t t0 = 0; t0 < j->T; t0 += QBLOCK) {
-            int64_t nb = j->T - t0 < QBLOCK ? j->T - t0 : QBLOCK;
-            if (scores) {
-                attend_block(j, (int)h, (int)h / group, t0, nb, scores);
-                continue;
-            }
-            /* no memory for a block: the per-query path with the preallocated row */
-            float *row = j->s->scores + (int64_t)tid * j->s->scores_cap;
-            for (int64_t t = t0; t < t0 + nb; t++)
-                attend_one(j, j->q + (t * H + h) * hd, (int)h / group, j->pos0 + t + 1, row,
-                           j->out + (t * H + h) * hd);
+        int kvh = (int)h / group;
+        if (!scores || !kbuf || !vbuf) { /* no memory for blocks: the per-query path */
+            for (int64_t t = 0; t < j->T; t++)
+                attend_one(j, tid, j->q + (t * H + h) * hd, kvh, t, j->out + (t * H + h) * hd);
+            continue;
         }
+        if (kvh != last_kvh) {
+            K = head_matrix(j, 0, kvh, kbuf, &ldk);
+            V = head_matrix(j, 1, kvh, vbuf, &ldv);
+            last_kvh = kvh;
+        }
+        for (int64_t t0 = 0; t0 < j->T; t0 += QBLOCK)
+            attend_block(j, (int)h, K, ldk, V, ldv, t0, j->T - t0 < QBLOCK ? j->T - t0 : QBLOCK, scores);
     }
     mlxc_free_aligned(scores);
+    mlxc_free_aligned(kbuf);
+    mlxc_free_aligned(vbuf);
 }
 
 void mlxc_attention(const struct mlxc_config *c, struct mlxc_state *s, const struct mlxc_kv_cache *cache,
-                    int layer, const float *q, int64_t T, float *out)
+                    int layer, const struct mlxc_kv_view *view, const float *q, int64_t T, float *out)
 {
-    struct att_job j = {c, s, cache, layer, q, T, cache->offset, out};
+    struct att_job j = {c, s, cache, layer, *view, q, T, out};
     mlxc_pool_run(s->pool, attention_task, &j);
 }

@@ -18,14 +18,14 @@ static void head_norm(float *x, int64_t T, int n_heads, int hd, const float *w, 
         mlxc_rmsnorm(x + i * hd, x + i * hd, w, hd, eps);
 }
 
-void mlxc_block_forward(const struct mlxc_model *m, int layer, struct mlxc_state *s, struct mlxc_kv_cache *cache,
-                        int64_t T)
+int mlxc_block_forward(const struct mlxc_model *m, int layer, struct mlxc_state *s, struct mlxc_kv_cache *cache,
+                       int64_t T, struct mlxc_err *e)
 {
     const struct mlxc_config *c = &m->cfg;
     const struct mlxc_layer *L = &m->layers[layer];
     const int64_t D = c->hidden_size, I = c->intermediate_size;
     const int hd = (int)c->head_dim, H = (int)c->n_heads, KV = (int)c->n_kv_heads;
-    const int64_t kvdim = (int64_t)KV * hd, pos0 = cache->offset;
+    const int64_t kvdim = (int64_t)KV * hd, pos0 = cache->offset; /* absolute positions, also after wrap */
 
     /* attention sub-block */
     for (int64_t t = 0; t < T; t++)
@@ -40,10 +40,14 @@ void mlxc_block_forward(const struct mlxc_model *m, int layer, struct mlxc_state
     for (int64_t t = 0; t < T; t++) {
         mlxc_rope_apply(s->q + t * H * hd, H, hd, hd, pos0 + t, s->inv_freq, c->rope.traditional);
         mlxc_rope_apply(s->k + t * kvdim, KV, hd, hd, pos0 + t, s->inv_freq, c->rope.traditional);
-        memcpy(mlxc_kv_k_row(cache, layer, pos0 + t), s->k + t * kvdim, (size_t)kvdim * sizeof(float));
-        memcpy(mlxc_kv_v_row(cache, layer, pos0 + t), s->v + t * kvdim, (size_t)kvdim * sizeof(float));
     }
-    mlxc_attention(c, s, cache, layer, s->q, T, s->att);
+    struct mlxc_kv_view view;
+    int rc = mlxc_kv_update(cache, layer, s->k, s->v, T, &view, e);
+    if (!rc)
+        rc = mlxc_state_reserve_scores(s, view.n, (int)c->head_dim, e);
+    if (rc)
+        return rc;
+    mlxc_attention(c, s, cache, layer, &view, s->q, T, s->att);
     mlxc_linear_forward(&L->wo, s->att, T, s->proj, s->pool);
     mlxc_add(s->x, s->proj, T * D);
 
@@ -55,4 +59,5 @@ void mlxc_block_forward(const struct mlxc_model *m, int layer, struct mlxc_state
     mlxc_swiglu(s->gate, s->up, T * I);
     mlxc_linear_forward(&L->down, s->gate, T, s->proj, s->pool);
     mlxc_add(s->x, s->proj, T * D);
+    return 0;
 }

@@ -235,8 +235,13 @@ int mlxc_chat_load(struct mlxc_chat *c, const char *path, struct mlxc_err *e)
     struct loaded l = {0};
     int rc = mlxc_prompt_cache_load(path, c->m, &cache, &user, &n_user, e);
     const char *messages = rc ? NULL : mlxc_meta_find(user, n_user, "messages");
+    const struct mlxc_cache_opts *want = &c->p.cache;
+    const struct mlxc_kv_layer *L0 = rc || !cache.n_layers ? NULL : &cache.layers[0];
     if (rc) {
         mlxc_err_ctx(e, "loading '%s'", path);
+    } else if (L0 && L0->bits && want->kv_bits > 0 && (L0->bits != want->kv_bits || L0->group_size != want->kv_group_size)) {
+        rc = mlxc_errf(e, MLXC_EINVAL, "--kv-bits %d and --kv-group-size %d do not match the cache in '%s' (%d bits, "
+                       "groups of %d)", want->kv_bits, want->kv_group_size, path, L0->bits, L0->group_size);
     } else if (messages) {
         if ((rc = parse_messages(messages, path, &l, e)) == 0)
             rc = parse_positions(user, n_user, cache.offset, c->m->cfg.vocab_size, &l, e);
@@ -252,6 +257,11 @@ int mlxc_chat_load(struct mlxc_chat *c, const char *path, struct mlxc_err *e)
         loaded_free(&l);
         mlxc_kv_free(&cache);
         return rc;
+    }
+    if (L0 && !L0->bits && want->kv_bits > 0) { /* quantize later, at --quantized-kv-start */
+        cache.quant_bits = want->kv_bits;
+        cache.quant_group_size = want->kv_group_size > 0 ? want->kv_group_size : 64;
+        cache.quant_start = want->quantized_kv_start;
     }
     /* swap in */
     mlxc_kv_free(&c->cache);

@@ -53,13 +53,12 @@ void mlxc_state_free(struct mlxc_state *s)
     memset(s, 0, sizeof *s);
 }
 
-/* Attention scratch rows must cover every cached position. */
-static int ensure_scores(struct mlxc_state *s, int64_t positions, struct mlxc_err *e)
+int mlxc_state_reserve_scores(struct mlxc_state *s, int64_t positions, int head_dim, struct mlxc_err *e)
 {
     if (positions <= s->scores_cap)
         return 0;
     int64_t cap = (positions + MLXC_KV_STEP - 1) / MLXC_KV_STEP * MLXC_KV_STEP;
-    float *p = mlxc_alloc_aligned((size_t)mlxc_pool_size(s->pool) * (size_t)cap * sizeof(float));
+    float *p = mlxc_alloc_aligned((size_t)mlxc_pool_size(s->pool) * (size_t)(cap + 2 * head_dim) * sizeof(float));
     if (!p)
         return mlxc_errf(e, MLXC_ENOMEM, "out of memory for attention scores");
     mlxc_free_aligned(s->scores);
@@ -80,20 +79,17 @@ static int run_layers(const struct mlxc_model *m, struct mlxc_state *s, struct m
         if (tokens[t] < 0 || tokens[t] >= c->vocab_size)
             return mlxc_errf(e, MLXC_EINVAL, "token id %d is outside the vocabulary (0..%lld)", tokens[t],
                              (long long)c->vocab_size - 1);
-    int rc = mlxc_kv_reserve(cache, T, e);
-    if (!rc)
-        rc = ensure_scores(s, cache->cap, e);
-    if (rc)
-        return rc;
     if (c->rope.type == MLXC_ROPE_DYNAMIC) /* NTK frequencies depend on the length reached */
         mlxc_rope_inv_freq(&c->rope, (int)c->head_dim, cache->offset + T, c->max_position_embeddings, s->inv_freq);
 
     for (int64_t t = 0; t < T; t++)
         mlxc_linear_row(&m->embed, tokens[t], s->x + t * D);
-    for (int l = 0; l < c->n_layers; l++)
-        mlxc_block_forward(m, l, s, cache, T);
-    cache->offset += T;
-    return 0;
+    for (int l = 0; l < c->n_layers; l++) {
+        int rc = mlxc_block_forward(m, l, s, cache, T, e);
+        if (rc)
+            return rc;
+    }
+    return mlxc_kv_step_done(cache, T, e);
 }
 
 int mlxc_forward(const struct mlxc_model *m, struct mlxc_state *s, struct mlxc_kv_cache *cache,

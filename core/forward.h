@@ -21,7 +21,7 @@ struct mlxc_state {
     float *gate, *up;/* (T, intermediate) */
     float *logits;   /* (vocab) logits of the last token */
     float *inv_freq; /* (rope_dims / 2) */
-    float *scores;   /* attention scratch: nthreads * scores_cap */
+    float *scores;   /* attention scratch: nthreads * (scores_cap + 2 * head_dim) */
     int64_t scores_cap;
     struct mlxc_pool *pool;
 };
@@ -30,6 +30,9 @@ struct mlxc_state {
 int mlxc_state_init(struct mlxc_state *s, const struct mlxc_model *m, int64_t max_chunk, int nthreads,
                     struct mlxc_err *e);
 void mlxc_state_free(struct mlxc_state *s);
+
+/* Grows the attention scratch to cover `positions` visible keys (amortised: steps of 256). */
+int mlxc_state_reserve_scores(struct mlxc_state *s, int64_t positions, int head_dim, struct mlxc_err *e);
 
 /* Runs tokens[0..T) (T <= max_chunk) at positions cache->offset.., appending their keys and values to
  * the cache. With want_logits, the last token's logits land in s->logits. */
@@ -42,12 +45,12 @@ int mlxc_forward_all_logits(const struct mlxc_model *m, struct mlxc_state *s, st
                             const int32_t *tokens, int64_t T, float *all_logits, struct mlxc_err *e);
 
 /* One decoder layer on s->x (T tokens), as core/block.c implements the shared block. */
-void mlxc_block_forward(const struct mlxc_model *m, int layer, struct mlxc_state *s, struct mlxc_kv_cache *cache,
-                        int64_t T);
+int mlxc_block_forward(const struct mlxc_model *m, int layer, struct mlxc_state *s, struct mlxc_kv_cache *cache,
+                       int64_t T, struct mlxc_err *e);
 
-/* Causal attention of T queries q (T, n_heads*hd) at positions cache->offset.. over the cache's layer,
- * whose keys already include them. out: (T, n_heads*hd). */
+/* Attention of T queries q (T, n_heads*hd) over the slots of the cache's layer that `view` makes visible
+ * (the cache already holds the new keys). out: (T, n_heads*hd). s->scores must hold a view's worth. */
 void mlxc_attention(const struct mlxc_config *c, struct mlxc_state *s, const struct mlxc_kv_cache *cache,
-                    int layer, const float *q, int64_t T, float *out);
+                    int layer, const struct mlxc_kv_view *view, const float *q, int64_t T, float *out);
 
 #endif

@@ -70,13 +70,22 @@ int mlxc_generate(const struct mlxc_model *m, struct mlxc_state *s, struct mlxc_
     else
         mlxc_rng_seed_time(&sampler.rng);
     int k = p->top_logprobs > 0 ? p->top_logprobs : 0;
+    int processors = mlxc_logits_active(&p->logits);
     float *lp = malloc((size_t)V * sizeof *lp), *work = malloc((size_t)V * sizeof *work);
     int32_t *top_ids = malloc(((size_t)k + 1) * sizeof *top_ids);
     float *top_vals = malloc(((size_t)k + 1) * sizeof *top_vals);
-    if (!lp || !work || !top_ids || !top_vals) {
+    int32_t *seen = processors ? calloc((size_t)V, sizeof *seen) : NULL;
+    /* the token history the penalties look at: the prompt, then each generated token */
+    int64_t hist_cap = n_prompt + (p->max_tokens > 0 ? p->max_tokens : 256) + 1, n_hist = n_prompt;
+    int32_t *hist = processors ? malloc((size_t)hist_cap * sizeof *hist) : NULL;
+    if (!lp || !work || !top_ids || !top_vals || (processors && (!seen || !hist))) {
         rc = mlxc_errf(e, MLXC_ENOMEM, "out of memory");
         goto out;
     }
+    if (processors && (rc = mlxc_logits_check(&p->logits, e)) != 0)
+        goto out;
+    if (hist)
+        memcpy(hist, prompt, (size_t)n_prompt * sizeof *hist);
 
     double t0 = mlxc_now(), t1 = t0;
     /* all but the last prompt token, then the last one with logits (mlx_lm generate_step) */
@@ -85,6 +94,8 @@ int mlxc_generate(const struct mlxc_model *m, struct mlxc_state *s, struct mlxc_
         goto out;
     stats->finish_reason = "length";
     for (int64_t n = 0; p->max_tokens < 0 || n < p->max_tokens; n++) {
+        if (processors)
+            mlxc_logits_apply(&p->logits, s->logits, V, hist, n_hist, seen);
         mlxc_log_softmax(lp, s->logits, V);
         memcpy(work, lp, (size_t)V * sizeof *lp);
         int32_t y = mlxc_sampler_sample(&sampler, work);
@@ -97,6 +108,17 @@ int mlxc_generate(const struct mlxc_model *m, struct mlxc_state *s, struct mlxc_
         stats->generation_tps = n > 0 ? (double)(n + 1) / (now - t1) : 0.0;
         if (k)
             top_k_pairs(lp, V, k, top_ids, top_vals);
+        if (hist) {
+            if (n_hist == hist_cap) {
+                int32_t *nh = realloc(hist, (size_t)(hist_cap *= 2) * sizeof *hist);
+                if (!nh) {
+                    rc = mlxc_errf(e, MLXC_ENOMEM, "out of memory");
+                    break;
+                }
+                hist = nh;
+            }
+            hist[n_hist++] = y;
+        }
         struct mlxc_gen_token tok = {y, is_eos(p, y), lp[y], top_ids, top_vals, k};
         int last = tok.is_eos || (p->max_tokens >= 0 && n + 1 >= p->max_tokens);
         if (tok.is_eos)
@@ -122,5 +144,7 @@ out:
     free(work);
     free(top_ids);
     free(top_vals);
+    free(seen);
+    free(hist);
     return rc;
 }

@@ -9,12 +9,14 @@
 
 #include "cache/kv.h"
 #include "core/forward.h"
+#include "core/logits.h"
 #include "core/sample.h"
 
 struct mlxc_gen_params {
     int64_t max_tokens;         /* < 0: no limit */
     int64_t prefill_step_size;  /* <= state->max_chunk */
     struct mlxc_sampler_params sampling;
+    struct mlxc_logits_params logits;  /* penalties and logit bias; they see the prompt and the output */
     int has_seed;
     uint64_t seed;
     const int32_t *eos;         /* ids that end generation */

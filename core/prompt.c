@@ -96,6 +96,31 @@ int mlxc_prompt_encode(const struct mlxc_tokenizer *tok, const struct mlxc_chat_
         if (rc)
             mlxc_err_ctx(e, "rendering the chat template");
     }
+    if (!rc && o->cached_prefix) {
+        /* Render again with the last message's content replaced by "<query>" (without the extra
+         * kwargs, as mlx_lm does) and keep the real rendering from that index on. */
+        struct mlxc_prompt_opts q = *o;
+        if (q.prefill_response)
+            q.prefill_response = "<query>";
+        else
+            q.prompt = "<query>";
+        char *qmessages = mlxc_prompt_messages_json(&q), *qtext = NULL;
+        size_t qlen = 0;
+        struct mlxc_chat_opts co = {.add_generation_prompt = o->prefill_response == NULL,
+                                    .continue_final_message = o->prefill_response != NULL};
+        rc = qmessages ? mlxc_chat_template_apply(tmpl, qmessages, &co, &qtext, &qlen, e)
+                       : mlxc_errf(e, MLXC_ENOMEM, "out of memory");
+        const char *at = rc ? NULL : strstr(qtext, "<query>");
+        if (!rc && at) {
+            size_t from = (size_t)(at - qtext);
+            if (from <= len) {
+                memmove(rendered, rendered + from, len - from + 1);
+                len -= from;
+            }
+        }
+        free(qmessages);
+        free(qtext);
+    }
     if (!rc)
         rc = mlxc_tok_encode(tok, rendered, len, 0, ids, n, e);
     if (!rc && text) {

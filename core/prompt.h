@@ -20,6 +20,8 @@ struct mlxc_prompt_opts {
     const char *prefill_response;     /* or NULL */
     const char *chat_template_config; /* JSON object text of extra template kwargs, or NULL */
     int ignore_chat_template;
+    int cached_prefix;                /* a prompt cache holds the template's prefix: send only the suffix
+                                         from where the user content starts (mlx_lm's "<query>" trick) */
 };
 
 /* Replaces the two-character sequences "\n" and "\t" by newline and tab (mlx_lm does this to --prompt,

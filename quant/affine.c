@@ -12,7 +12,7 @@
  *
  * The codes come from the float32 scale and bias; only afterwards are scale and bias rounded to the
  * source dtype and stored. Dequantization is w = scale * q + bias with the stored scale and bias.
- * This file is compiled without FP contraction concerns: it has no multiply-add. */
+ * There is no multiply-add here, so FP contraction cannot change a result. */
 #include <math.h>
 
 #include "quant/qformat.h"
@@ -52,9 +52,13 @@ static void quantize_group(const float *w, int group_size, int bits, uint8_t *co
         bias = edge;
     }
     for (int j = 0; j < group_size; j++) {
-        float q = rintf((w[j] - bias) / scale);
-        q = q < 0.0f ? 0.0f : q;       /* std::max(q, 0.0f): keeps -0.0, which converts to 0 */
-        q = n_bins < q ? n_bins : q;   /* std::min(q, n_bins) */
+        /* clamp(rint(v), 0, n_bins) == rint(clamp(v, 0, n_bins)): the bounds are integers and rint is
+         * monotonic. On [0, 255], adding and subtracting 2^23 rounds to an integer, half to even, as rint
+         * does in the default rounding mode (and without a libm call on baseline x86-64). */
+        float v = (w[j] - bias) / scale; /* f32 arithmetic (FLT_EVAL_METHOD 0), never reassociated */
+        float q = v < 0.0f ? 0.0f : v;
+        q = n_bins < q ? n_bins : q;
+        q = (q + 0x1p23f) - 0x1p23f;
         codes[j] = (uint8_t)q;
     }
     *scale_out = scale;

@@ -13,7 +13,8 @@
  *       wq = round_T(w / round_T(2^e))
  *       sb = e + 127
  *   FP4 element: argmin_i |round_T(wq - LUT[i])| over MLX's 16-entry table, first minimum wins: ties go
- *       to the smaller magnitude, 0 and tiny negatives to +0 (code 0), NaN and +-inf to code 0.
+ *       to the smaller magnitude, 0 and tiny negatives to +0 (code 0), NaN and +-inf to code 0, and so do
+ *       huge values whose rounded differences are all equal.
  *   FP8 element: ToFP8(wq).
  *
  * One deviation: MLX stores e + 127 as uint8 without a range check, so a group whose max|w| is below
@@ -51,8 +52,11 @@ uint8_t mlxc_e4m3_encode(float f)
     return (uint8_t)(r | (sign >> 24));
 }
 
-/* FP4 code of wq: the first index of the smallest |round_T(wq - LUT[i])| (MLX's argmin). */
-static uint8_t fp4_encode(float wq, enum mlxc_dtype t)
+/* FP4 code of wq, a value of the source dtype t: MLX's argmin_i |round_T(wq - LUT[i])|, first minimum
+ * winning (NaN and +-inf give code 0: every difference is NaN or inf). Written out literally for large
+ * |wq|, where rounding makes differences equal and index 0 can win: wq is far beyond 6 when an nvfp4
+ * scale saturates at 448 (max|w| > 2688), and MLX then writes code 0. */
+static uint8_t fp4_argmin(float wq, enum mlxc_dtype t)
 {
     uint8_t best = 0;
     float bv = fabsf(mlxc_round_to(wq - mlxc_fp4_values[0], t));
@@ -64,6 +68,23 @@ static uint8_t fp4_encode(float wq, enum mlxc_dtype t)
         }
     }
     return best;
+}
+
+/* The same for |wq| <= 8, the range of every group whose scale represents its maximum, by midpoints:
+ * the nearest table value, ties to the smaller magnitude.
+ *  - a negative wq is never nearer to a positive entry, and ties with +0 / -0 go to +0 (index 0);
+ *  - for the two entries lo <= |wq| <= hi that bracket it, |wq| - lo and hi - |wq| are exact in any dtype
+ *    (neighbouring entries are within a factor of 2, so Sterbenz's lemma applies; lo = 0 is trivial), so
+ *    rounding to t cannot reorder them, and farther entries are at least 0.5 farther.
+ * tests/gen/make_quant_cases.py computes the literal argmin, with t rounding, over ties of both signs. */
+static uint8_t fp4_encode(float wq, enum mlxc_dtype t)
+{
+    float a = fabsf(wq);
+    if (!(a <= 8.0f))
+        return fp4_argmin(wq, t);
+    uint8_t c = a <= 0.25f ? 0 : a <= 0.75f ? 1 : a <= 1.25f ? 2 : a <= 1.75f ? 3
+              : a <= 2.5f  ? 4 : a <= 3.5f  ? 5 : a <= 5.0f  ? 6 : 7;
+    return c && signbit(wq) ? (uint8_t)(c | 8) : c;
 }
 
 /* The group's divisor and scale byte, as described at the top. */

@@ -1,14 +1,16 @@
 /* AVX2 + FMA + F16C quantized kernels (compiled with -mavx2 -mfma -mf16c -ffp-contract=off in their own
  * static library; chosen at run time by qdispatch.c). Same contracts as qmatmul_ref.c.
  *
- * qmatmul: affine 4- and 8-bit (group 32/64/128, F32/F16/BF16 scales), mxfp4 and nvfp4 quantize each
- * token of x once per call to int8 per block of 32 columns, as llama.cpp's Q8 activations:
- *     d_b = max_{k in b} |x_k| / 127,   xq_k = rint(x_k / d_b)  in [-127, 127]
+ * qmatmul: affine (every width, group 32/64/128, F32/F16/BF16 scales), mxfp4 and nvfp4 quantize each
+ * token of x once per call to int8 per block of 8 columns, like llama.cpp's Q8 activations:
+ *     d_b = max_{k in b} |x_k| / 127,   xq_k = rint(x_k * 127 / max_{k in b} |x_k|)  in [-127, 127]
  * and use integer dot products (vpmaddubsw u8 x s8 -> s16 pairs, vpmaddwd -> s32):
- *     affine:  sum_k w_k x_k = sum_g (scale_g * sum_{k in g} q_k x_k + bias_g * sum_{k in g} x_k)
- *              with sum q_k x_k ~ sum_b d_b * sum_{k in b} q_k xq_k and the exact f32 sums of x.
+ *     affine:  sum_k w_k xhat_k = sum_g (scale_g * sum_{k in g} q_k xhat_k + bias_g * sum_{k in g} xhat_k)
+ *              with xhat_k = d_b xq_k, sum q xhat = sum_b d_b * (integer dot of block b).
  *     fp4:     element values times 2 are the integers 0, +-1, +-2, +-3, +-4, +-6, +-8, +-12.
- * mxfp8 keeps x in f32 and decodes E4M3 through F16C. Everything else goes to the reference.
+ * Codes of 4 bits are split into nibbles in place; 2, 3, 5 and 6 bits are unpacked to bytes (pshufb,
+ * pmullw as a per-lane shift); 8 bits are used as they are.
+ * mxfp8 keeps x in f32 and decodes E4M3 through F16C.
  * Each packed weight is loaded once per pass over the tokens; tokens are processed 4 at a time, so
  * decode (n = 1) reads the matrix once and prefill reads it n/4 times from cache (rows are blocked).
  *
@@ -23,10 +25,15 @@
 
 #define INLINE static inline __attribute__((always_inline))
 
+_Static_assert(sizeof(__m256i) == 32 && sizeof(__m256) == 32, "AVX2 vectors are 32 bytes");
+
 enum {
     TOK = 4,       /* tokens per pass over a block of rows */
     SPAN = 4096,   /* columns whose scales are converted to f32 at a time (stack buffers) */
     ROWBLK = 1 << 18, /* bytes of packed rows kept hot while all token blocks pass over them */
+    TCHUNK = 256,     /* tokens of x quantized at a time */
+    PREFETCH = 4096,  /* bytes ahead in the weight stream: the hardware prefetcher alone does not run far
+                       * enough ahead of a loop this busy, and memory time would add to compute time */
 };
 
 INLINE float hsum8(__m256 v)
@@ -53,54 +60,77 @@ INLINE __m256i load_partial(const uint8_t *p, int64_t nbytes)
     return _mm256_load_si256((const __m256i *)buf);
 }
 
-/* Elements [i0, i0 + n) of an F32/F16/BF16 scale or bias array, as f32. */
+/* Elements [i0, i0 + n) of an F32/F16/BF16 scale or bias array, as f32 (exact conversions). */
 static void scalars_to_f32(const void *p, int64_t i0, int64_t n, enum mlxc_dtype t, float *out)
 {
     const uint8_t *b = (const uint8_t *)p;
+    int64_t i = 0;
     if (t == MLXC_F32) {
         memcpy(out, b + 4 * i0, (size_t)n * 4);
         return;
     }
-    for (int64_t i = 0; i < n; i++) {
+    b += 2 * i0;
+    if (t == MLXC_BF16) {
+        for (; i + 8 <= n; i += 8) /* bf16 is the top half of an f32 */
+            _mm256_storeu_ps(out + i, _mm256_castsi256_ps(_mm256_slli_epi32(
+                                          _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(b + 2 * i))), 16)));
+    } else {
+        for (; i + 8 <= n; i += 8)
+            _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + 2 * i))));
+    }
+    for (; i < n; i++) {
         uint16_t h;
-        memcpy(&h, b + 2 * (i0 + i), 2);
+        memcpy(&h, b + 2 * i, 2);
         out[i] = t == MLXC_BF16 ? mlxc_bf16_to_f32(h) : _cvtsh_ss(h);
     }
 }
 
+_Static_assert(SPAN % 128 == 0, "a span holds whole groups of every size and whole 64-column chunks");
+_Static_assert(TCHUNK % TOK == 0, "token chunks hold whole token blocks");
+
 /* ======================= activations quantized to int8 ======================= */
 
-/* x (n, cols) quantized per block of 32 columns. Columns are padded with zeros to a multiple of 64.
- *   q     (n, cols64) int8. "split" order (for 4-bit nibble formats): within each 64-column chunk the
- *         32 even columns, then the 32 odd ones, which matches the low and high nibbles of 32 packed
- *         bytes (byte j holds elements 2j and 2j+1). Otherwise natural order.
- *   d     (n, cols64/32) block scales d_b (0 for an all-zero block)
- *   dv    (n, cols64/64, 8) per chunk [d_2c x4, d_2c+1 x4]: the lanes of a vpmaddwd result in split order
- *   gsum  (n, cols/gs) exact f32 sums of x per group (the affine bias term); gs >= 32 only */
+/* x (n, cols) quantized per block of 8 columns, columns padded with zeros to a multiple of 64:
+ *   q     (n, cols64) int8, xq_k = rint(x_k * 127 / max_{k in b} |x_k|) (0 for a zero block).
+ *         "split" order (4-bit nibble formats): within each 64-column chunk the 32 even columns, then the
+ *         32 odd ones, matching the low and high nibbles of 32 packed bytes (byte j = elements 2j, 2j+1).
+ *         Otherwise natural order.
+ *   dv    per-lane block scales d_b = max_{k in b} |x_k| / 127, laid out as the 8 int32 lanes of the
+ *         kernels' vpmaddwd results:
+ *           split:   a 64-column chunk's lane k sums columns 8k..8k+7 = block k: one float per block
+ *           natural: a 32-column chunk's lane k sums columns 4k..4k+3 = block k/2: each d twice
+ *         so (n, cols64/8) or (n, cols64/4) floats. Blocks of 8 cost the kernels nothing over blocks of
+ *         32 and keep an outlier from coarsening more than 7 neighbours.
+ *   gsum  (n, cols/gs) sums of the quantized activations d_b xq_k per group, for the affine bias term
+ *         (gs >= 32 only). Not the exact sums of x: with these the kernels compute exactly
+ *         sum_k w_k xhat_k, xhat = d xq, whose error sum_k w_k (x_k - xhat_k) involves w; the exact sums
+ *         would leave sum_k scale q_k (x_k - xhat_k), scaled by the uncentred codes, several times larger
+ *         (and worse still in groups that hold a weight outlier). */
 struct xq {
-    int64_t cols64, ngroups;
+    int64_t cols64, ngroups, dvlen;
     int8_t *q;
-    float *d, *dv, *gsum;
+    float *dv, *gsum;
     void *mem;
 };
 
-/* One block of 32 floats: its int8 codes (natural order), scale and sum. */
-INLINE void quantize_block(const float *x, int8_t *q, float *d, float *sum)
+/* 32 floats: int8 codes (natural order) per block of 8, the 4 block scales, and the sum of the
+ * quantized values d * xq. */
+INLINE void quantize_32(const float *x, int8_t *q, float d[4], float *sum)
 {
     const __m256 sign = _mm256_set1_ps(-0.0f);
-    __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8), v2 = _mm256_loadu_ps(x + 16),
-           v3 = _mm256_loadu_ps(x + 24);
-    __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v0), _mm256_andnot_ps(sign, v1)),
-                             _mm256_max_ps(_mm256_andnot_ps(sign, v2), _mm256_andnot_ps(sign, v3)));
-    float amax = hmax8(m);
-    *sum = hsum8(_mm256_add_ps(_mm256_add_ps(v0, v1), _mm256_add_ps(v2, v3)));
-    *d = amax / 127.0f;
-    __m256 id = _mm256_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f);
-    /* cvtps rounds to nearest even (MXCSR default); |x| * 127/amax <= 127.00002 rounds to <= 127 */
-    __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(v0, id)), i1 = _mm256_cvtps_epi32(_mm256_mul_ps(v1, id)),
-            i2 = _mm256_cvtps_epi32(_mm256_mul_ps(v2, id)), i3 = _mm256_cvtps_epi32(_mm256_mul_ps(v3, id));
+    __m256 v[4], r = _mm256_setzero_ps();
+    __m256i qi[4];
+    for (int i = 0; i < 4; i++) {
+        v[i] = _mm256_loadu_ps(x + 8 * i);
+        float amax = hmax8(_mm256_andnot_ps(sign, v[i]));
+        d[i] = amax / 127.0f;
+        /* cvtps rounds to nearest even (MXCSR default); |x| * 127/amax <= 127.00002 rounds to <= 127 */
+        qi[i] = _mm256_cvtps_epi32(_mm256_mul_ps(v[i], _mm256_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f)));
+        r = _mm256_add_ps(r, _mm256_mul_ps(_mm256_set1_ps(d[i]), _mm256_cvtepi32_ps(qi[i])));
+    }
+    *sum = hsum8(r);
     /* pack 32 -> 16 -> 8 bits; the packs work per 128-bit lane, the permute restores element order */
-    __m256i b = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
+    __m256i b = _mm256_packs_epi16(_mm256_packs_epi32(qi[0], qi[1]), _mm256_packs_epi32(qi[2], qi[3]));
     b = _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
     _mm256_storeu_si256((__m256i *)q, b);
 }
@@ -119,37 +149,38 @@ INLINE void split_chunk(const int8_t *nat, int8_t *out)
     _mm256_storeu_si256((__m256i *)(out + 32), o);
 }
 
-static void quantize_x_token(const float *x, int64_t cols, int64_t cols64, int split, int gs, int8_t *q, float *d,
-                             float *dv, float *gsum)
+static void quantize_x_token(const float *x, int64_t cols, int64_t cols64, int split, int gs, int8_t *q, float *dv,
+                             float *gsum)
 {
     int8_t nat[64] __attribute__((aligned(32)));
-    float bsum[2];
-    float gacc = 0.0f;
+    float d[8], bsum, gacc = 0.0f;
     for (int64_t c = 0; c < cols64; c += 64) {
         for (int h = 0; h < 2; h++) {
-            int64_t j0 = c + 32 * h, b = j0 / 32;
+            int64_t j0 = c + 32 * h;
             if (j0 + 32 <= cols) {
-                quantize_block(x + j0, nat + 32 * h, &d[b], &bsum[h]);
-            } else { /* the padding: a partial block (16 columns, nvfp4) or none */
+                quantize_32(x + j0, nat + 32 * h, d + 4 * h, &bsum);
+            } else { /* the padding: a partial piece (16 columns, nvfp4) or none */
                 float tmp[32] = {0};
                 if (j0 < cols)
                     memcpy(tmp, x + j0, (size_t)(cols - j0) * sizeof(float));
-                quantize_block(tmp, nat + 32 * h, &d[b], &bsum[h]);
+                quantize_32(tmp, nat + 32 * h, d + 4 * h, &bsum);
             }
-            if (gs >= 32 && j0 < cols) { /* group sums; groups are whole blocks */
-                gacc += bsum[h];
+            if (gs >= 32 && j0 < cols) { /* group sums; groups are whole pieces of 32 */
+                gacc += bsum;
                 if ((j0 + 32) % gs == 0) {
                     gsum[j0 / gs] = gacc;
                     gacc = 0.0f;
                 }
             }
         }
-        if (split)
+        if (split) {
             split_chunk(nat, q + c);
-        else
+            memcpy(dv + c / 8, d, sizeof d);
+        } else {
             memcpy(q + c, nat, 64);
-        __m256 dd = _mm256_set_m128(_mm_set1_ps(d[c / 32 + 1]), _mm_set1_ps(d[c / 32]));
-        _mm256_storeu_ps(dv + c / 8, dd);
+            for (int k = 0; k < 16; k++)
+                dv[c / 4 + k] = d[k / 2];
+        }
     }
 }
 
@@ -158,18 +189,17 @@ static int xq_init(struct xq *X, const float *x, int64_t n, int64_t cols, int sp
 {
     X->cols64 = (cols + 63) / 64 * 64;
     X->ngroups = gs >= 32 ? cols / gs : 0;
-    size_t nq = (size_t)(n * X->cols64), nd = (size_t)(n * X->cols64 / 32), ndv = (size_t)(n * X->cols64 / 8),
-           ng = (size_t)(n * X->ngroups);
-    X->mem = mlxc_alloc_aligned(nq + (nd + ndv + ng) * sizeof(float));
+    X->dvlen = X->cols64 / (split ? 8 : 4);
+    size_t nq = (size_t)(n * X->cols64), ndv = (size_t)(n * X->dvlen), ng = (size_t)(n * X->ngroups);
+    X->mem = mlxc_alloc_aligned(nq + (ndv + ng) * sizeof(float));
     if (!X->mem)
         return -1;
     X->dv = (float *)X->mem;
-    X->d = X->dv + ndv;
-    X->gsum = X->d + nd;
+    X->gsum = X->dv + ndv;
     X->q = (int8_t *)(X->gsum + ng);
     for (int64_t t = 0; t < n; t++)
-        quantize_x_token(x + t * cols, cols, X->cols64, split, gs, X->q + t * X->cols64,
-                         X->d + t * (X->cols64 / 32), X->dv + t * (X->cols64 / 8), X->gsum + t * X->ngroups);
+        quantize_x_token(x + t * cols, cols, X->cols64, split, gs, X->q + t * X->cols64, X->dv + t * X->dvlen,
+                         X->gsum + t * X->ngroups);
     return 0;
 }
 
@@ -178,128 +208,261 @@ static void xq_free(struct xq *X)
     mlxc_free_aligned(X->mem);
 }
 
-INLINE const int8_t *xq_q(const struct xq *X, int64_t t, int64_t c)
-{
-    return X->q + t * X->cols64 + c;
-}
+/* Per-token views of the quantized activations of tokens [t0, t0 + nt). */
+struct xrows {
+    const int8_t *q[TOK];
+    const float *dv[TOK], *gsum[TOK];
+};
 
-INLINE __m256 xq_dv(const struct xq *X, int64_t t, int64_t c)
+INLINE void xrows_init(struct xrows *R, const struct xq *X, int64_t t0, const int nt)
 {
-    return _mm256_loadu_ps(X->dv + t * (X->cols64 / 8) + c / 8);
-}
-
-INLINE float xq_d(const struct xq *X, int64_t t, int64_t c)
-{
-    return X->d[t * (X->cols64 / 32) + c / 32];
-}
-
-/* ======================= affine 4-bit ======================= */
-
-/* One 64-column chunk (32 packed bytes, split order) for nt tokens: acc[t] += sv * dv_t * dot(q, xq_t),
- * with the 8 lanes of sv holding the scales of the chunk's two 32-column halves. */
-INLINE void nib_step(__m256i lo, __m256i hi, __m256 sv, const struct xq *X, int64_t t0, const int nt, int64_t c,
-                     __m256 *acc)
-{
-    const __m256i ones = _mm256_set1_epi16(1);
     for (int t = 0; t < nt; t++) {
-        const int8_t *q = xq_q(X, t0 + t, c);
-        __m256i xe = _mm256_loadu_si256((const __m256i *)q), xo = _mm256_loadu_si256((const __m256i *)(q + 32));
-        /* u8 codes (<= 15) x s8: pair sums <= 2*15*127, and the two added <= 7620, no s16 saturation */
-        __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, xe), _mm256_maddubs_epi16(hi, xo));
-        __m256 pf = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones));
-        acc[t] = _mm256_fmadd_ps(pf, _mm256_mul_ps(sv, xq_dv(X, t0 + t, c)), acc[t]);
+        R->q[t] = X->q + (t0 + t) * X->cols64;
+        R->dv[t] = X->dv + (t0 + t) * X->dvlen;
+        R->gsum[t] = X->gsum + (t0 + t) * X->ngroups;
     }
-}
-
-/* Scale lanes for the 64-column chunk at local column lc: gs 32 has two groups, larger sizes one. */
-INLINE __m256 chunk_scales(const float *sf, int64_t lc, int64_t ng, const int gs)
-{
-    if (gs == 32) {
-        float s1 = lc / 32 + 1 < ng ? sf[lc / 32 + 1] : 0.0f;
-        return _mm256_set_m128(_mm_set1_ps(s1), _mm_set1_ps(sf[lc / 32]));
-    }
-    return _mm256_set1_ps(sf[lc / gs]);
 }
 
 INLINE float dot_f32(const float *a, const float *b, int64_t n)
 {
-    float s = 0.0f;
-    for (int64_t i = 0; i < n; i++)
+    __m256 acc = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
+    float s = hsum8(acc);
+    for (; i < n; i++)
         s += a[i] * b[i];
     return s;
 }
 
-INLINE void aff4_row(const struct mlxc_qmatrix *m, int64_t r, const struct xq *X, int64_t t0, const int nt,
-                     const int gs, float *out)
+/* With one or two tokens, consecutive chunks alternate between two sets of accumulators: a single chain of
+ * dependent FMAs (4 cycles each) would otherwise bound a row at one chunk per 4 cycles. */
+#define ALT(nt, acc, acc2) ((nt) <= 2 ? (acc2) : (acc))
+
+INLINE void acc_init(__m256 *acc, __m256 *acc2, const int nt)
+{
+    for (int t = 0; t < nt; t++)
+        acc[t] = acc2[t] = _mm256_setzero_ps();
+}
+
+INLINE float acc_sum(const __m256 *acc, const __m256 *acc2, int t, const int nt)
+{
+    return hsum8(nt <= 2 ? _mm256_add_ps(acc[t], acc2[t]) : acc[t]);
+}
+
+/* ======================= affine 4-bit ======================= */
+
+/* Scale lanes for a 64-column chunk (lane k = columns 8k..8k+7): gs 32 covers two groups, larger one.
+ * sf is zero-padded past the span's last group. */
+INLINE __m256 chunk_scales(const float *sf, int64_t g, const int gs)
+{
+    if (gs == 32)
+        return _mm256_set_m128(_mm_broadcast_ss(sf + g + 1), _mm_broadcast_ss(sf + g));
+    return _mm256_broadcast_ss(sf + g);
+}
+
+/* One 64-column chunk of 32 packed bytes for nt tokens: acc[t] += sv * dv_t * (q . xq_t) per lane. */
+INLINE void aff4_chunk(__m256i w, __m256 sv, const struct xrows *X, const int nt, int64_t c, __m256 *acc)
+{
+    const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+    __m256i lo = _mm256_and_si256(w, m4), hi = _mm256_and_si256(_mm256_srli_epi16(w, 4), m4);
+    for (int t = 0; t < nt; t++) {
+        const int8_t *q = X->q[t] + c;
+        __m256i xe = _mm256_loadu_si256((const __m256i *)q), xo = _mm256_loadu_si256((const __m256i *)(q + 32));
+        /* u8 codes (<= 15) x s8: pair sums <= 2*15*127, the two added <= 7620: no s16 saturation */
+        __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, xe), _mm256_maddubs_epi16(hi, xo));
+        __m256 pf = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones));
+        acc[t] = _mm256_fmadd_ps(pf, _mm256_mul_ps(sv, _mm256_loadu_ps(X->dv[t] + c / 8)), acc[t]);
+    }
+}
+
+INLINE void aff4_row(const struct mlxc_qmatrix *m, int64_t r, const struct xrows *X, const int nt, const int gs,
+                     float *out)
 {
     const int64_t cols = m->cols, groups = cols / gs;
     const uint8_t *wr = (const uint8_t *)m->packed + r * (cols / 2);
-    const __m256i m4 = _mm256_set1_epi8(0x0F);
-    __m256 acc[TOK];
-    float bacc[TOK];
-    float sf[SPAN / 32], bf[SPAN / 32];
-    for (int t = 0; t < nt; t++) {
-        acc[t] = _mm256_setzero_ps();
-        bacc[t] = 0.0f;
-    }
+    __m256 acc[TOK], acc2[TOK];
+    float bacc[TOK] = {0};
+    float sf[SPAN / 32 + 1], bf[SPAN / 32];
+    acc_init(acc, acc2, nt);
     for (int64_t c0 = 0; c0 < cols; c0 += SPAN) {
-        int64_t c1 = c0 + SPAN < cols ? c0 + SPAN : cols, g0 = c0 / gs, ng = (c1 - c0) / gs;
+        const int64_t c1 = c0 + SPAN < cols ? c0 + SPAN : cols, g0 = c0 / gs, ng = (c1 - c0) / gs;
         scalars_to_f32(m->scales, r * groups + g0, ng, m->scale_dtype, sf);
         scalars_to_f32(m->biases, r * groups + g0, ng, m->scale_dtype, bf);
+        sf[ng] = 0.0f;
         for (int t = 0; t < nt; t++)
-            bacc[t] += dot_f32(bf, X->gsum + (t0 + t) * X->ngroups + g0, ng);
+            bacc[t] += dot_f32(bf, X->gsum[t] + g0, ng);
         int64_t c = c0;
-        for (; c < c1; c += 64) {
-            __m256i w = c + 64 <= c1 ? _mm256_loadu_si256((const __m256i *)(wr + c / 2))
-                                     : load_partial(wr + c / 2, (c1 - c) / 2);
-            __m256i lo = _mm256_and_si256(w, m4), hi = _mm256_and_si256(_mm256_srli_epi16(w, 4), m4);
-            nib_step(lo, hi, chunk_scales(sf, c - c0, ng, gs), X, t0, nt, c, acc);
+        for (; c + 128 <= c1; c += 128) {
+            _mm_prefetch((const char *)(wr + c / 2 + PREFETCH), _MM_HINT_T0); /* cannot fault */
+            aff4_chunk(_mm256_loadu_si256((const __m256i *)(wr + c / 2)), chunk_scales(sf, (c - c0) / gs, gs),
+                       X, nt, c, acc);
+            aff4_chunk(_mm256_loadu_si256((const __m256i *)(wr + c / 2 + 32)),
+                       chunk_scales(sf, (c + 64 - c0) / gs, gs), X, nt, c + 64, ALT(nt, acc, acc2));
         }
+        for (; c + 64 <= c1; c += 64)
+            aff4_chunk(_mm256_loadu_si256((const __m256i *)(wr + c / 2)), chunk_scales(sf, (c - c0) / gs, gs),
+                       X, nt, c, acc);
+        if (c < c1) /* 32 columns left (gs 32) */
+            aff4_chunk(load_partial(wr + c / 2, (c1 - c) / 2), chunk_scales(sf, (c - c0) / gs, gs), X, nt, c,
+                       acc);
     }
     for (int t = 0; t < nt; t++)
-        out[t] = hsum8(acc[t]) + bacc[t];
+        out[t] = acc_sum(acc, acc2, t, nt) + bacc[t];
 }
 
 /* ======================= affine 8-bit ======================= */
 
-INLINE void aff8_row(const struct mlxc_qmatrix *m, int64_t r, const struct xq *X, int64_t t0, const int nt,
-                     const int gs, float *out)
+/* One 32-column chunk of 8-bit codes. */
+INLINE void aff8_chunk(__m256i w, __m256 sv, const struct xrows *X, const int nt, int64_t c, __m256 *acc)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    /* s8 x s8 through vpmaddubsw: |q - 128| (<= 128, as u8) times xq with the sign of q - 128;
+     * pair sums <= 2*128*127 = 32512, no saturation */
+    __m256i ws = _mm256_xor_si256(w, _mm256_set1_epi8((char)0x80));
+    __m256i aw = _mm256_sign_epi8(ws, ws);
+    for (int t = 0; t < nt; t++) {
+        __m256i xs = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(X->q[t] + c)), ws);
+        __m256 pf = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(aw, xs), ones));
+        acc[t] = _mm256_fmadd_ps(pf, _mm256_mul_ps(sv, _mm256_loadu_ps(X->dv[t] + c / 4)), acc[t]);
+    }
+}
+
+INLINE void aff8_row(const struct mlxc_qmatrix *m, int64_t r, const struct xrows *X, const int nt, const int gs,
+                     float *out)
 {
     const int64_t cols = m->cols, groups = cols / gs;
     const uint8_t *wr = (const uint8_t *)m->packed + r * cols;
-    const __m256i ones = _mm256_set1_epi16(1), bias128 = _mm256_set1_epi8((char)0x80);
-    __m256 acc[TOK];
-    float bacc[TOK];
+    __m256 acc[TOK], acc2[TOK];
+    float bacc[TOK] = {0};
     float sf[SPAN / 32], bf[SPAN / 32];
-    for (int t = 0; t < nt; t++) {
-        acc[t] = _mm256_setzero_ps();
-        bacc[t] = 0.0f;
-    }
+    acc_init(acc, acc2, nt);
     for (int64_t c0 = 0; c0 < cols; c0 += SPAN) {
-        int64_t c1 = c0 + SPAN < cols ? c0 + SPAN : cols, g0 = c0 / gs, ng = (c1 - c0) / gs;
+        const int64_t c1 = c0 + SPAN < cols ? c0 + SPAN : cols, g0 = c0 / gs, ng = (c1 - c0) / gs;
         scalars_to_f32(m->scales, r * groups + g0, ng, m->scale_dtype, sf);
         scalars_to_f32(m->biases, r * groups + g0, ng, m->scale_dtype, bf);
-        /* q = (q - 128) + 128: the bias term becomes (bias + 128 scale) * sum x */
+        /* q = (q - 128) + 128: the bias term becomes (bias + 128 scale) * sum xhat */
         for (int64_t g = 0; g < ng; g++)
             bf[g] += 128.0f * sf[g];
         for (int t = 0; t < nt; t++)
-            bacc[t] += dot_f32(bf, X->gsum + (t0 + t) * X->ngroups + g0, ng);
-        for (int64_t c = c0; c < c1; c += 32) {
-            __m256i w = _mm256_loadu_si256((const __m256i *)(wr + c));
-            /* s8 x s8 through vpmaddubsw: |q - 128| (<= 128, u8) times xq with the sign of q - 128;
-             * pair sums <= 2*128*127 = 32512, no saturation */
-            __m256i ws = _mm256_xor_si256(w, bias128);
-            __m256i aw = _mm256_sign_epi8(ws, ws);
-            float s = sf[(c - c0) / gs];
-            for (int t = 0; t < nt; t++) {
-                __m256i xs = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)xq_q(X, t0 + t, c)), ws);
-                __m256 pf = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(aw, xs), ones));
-                acc[t] = _mm256_fmadd_ps(pf, _mm256_set1_ps(s * xq_d(X, t0 + t, c)), acc[t]);
+            bacc[t] += dot_f32(bf, X->gsum[t] + g0, ng);
+        int64_t c = c0;
+        for (; c + 64 <= c1; c += 64) {
+            _mm_prefetch((const char *)(wr + c + PREFETCH), _MM_HINT_T0);
+            aff8_chunk(_mm256_loadu_si256((const __m256i *)(wr + c)), _mm256_set1_ps(sf[(c - c0) / gs]), X, nt, c,
+                       acc);
+            aff8_chunk(_mm256_loadu_si256((const __m256i *)(wr + c + 32)), _mm256_set1_ps(sf[(c + 32 - c0) / gs]), X,
+                       nt, c + 32, ALT(nt, acc, acc2));
+        }
+        if (c < c1)
+            aff8_chunk(_mm256_loadu_si256((const __m256i *)(wr + c)), _mm256_set1_ps(sf[(c - c0) / gs]), X, nt, c,
+                       acc);
+    }
+    for (int t = 0; t < nt; t++)
+        out[t] = acc_sum(acc, acc2, t, nt) + bacc[t];
+}
+
+/* ======================= affine 2, 3, 5, 6-bit ======================= */
+
+/* Constants to unpack 32 codes of b bits (a 4b-byte LSB-first bit stream) into 32 bytes. The 32 codes are
+ * four pieces of 8 codes, each exactly b bytes. One load puts bytes 0..15 in the low 128-bit lane and
+ * bytes 2b..2b+15 in the high one, so lane 0 sees pieces 0 and 1, lane 1 pieces 2 and 3. For 16-bit lane
+ * i (code i of a piece, at bit i*b) pshufb gathers bytes (i*b)/8 and (i*b)/8 + 1 of the piece (shuf0 for
+ * pieces 0 | 2, shuf1 the same plus b for pieces 1 | 3); pmullw by 2^(8 - s), s = (i*b)%8, moves bit s
+ * to bit 8 and drops bits s+8 and up; >> 8, packus and the mask leave the code. */
+struct unpack_consts {
+    __m256i shuf0, shuf1, mul, mask;
+};
+
+static struct unpack_consts unpack_consts(int b)
+{
+    uint8_t sh[2][32];
+    uint16_t mu[16];
+    for (int l = 0; l < 2; l++)
+        for (int i = 0; i < 8; i++) {
+            int bit = i * b;
+            for (int h = 0; h < 2; h++) {
+                sh[h][16 * l + 2 * i] = (uint8_t)((bit >> 3) + h * b);
+                sh[h][16 * l + 2 * i + 1] = (uint8_t)((bit >> 3) + 1 + h * b);
             }
+            mu[8 * l + i] = (uint16_t)(1u << (8 - (bit & 7)));
+        }
+    struct unpack_consts k;
+    k.shuf0 = _mm256_loadu_si256((const __m256i *)sh[0]);
+    k.shuf1 = _mm256_loadu_si256((const __m256i *)sh[1]);
+    k.mul = _mm256_loadu_si256((const __m256i *)mu);
+    k.mask = _mm256_set1_epi8((char)((1 << b) - 1));
+    return k;
+}
+
+/* 32 codes at p, natural order, as bytes. Reads 16 - 2b bytes past the 4b bytes of the codes. */
+INLINE __m256i unpack32(const uint8_t *p, const int b, const struct unpack_consts *k)
+{
+    __m256i v = _mm256_loadu2_m128i((const __m128i *)(p + 2 * b), (const __m128i *)p);
+    __m256i a = _mm256_srli_epi16(_mm256_mullo_epi16(_mm256_shuffle_epi8(v, k->shuf0), k->mul), 8);
+    __m256i c = _mm256_srli_epi16(_mm256_mullo_epi16(_mm256_shuffle_epi8(v, k->shuf1), k->mul), 8);
+    /* packus interleaves per lane: [a.lo, c.lo | a.hi, c.hi] = codes [0-7, 8-15 | 16-23, 24-31] */
+    return _mm256_and_si256(_mm256_packus_epi16(a, c), k->mask);
+}
+
+/* One 32-column chunk of unpacked codes (<= 63): u8 x s8 with x in natural order, pair sums
+ * <= 2*63*127, no saturation. */
+INLINE void affn_chunk(__m256i codes, __m256 sv, const struct xrows *X, const int nt, int64_t c, __m256 *acc)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int t = 0; t < nt; t++) {
+        __m256i xq = _mm256_loadu_si256((const __m256i *)(X->q[t] + c));
+        __m256 pf = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(codes, xq), ones));
+        acc[t] = _mm256_fmadd_ps(pf, _mm256_mul_ps(sv, _mm256_loadu_ps(X->dv[t] + c / 4)), acc[t]);
+    }
+}
+
+/* Affine with b = 2, 3, 5 or 6 bits. The last chunks of a row are unpacked from a copy, so that the
+ * over-read of unpack32 stays inside the row. */
+INLINE void affn_row(const struct mlxc_qmatrix *m, int64_t r, const struct xrows *X, const int nt, const int b,
+                     const struct unpack_consts *k, float *out)
+{
+    const int gs = m->q.group_size, gshift = __builtin_ctz((unsigned)gs); /* gs is 32, 64 or 128 */
+    const int64_t cols = m->cols, groups = cols / gs, row_bytes = cols * b / 8;
+    const uint8_t *wr = (const uint8_t *)m->packed + r * row_bytes;
+    __m256 acc[TOK], acc2[TOK];
+    float bacc[TOK] = {0};
+    float sf[SPAN / 32], bf[SPAN / 32];
+    acc_init(acc, acc2, nt);
+    for (int64_t c0 = 0; c0 < cols; c0 += SPAN) {
+        const int64_t c1 = c0 + SPAN < cols ? c0 + SPAN : cols, g0 = c0 / gs, ng = (c1 - c0) / gs;
+        /* chunks starting below cin can be unpacked in place: unpack32 at byte c*b/8 reads up to byte
+         * c*b/8 + 2b + 16, which must stay inside the row (for 2 bits that is past the next chunk too) */
+        const int64_t lim = (row_bytes - 2 * b - 16) * 8 / b;
+        int64_t cin = lim < 0 ? 0 : lim / 32 * 32 + 32;
+        cin = cin < c1 ? cin : c1;
+        scalars_to_f32(m->scales, r * groups + g0, ng, m->scale_dtype, sf);
+        scalars_to_f32(m->biases, r * groups + g0, ng, m->scale_dtype, bf);
+        for (int t = 0; t < nt; t++)
+            bacc[t] += dot_f32(bf, X->gsum[t] + g0, ng);
+        int64_t c = c0;
+        for (; c + 64 <= cin; c += 64) {
+            const uint8_t *p = wr + c * b / 8;
+            _mm_prefetch((const char *)(p + PREFETCH), _MM_HINT_T0);
+            affn_chunk(unpack32(p, b, k), _mm256_set1_ps(sf[(c - c0) >> gshift]), X, nt, c, acc);
+            affn_chunk(unpack32(p + 4 * b, b, k), _mm256_set1_ps(sf[(c + 32 - c0) >> gshift]), X, nt, c + 32,
+                       ALT(nt, acc, acc2));
+        }
+        for (; c < c1; c += 32) {
+            const uint8_t *p = wr + c * b / 8;
+            __m256i codes;
+            if (c < cin) {
+                codes = unpack32(p, b, k);
+            } else {
+                uint8_t tmp[32] = {0};
+                memcpy(tmp, p, (size_t)(4 * b));
+                codes = unpack32(tmp, b, k);
+            }
+            affn_chunk(codes, _mm256_set1_ps(sf[(c - c0) >> gshift]), X, nt, c, acc);
         }
     }
     for (int t = 0; t < nt; t++)
-        out[t] = hsum8(acc[t]) + bacc[t];
+        out[t] = acc_sum(acc, acc2, t, nt) + bacc[t];
 }
 
 /* ======================= mxfp4, nvfp4 ======================= */
@@ -311,49 +474,94 @@ INLINE __m256i fp4x2_lut(void)
                             -1, -2, -3, -4, -6, -8, -12);
 }
 
-/* mxfp4 (gs 32: the chunk's halves are groups) and nvfp4 (gs 16: four groups, two lanes each). */
-INLINE __m256 fp4_chunk_scales(const uint8_t *sb, int64_t g, int64_t ng, const int nv)
+/* Scale bytes [i0, i0 + n) as f32 times `mul`: E8M0 (2^(s-127), 2^-127 for 0) or E4M3 (F16C, see
+ * e4m3x32_to_f32 below). Exact: the products are powers of two times at most 4 significant bits. */
+static void scale_bytes_to_f32(const uint8_t *sb, int64_t n, int e4m3, float mul, float *out)
 {
-    if (!nv) {
-        float s0 = 0.5f * mlxc_e8m0_value(sb[g]), s1 = g + 1 < ng ? 0.5f * mlxc_e8m0_value(sb[g + 1]) : 0.0f;
-        return _mm256_set_m128(_mm_set1_ps(s1), _mm_set1_ps(s0));
+    int64_t i = 0;
+    const __m256 vm = _mm256_set1_ps(e4m3 ? mul * 256.0f : mul);
+    for (; i + 8 <= n; i += 8) {
+        int64_t v;
+        memcpy(&v, sb + i, 8);
+        __m128i b = _mm_cvtsi64_si128(v);
+        __m256 f;
+        if (e4m3) {
+            __m128i h = _mm_cvtepu8_epi16(b); /* E4M3 bits 6..0 -> f16 bits 13..7, sign -> bit 15: value/256 */
+            h = _mm_or_si128(_mm_slli_epi16(_mm_and_si128(h, _mm_set1_epi16(0x7F)), 7),
+                             _mm_slli_epi16(_mm_and_si128(h, _mm_set1_epi16(0x80)), 8));
+            f = _mm256_cvtph_ps(h);
+        } else {
+            __m256i e = _mm256_cvtepu8_epi32(b);
+            f = _mm256_castsi256_ps(_mm256_slli_epi32(e, 23));
+            /* s == 0 means 2^-127, not 0 */
+            f = _mm256_blendv_ps(f, _mm256_set1_ps(0x1p-127f), _mm256_castsi256_ps(_mm256_cmpeq_epi32(e, _mm256_setzero_si256())));
+        }
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(f, vm));
     }
-    float s[4];
-    for (int i = 0; i < 4; i++)
-        s[i] = g + i < ng ? 0.5f * mlxc_e4m3_value(sb[g + i]) : 0.0f;
-    return _mm256_setr_ps(s[0], s[0], s[1], s[1], s[2], s[2], s[3], s[3]);
+    for (; i < n; i++)
+        out[i] = mul * (e4m3 ? mlxc_e4m3_value(sb[i]) : mlxc_e8m0_value(sb[i]));
 }
 
-INLINE void fp4_row(const struct mlxc_qmatrix *m, int64_t r, const struct xq *X, int64_t t0, const int nt,
-                    const int nv, float *out)
+/* One 64-column chunk of 32 packed FP4 bytes: acc[t] += sv * dv_t * (2v . xq_t) per lane. */
+INLINE void fp4_chunk(__m256i w, __m256 sv, const struct xrows *X, const int nt, int64_t c, __m256 *acc)
+{
+    const __m256i m4 = _mm256_set1_epi8(0x0F), lut = fp4x2_lut(), ones = _mm256_set1_epi16(1);
+    __m256i vlo = _mm256_shuffle_epi8(lut, _mm256_and_si256(w, m4));
+    __m256i vhi = _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(w, 4), m4));
+    __m256i alo = _mm256_abs_epi8(vlo), ahi = _mm256_abs_epi8(vhi);
+    for (int t = 0; t < nt; t++) {
+        const int8_t *q = X->q[t] + c;
+        /* s8 x s8 through vpmaddubsw: |2v| as u8 times xq with the sign of v */
+        __m256i xe = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)q), vlo);
+        __m256i xo = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(q + 32)), vhi);
+        /* |2v| <= 12: pair sums <= 2*12*127 each, 6096 for both, no saturation */
+        __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(alo, xe), _mm256_maddubs_epi16(ahi, xo));
+        __m256 pf = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones));
+        acc[t] = _mm256_fmadd_ps(pf, _mm256_mul_ps(sv, _mm256_loadu_ps(X->dv[t] + c / 8)), acc[t]);
+    }
+}
+
+/* Scale lanes of the chunk whose first group is g (lane k = columns 8k..8k+7): mxfp4 (gs 32) two groups
+ * of four lanes, nvfp4 (gs 16) four groups of two lanes. sf is zero-padded past the last group. */
+INLINE __m256 fp4_chunk_scales(const float *sf, int64_t g, const int nv)
+{
+    if (!nv)
+        return _mm256_set_m128(_mm_broadcast_ss(sf + g + 1), _mm_broadcast_ss(sf + g));
+    return _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_loadu_ps(sf + g)),
+                                    _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3));
+}
+
+INLINE void fp4_row(const struct mlxc_qmatrix *m, int64_t r, const struct xrows *X, const int nt, const int nv,
+                    float *out)
 {
     const int gs = nv ? 16 : 32;
     const int64_t cols = m->cols, groups = cols / gs;
     const uint8_t *wr = (const uint8_t *)m->packed + r * (cols / 2);
     const uint8_t *sb = (const uint8_t *)m->scales + r * groups;
-    const __m256i m4 = _mm256_set1_epi8(0x0F), lut = fp4x2_lut(), ones = _mm256_set1_epi16(1);
-    __m256 acc[TOK];
-    for (int t = 0; t < nt; t++)
-        acc[t] = _mm256_setzero_ps();
-    for (int64_t c = 0; c < cols; c += 64) {
-        __m256i w = c + 64 <= cols ? _mm256_loadu_si256((const __m256i *)(wr + c / 2))
-                                   : load_partial(wr + c / 2, (cols - c) / 2);
-        __m256i vlo = _mm256_shuffle_epi8(lut, _mm256_and_si256(w, m4));
-        __m256i vhi = _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(w, 4), m4));
-        __m256i alo = _mm256_abs_epi8(vlo), ahi = _mm256_abs_epi8(vhi);
-        __m256 sv = fp4_chunk_scales(sb, c / gs, groups, nv);
-        for (int t = 0; t < nt; t++) {
-            const int8_t *q = xq_q(X, t0 + t, c);
-            __m256i xe = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)q), vlo);
-            __m256i xo = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(q + 32)), vhi);
-            /* |2v| <= 12: pair sums <= 2*12*127 each, 6096 for both, no saturation */
-            __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(alo, xe), _mm256_maddubs_epi16(ahi, xo));
-            __m256 pf = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones));
-            acc[t] = _mm256_fmadd_ps(pf, _mm256_mul_ps(sv, xq_dv(X, t0 + t, c)), acc[t]);
+    __m256 acc[TOK], acc2[TOK];
+    float sf[SPAN / 16 + 4];
+    acc_init(acc, acc2, nt);
+    for (int64_t c0 = 0; c0 < cols; c0 += SPAN) {
+        const int64_t c1 = c0 + SPAN < cols ? c0 + SPAN : cols, g0 = c0 / gs, ng = (c1 - c0) / gs;
+        /* the LUT holds 2v: fold the 1/2 into the scales */
+        scale_bytes_to_f32(sb + g0, ng, nv, 0.5f, sf);
+        memset(sf + ng, 0, 4 * sizeof(float));
+        int64_t c = c0;
+        for (; c + 128 <= c1; c += 128) {
+            _mm_prefetch((const char *)(wr + c / 2 + PREFETCH), _MM_HINT_T0);
+            fp4_chunk(_mm256_loadu_si256((const __m256i *)(wr + c / 2)), fp4_chunk_scales(sf, (c - c0) / gs, nv), X,
+                      nt, c, acc);
+            fp4_chunk(_mm256_loadu_si256((const __m256i *)(wr + c / 2 + 32)),
+                      fp4_chunk_scales(sf, (c + 64 - c0) / gs, nv), X, nt, c + 64, ALT(nt, acc, acc2));
         }
+        for (; c + 64 <= c1; c += 64)
+            fp4_chunk(_mm256_loadu_si256((const __m256i *)(wr + c / 2)), fp4_chunk_scales(sf, (c - c0) / gs, nv), X,
+                      nt, c, acc);
+        if (c < c1)
+            fp4_chunk(load_partial(wr + c / 2, (c1 - c) / 2), fp4_chunk_scales(sf, (c - c0) / gs, nv), X, nt, c, acc);
     }
     for (int t = 0; t < nt; t++)
-        out[t] = hsum8(acc[t]);
+        out[t] = acc_sum(acc, acc2, t, nt);
 }
 
 /* ======================= mxfp8 (x in f32) ======================= */
@@ -383,15 +591,15 @@ INLINE void fp8_row(const struct mlxc_qmatrix *m, int64_t r, const float *x, int
         acc[t] = _mm256_setzero_ps();
     for (int64_t g = 0; g < groups; g++) {
         __m256 f[4];
+        _mm_prefetch((const char *)(wr + 32 * g + PREFETCH), _MM_HINT_T0);
         e4m3x32_to_f32(_mm256_loadu_si256((const __m256i *)(wr + 32 * g)), f);
         __m256 s = _mm256_set1_ps(mlxc_e8m0_value(sb[g]));
         for (int t = 0; t < nt; t++) {
             const float *xt = x + (t0 + t) * cols + 32 * g;
-            __m256 a = _mm256_mul_ps(f[0], _mm256_loadu_ps(xt));
-            a = _mm256_fmadd_ps(f[1], _mm256_loadu_ps(xt + 8), a);
-            a = _mm256_fmadd_ps(f[2], _mm256_loadu_ps(xt + 16), a);
-            a = _mm256_fmadd_ps(f[3], _mm256_loadu_ps(xt + 24), a);
-            acc[t] = _mm256_fmadd_ps(a, s, acc[t]);
+            /* two short chains, then the scale: the group sum is ready 12 cycles after the loads */
+            __m256 a = _mm256_fmadd_ps(f[1], _mm256_loadu_ps(xt + 8), _mm256_mul_ps(f[0], _mm256_loadu_ps(xt)));
+            __m256 b = _mm256_fmadd_ps(f[3], _mm256_loadu_ps(xt + 24), _mm256_mul_ps(f[2], _mm256_loadu_ps(xt + 16)));
+            acc[t] = _mm256_fmadd_ps(_mm256_add_ps(a, b), s, acc[t]);
         }
     }
     for (int t = 0; t < nt; t++) /* the 256 goes last, so a large scale cannot overflow early */
@@ -400,12 +608,12 @@ INLINE void fp8_row(const struct mlxc_qmatrix *m, int64_t r, const float *x, int
 
 /* ======================= driver ======================= */
 
-enum kind { K_AFF4, K_AFF8, K_MXFP4, K_NVFP4, K_MXFP8, K_NONE };
+enum kind { K_AFF4, K_AFF8, K_AFFN, K_MXFP4, K_NVFP4, K_MXFP8, K_NONE };
 
 static enum kind kind_of(const struct mlxc_qmatrix *m)
 {
     switch (m->q.mode) {
-    case MLXC_Q_AFFINE: return m->q.bits == 4 ? K_AFF4 : m->q.bits == 8 ? K_AFF8 : K_NONE;
+    case MLXC_Q_AFFINE: return m->q.bits == 4 ? K_AFF4 : m->q.bits == 8 ? K_AFF8 : K_AFFN;
     case MLXC_Q_MXFP4: return K_MXFP4;
     case MLXC_Q_NVFP4: return K_NVFP4;
     case MLXC_Q_MXFP8: return K_MXFP8;
@@ -415,28 +623,41 @@ static enum kind kind_of(const struct mlxc_qmatrix *m)
 
 /* One row for nt (a constant after inlining) tokens starting at t0. */
 INLINE void row_kernel(enum kind k, const struct mlxc_qmatrix *m, int64_t r, const struct xq *X, const float *x,
-                       int64_t t0, const int nt, float *out)
+                       int64_t t0, const int nt, const struct unpack_consts *uk, float *out)
 {
     const int gs = m->q.group_size;
+    struct xrows R;
+    if (k != K_MXFP8)
+        xrows_init(&R, X, t0, nt);
     switch (k) {
     case K_AFF4:
         if (gs == 32)
-            aff4_row(m, r, X, t0, nt, 32, out);
+            aff4_row(m, r, &R, nt, 32, out);
         else if (gs == 64)
-            aff4_row(m, r, X, t0, nt, 64, out);
+            aff4_row(m, r, &R, nt, 64, out);
         else
-            aff4_row(m, r, X, t0, nt, 128, out);
+            aff4_row(m, r, &R, nt, 128, out);
         break;
     case K_AFF8:
         if (gs == 32)
-            aff8_row(m, r, X, t0, nt, 32, out);
+            aff8_row(m, r, &R, nt, 32, out);
         else if (gs == 64)
-            aff8_row(m, r, X, t0, nt, 64, out);
+            aff8_row(m, r, &R, nt, 64, out);
         else
-            aff8_row(m, r, X, t0, nt, 128, out);
+            aff8_row(m, r, &R, nt, 128, out);
         break;
-    case K_MXFP4: fp4_row(m, r, X, t0, nt, 0, out); break;
-    case K_NVFP4: fp4_row(m, r, X, t0, nt, 1, out); break;
+    case K_AFFN:
+        if (m->q.bits == 2)
+            affn_row(m, r, &R, nt, 2, uk, out);
+        else if (m->q.bits == 3)
+            affn_row(m, r, &R, nt, 3, uk, out);
+        else if (m->q.bits == 5)
+            affn_row(m, r, &R, nt, 5, uk, out);
+        else
+            affn_row(m, r, &R, nt, 6, uk, out);
+        break;
+    case K_MXFP4: fp4_row(m, r, &R, nt, 0, out); break;
+    case K_NVFP4: fp4_row(m, r, &R, nt, 1, out); break;
     case K_MXFP8: fp8_row(m, r, x, t0, nt, out); break;
     case K_NONE: break;
     }
@@ -446,12 +667,13 @@ static void rows_nt(enum kind k, const struct mlxc_qmatrix *m, const struct xq *
                     int nt, float *y, int64_t ldy, int64_t r0, int64_t r1)
 {
     float out[TOK];
+    const struct unpack_consts uk = unpack_consts(k == K_AFFN ? m->q.bits : 2);
     for (int64_t r = r0; r < r1; r++) {
         switch (nt) {
-        case 1: row_kernel(k, m, r, X, x, t0, 1, out); break;
-        case 2: row_kernel(k, m, r, X, x, t0, 2, out); break;
-        case 3: row_kernel(k, m, r, X, x, t0, 3, out); break;
-        default: row_kernel(k, m, r, X, x, t0, 4, out); break;
+        case 1: row_kernel(k, m, r, X, x, t0, 1, &uk, out); break;
+        case 2: row_kernel(k, m, r, X, x, t0, 2, &uk, out); break;
+        case 3: row_kernel(k, m, r, X, x, t0, 3, &uk, out); break;
+        default: row_kernel(k, m, r, X, x, t0, 4, &uk, out); break;
         }
         for (int t = 0; t < nt; t++)
             y[(t0 + t) * ldy + r] = out[t];
@@ -462,20 +684,32 @@ static void avx2_qmatmul_rows(const struct mlxc_qmatrix *m, const float *x, int6
                               int64_t row0, int64_t row1)
 {
     enum kind k = kind_of(m);
-    struct xq X = {0};
-    if (k == K_NONE || (k != K_MXFP8 && xq_init(&X, x, n, m->cols, k != K_AFF8, m->q.mode == MLXC_Q_AFFINE ? m->q.group_size : 0) < 0)) {
+    if (k == K_NONE) {
         mlxc_qkernels_ref.qmatmul_rows(m, x, n, y, ldy, row0, row1);
         return;
     }
+    int split = k == K_AFF4 || k == K_MXFP4 || k == K_NVFP4, gs = m->q.mode == MLXC_Q_AFFINE ? m->q.group_size : 0;
     /* Blocks of rows small enough to stay in L2 while every block of tokens passes over them. */
     int64_t row_bytes = m->cols * m->q.bits / 8;
     int64_t rb = row_bytes > 0 && ROWBLK / row_bytes > 1 ? ROWBLK / row_bytes : 1;
-    for (int64_t r0 = row0; r0 < row1; r0 += rb) {
-        int64_t r1 = r0 + rb < row1 ? r0 + rb : row1;
-        for (int64_t t0 = 0; t0 < n; t0 += TOK)
-            rows_nt(k, m, &X, x, t0, n - t0 < TOK ? (int)(n - t0) : TOK, y, ldy, r0, r1);
+    /* x is quantized TCHUNK tokens at a time, which bounds the buffer for long prompts; the weights are
+     * then read once per TCHUNK tokens, a small cost next to the arithmetic of that many tokens. */
+    for (int64_t tc = 0; tc < n; tc += TCHUNK) {
+        int64_t nc = n - tc < TCHUNK ? n - tc : TCHUNK;
+        const float *xc = x + tc * m->cols;
+        float *yc = y + tc * ldy;
+        struct xq X = {0};
+        if (k != K_MXFP8 && xq_init(&X, xc, nc, m->cols, split, gs) < 0) {
+            mlxc_qkernels_ref.qmatmul_rows(m, xc, nc, yc, ldy, row0, row1);
+            continue;
+        }
+        for (int64_t r0 = row0; r0 < row1; r0 += rb) {
+            int64_t r1 = r0 + rb < row1 ? r0 + rb : row1;
+            for (int64_t t0 = 0; t0 < nc; t0 += TOK)
+                rows_nt(k, m, &X, xc, t0, nc - t0 < TOK ? (int)(nc - t0) : TOK, yc, ldy, r0, r1);
+        }
+        xq_free(&X);
     }
-    xq_free(&X);
 }
 
 /* ======================= dequantize ======================= */
