@@ -243,6 +243,16 @@ int mlxc_chat_open(const struct mlxc_chat_params *p, struct mlxc_chat **out, str
                                        "it cannot be combined with --max-kv-size");
     if (!rc)
         rc = pick_model(c, p, e);
+    if (!rc) { /* "org/name" or ".../folder/" -> "name", "folder" */
+        size_t len = strlen(c->model_arg), end = len;
+        while (end > 1 && c->model_arg[end - 1] == '/')
+            end--;
+        size_t start = end;
+        while (start > 0 && c->model_arg[start - 1] != '/')
+            start--;
+        if (!(c->model_name = strndup(c->model_arg + start, end - start)))
+            rc = mlxc_errf(e, MLXC_ENOMEM, "out of memory");
+    }
     if (!rc && !(c->dir = mlxc_model_dir_resolve(c->model_arg, e)))
         rc = e->code;
     if (!rc)
@@ -312,6 +322,7 @@ void mlxc_chat_close(struct mlxc_chat *c)
     mlxc_model_close(c->m);
     free(c->dir);
     free(c->model_arg);
+    free(c->model_name);
     free(c->template_config);
     free(c);
 }
@@ -548,6 +559,10 @@ int mlxc_chat_say(struct mlxc_chat *c, const char *text, mlxc_chat_cb cb, void *
         if (mlxc_chat_can_trim(c, keep))
             mlxc_chat_trim_to(c, keep);
     } else {
+        /* a re-rendered conversation may have cut the cache before where older turns started */
+        for (size_t i = 0; i + 1 < c->n_turns; i++)
+            if (c->turns[i].start > keep)
+                c->turns[i].start = keep;
         if (t.stopped)
             st.finish_reason = "interrupted";
         c->last = st;
@@ -574,15 +589,7 @@ void mlxc_chat_get_info(const struct mlxc_chat *c, struct mlxc_chat_info *info)
 {
     memset(info, 0, sizeof *info);
     info->model = c->model_arg;
-    const char *name = c->model_arg;
-    size_t len = strlen(name);
-    while (len > 1 && name[len - 1] == '/')
-        len--;
-    const char *slash = NULL;
-    for (size_t i = 0; i + 1 < len; i++)
-        if (name[i] == '/')
-            slash = name + i;
-    info->model_name = slash ? slash + 1 : name; /* may keep a trailing '/' of the argument */
+    info->model_name = c->model_name;
     info->context_used = c->cache.offset;
     info->context_limit = context_limit(c);
     info->n_turns = (int)c->n_turns;

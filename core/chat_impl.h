@@ -24,6 +24,7 @@ struct mlxc_chat_turn {
 struct mlxc_chat {
     struct mlxc_chat_params p;          /* strings below are our own copies */
     char *model_arg, *template_config;
+    char *model_name;                   /* the last part of model_arg */
     char *dir;
     struct mlxc_model *m;
     struct mlxc_tokenizer *tok;

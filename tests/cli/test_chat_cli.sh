@@ -181,7 +181,8 @@ printf 'two\n' | "$C" --resume "$T/q" -m 10 >"$T/resumed" 2>/dev/null
 "$B/cmd/mlxc-cache-prompt" --model "$M" --prompt "Here is a long document about cats and dogs." \
   --prompt-cache-file "$T/pc.safetensors" >/dev/null 2>&1
 "$B/cmd/mlxc-generate" --prompt-cache-file "$T/pc.safetensors" -p "Summarize it." -m 10 --verbose false >"$T/gen" 2>/dev/null
-printf 'Summarize it.\n/reset\n/stats\n' | "$C" --prompt-cache-file "$T/pc.safetensors" -m 10 >"$T/out" 2>"$T/err"; rc=$?
+printf 'Summarize it.\n/save %s\n/reset\n/stats\n' "$T/pcs" | "$C" --prompt-cache-file "$T/pc.safetensors" -m 10 \
+  >"$T/out" 2>"$T/err"; rc=$?
 p1=$(prompt_of 1 "$T/err") c1=$(ctx_of 1 "$T/err")
 if [ $rc -eq 0 ] && [ -s "$T/gen" ] && [ "$(head -n "$(wc -l <"$T/gen")" "$T/out")" = "$(cat "$T/gen")" ] && [ "$p1" = "$N_SUFFIX" ] \
    && grep -q "^context     $((c1 - N_SUFFIX - 10)) of 4096 positions (.*), 0 exchanges after a cached prompt$" "$T/out"; then
@@ -189,6 +190,9 @@ if [ $rc -eq 0 ] && [ -s "$T/gen" ] && [ "$(head -n "$(wc -l <"$T/gen")" "$T/out
 else
   fail "--prompt-cache-file" "rc=$rc $(cat "$T/gen"; echo ---; cat "$T/out" "$T/err")"
 fi
+printf '/undo\nSummarize it.\n' | "$C" --resume "$T/pcs" -m 10 2>/dev/null | awk 'f; /^dropped /{f=1}' >"$T/out"
+cmp -s "$T/out" "$T/gen" && ok "a session saved after a cached prompt resumes, and /undo goes back to the prompt" \
+  || fail "a session after a cached prompt" "$(cat "$T/gen"; echo ---; cat "$T/out")"
 
 # sampling and stopping flags of generate: logit bias, stop strings, penalties
 printf 'hi\n' | "$C" --model "$M" -m 5 --logit-bias "$HELLO_ID=100" >"$T/out" 2>"$T/err"
