@@ -161,21 +161,6 @@ else
   fail "SIGINT stops a reply" "rc=$rc $(cat "$T/err")"
 fi
 
-# a rotating cache (--max-kv-size) never fills up; once it has wrapped /undo says why it cannot cut back
-printf 'one\ntwo\nthree\n/undo\n' | "$C" --model "$M" -m 10 --max-kv-size 20 >"$T/out" 2>"$T/err"; rc=$?
-if [ $rc -eq 1 ] && stat 3 "$T/err" | grep -q "· context $((3 * (N_TWO + 10)))\]$" \
-   && grep -q '^mlxc-chat: error: the rotating cache has wrapped, so it cannot be cut back: /reset starts over$' "$T/err"; then
-  ok "--max-kv-size: a rotating cache keeps going; /undo after it wrapped is refused with the reason"
-else
-  fail "--max-kv-size" "rc=$rc $(cat "$T/err")"
-fi
-# a quantized KV cache saves and resumes like a plain one
-printf 'one\n/save %s\ntwo\n' "$T/q" | "$C" --model "$M" -m 10 --kv-bits 4 --kv-group-size 32 --quantized-kv-start 8 2>/dev/null \
-  | awk 'f; /^saved /{f=1}' >"$T/cont"
-printf 'two\n' | "$C" --resume "$T/q" -m 10 >"$T/resumed" 2>/dev/null
-[ -s "$T/cont" ] && cmp -s "$T/cont" "$T/resumed" && grep -aq '"2.0":"QuantizedKVCache"' "$T/q.safetensors" \
-  && ok "--kv-bits: a quantized session resumes to the same reply" || fail "--kv-bits session" "$(cat "$T/cont" "$T/resumed")"
-
 # a cached prompt (mlxc-cache-prompt) as the prefix: the first turn sends only what follows the start of
 # the user's content (mlx_lm's "<query>" cut), and the reply is mlxc-generate's with the same cache
 "$B/cmd/mlxc-cache-prompt" --model "$M" --prompt "Here is a long document about cats and dogs." \
@@ -193,6 +178,28 @@ fi
 printf '/undo\nSummarize it.\n' | "$C" --resume "$T/pcs" -m 10 2>/dev/null | awk 'f; /^dropped /{f=1}' >"$T/out"
 cmp -s "$T/out" "$T/gen" && ok "a session saved after a cached prompt resumes, and /undo goes back to the prompt" \
   || fail "a session after a cached prompt" "$(cat "$T/gen"; echo ---; cat "$T/out")"
+
+# the cache kinds and generate's sampling flags through the chat (skipped in sanitizer builds, where they
+# cost most of the time: the cache and logits code has tests of its own)
+if [ -n "${MLXC_TEST_QUICK-}" ]; then
+  for name in "--max-kv-size" "--kv-bits session" "--logit-bias" "--stop" "penalties" "--logit-bias beyond the vocabulary"; do
+    _n=$((_n + 1)); echo "ok $_n - $name # SKIP quick mode (sanitizer build)"
+  done
+else
+# a rotating cache (--max-kv-size) never fills up; once it has wrapped /undo says why it cannot cut back
+printf 'one\ntwo\nthree\n/undo\n' | "$C" --model "$M" -m 10 --max-kv-size 20 >"$T/out" 2>"$T/err"; rc=$?
+if [ $rc -eq 1 ] && stat 3 "$T/err" | grep -q "· context $((3 * (N_TWO + 10)))\]$" \
+   && grep -q '^mlxc-chat: error: the rotating cache has wrapped, so it cannot be cut back: /reset starts over$' "$T/err"; then
+  ok "--max-kv-size: a rotating cache keeps going; /undo after it wrapped is refused with the reason"
+else
+  fail "--max-kv-size" "rc=$rc $(cat "$T/err")"
+fi
+# a quantized KV cache saves and resumes like a plain one
+printf 'one\n/save %s\ntwo\n' "$T/q" | "$C" --model "$M" -m 10 --kv-bits 4 --kv-group-size 32 --quantized-kv-start 8 2>/dev/null \
+  | awk 'f; /^saved /{f=1}' >"$T/cont"
+printf 'two\n' | "$C" --resume "$T/q" -m 10 >"$T/resumed" 2>/dev/null
+[ -s "$T/cont" ] && cmp -s "$T/cont" "$T/resumed" && grep -aq '"2.0":"QuantizedKVCache"' "$T/q.safetensors" \
+  && ok "--kv-bits: a quantized session resumes to the same reply" || fail "--kv-bits session" "$(cat "$T/cont" "$T/resumed")"
 
 # sampling and stopping flags of generate: logit bias, stop strings, penalties
 printf 'hi\n' | "$C" --model "$M" -m 5 --logit-bias "$HELLO_ID=100" >"$T/out" 2>"$T/err"
@@ -212,6 +219,8 @@ printf 'hi\n' | "$C" --model "$M" -m 16 >"$T/plain" 2>/dev/null
 printf 'hi\n' | "$C" --model "$M" --logit-bias 99999999=1 >"$T/out" 2>"$T/err"; rc=$?
 [ $rc -eq 1 ] && grep -q "^mlxc-chat: error: --logit-bias: '99999999=1' is not ID=VALUE with an id in the vocabulary" "$T/err" \
   && ok "a --logit-bias id beyond the vocabulary is an error" || fail "--logit-bias beyond the vocabulary" "rc=$rc $(cat "$T/err")"
+
+fi
 
 # errors: one line, exit 1
 "$C" --model "$T/nope" </dev/null >"$T/out" 2>"$T/err"; rc=$?
