@@ -122,12 +122,9 @@ static const struct mlxc_opt chat_opts[] = {
      OFF(chat_template_config), NULL, 0},
     {"extra-eos-token", 0, OPT_STRS, NULL, "TOKEN", "more tokens (ids or strings) that end a reply",
      OFF(extra_eos_token), NULL, 0},
-    {"max-kv-size", 0, OPT_INT, NULL, "N", "a rotating KV cache of N positions (keeps the first 4): the chat never "
-     "fills up", OFF(max_kv_size), NULL, 0},
-    {"kv-bits", 0, OPT_INT, NULL, "BITS", "quantize the KV cache to BITS bits (none by default)", OFF(kv_bits), NULL, 0},
-    {"kv-group-size", 0, OPT_INT, "64", "N", "group size of the KV cache quantization", OFF(kv_group_size), NULL, 0},
-    {"quantized-kv-start", 0, OPT_INT, "5000", "N", "positions before the KV cache is quantized",
-     OFF(quantized_kv_start), NULL, 0},
+    PENALTY_OPTS,
+    MAX_KV_SIZE_OPT,
+    KV_QUANT_OPTS,
     {"max-context", 0, OPT_INT, NULL, "N", "stop at N positions (default: the model's max_position_embeddings)",
      OFF(max_context), NULL, 0},
     {"prompt-cache-file", 0, OPT_STR, NULL, "FILE", "start from this cached prompt (mlxc-cache-prompt) or saved "

@@ -20,8 +20,6 @@ int main(int argc, char **argv)
     mlxc_catch_sigint(); /* a Ctrl-C while loading stops the first reply, never kills the terminal mid-draw */
     if (o.resume && o.prompt_cache_file)
         return mlxc_cli_usage_error(cli, "--resume and --prompt-cache-file cannot be used together");
-    if (o.kv_bits && (o.kv_bits < 1 || o.kv_bits > 8))
-        return mlxc_cli_usage_error(cli, "argument --kv-bits: must be between 1 and 8");
     struct mlxc_err e = {0};
     char *system = NULL;
     if (o.system_prompt && !(system = mlxc_chat_text_arg(o.system_prompt, &e))) {
@@ -38,9 +36,16 @@ int main(int argc, char **argv)
         .sampling = {.temp = (float)o.temp, .top_p = (float)o.top_p, .min_p = (float)o.min_p,
                      .min_tokens_to_keep = (int)o.min_tokens_to_keep, .top_k = (int)o.top_k,
                      .xtc_probability = (float)o.xtc_probability, .xtc_threshold = (float)o.xtc_threshold},
+        .logits = {.repetition_penalty = mlxc_cli_given(cli, &o, "repetition-penalty") ? (float)o.repetition_penalty
+                                                                                     : 0.0f,
+                   .presence_penalty = (float)o.presence_penalty, .frequency_penalty = (float)o.frequency_penalty,
+                   .context_size = (int)o.repetition_context_size},
+        .logit_bias = o.logit_bias,
+        .stop = o.stop,
         .seed = (uint64_t)o.seed,
-        .cache = {.max_kv_size = o.max_kv_size, .kv_bits = (int)o.kv_bits, .kv_group_size = (int)o.kv_group_size,
-                  .quantized_kv_start = o.quantized_kv_start},
+        .cache = {.max_kv_size = mlxc_cli_given(cli, &o, "max-kv-size") ? o.max_kv_size : 0,
+                  .kv_bits = mlxc_cli_given(cli, &o, "kv-bits") ? (int)o.kv_bits : 0,
+                  .kv_group_size = (int)o.kv_group_size, .quantized_kv_start = o.quantized_kv_start},
         .prompt_cache_file = o.prompt_cache_file,
         .resume = o.resume,
         .render = strcmp(o.render_mode, "conversation") == 0 ? MLXC_CHAT_RENDER_CONVERSATION : MLXC_CHAT_RENDER_TURN,
@@ -52,6 +57,7 @@ int main(int argc, char **argv)
     rc = mlxc_chat_open(&p, &c, &e);
     free(system);
     free(o.extra_eos_token);
+    free(o.stop);
     if (rc) {
         mlxc_cli_error(cli, e.msg);
         return 1;

@@ -11,6 +11,7 @@
 #include "core/model.h"
 #include "core/model_dir.h"
 #include "core/prompt.h"
+#include "core/stop.h"
 #include "core/sys.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
@@ -116,10 +117,8 @@ char *mlxc_chat_messages_json(const struct mlxc_chat *c, const char *extra_user)
 
 int mlxc_chat_can_trim(const struct mlxc_chat *c, int64_t to)
 {
-    if (to > c->cache.offset)
-        return 0;
-    /* mlx_lm RotatingKVCache.is_trimmable: offset < max_size (nothing overwritten yet) */
-    return c->p.cache.max_kv_size <= 0 || c->cache.offset < c->p.cache.max_kv_size || to == c->cache.offset;
+    /* mlx_lm can_trim_prompt_cache: a rotating cache that has wrapped cannot go back */
+    return to == c->cache.offset || (to < c->cache.offset && mlxc_kv_trimmable(&c->cache));
 }
 
 void mlxc_chat_trim_to(struct mlxc_chat *c, int64_t to)
@@ -219,9 +218,20 @@ int mlxc_chat_open(const struct mlxc_chat_params *p, struct mlxc_chat **out, str
         return mlxc_errf(e, MLXC_ENOMEM, "out of memory");
     /* the strings of p are only read here: c keeps copies of those it needs later */
     c->p = *p;
-    c->p.model = c->p.resume = c->p.prompt_cache_file = c->p.system_prompt = NULL;
-    c->p.extra_eos_token = NULL;
+    c->p.model = c->p.resume = c->p.prompt_cache_file = c->p.system_prompt = c->p.logit_bias = NULL;
+    c->p.extra_eos_token = c->p.stop = NULL;
+    c->p.logits.bias_ids = NULL;
+    c->p.logits.bias_values = NULL;
+    c->p.logits.n_bias = 0;
     int oom = 0;
+    size_t n_stop = 0;
+    while (p->stop && p->stop[n_stop])
+        n_stop++;
+    if (n_stop && (c->stop = calloc(n_stop + 1, sizeof *c->stop)) != NULL)
+        for (size_t i = 0; i < n_stop; i++)
+            c->stop[i] = dup_or_null(p->stop[i], &oom);
+    else if (n_stop)
+        oom = 1;
     c->template_config = dup_or_null(p->chat_template_config, &oom);
     c->p.chat_template_config = c->template_config;
     c->system = dup_or_null(p->system_prompt, &oom);
@@ -233,6 +243,16 @@ int mlxc_chat_open(const struct mlxc_chat_params *p, struct mlxc_chat **out, str
                                        "it cannot be combined with --max-kv-size");
     if (!rc)
         rc = pick_model(c, p, e);
+    if (!rc) { /* "org/name" or ".../folder/" -> "name", "folder" */
+        size_t len = strlen(c->model_arg), end = len;
+        while (end > 1 && c->model_arg[end - 1] == '/')
+            end--;
+        size_t start = end;
+        while (start > 0 && c->model_arg[start - 1] != '/')
+            start--;
+        if (!(c->model_name = strndup(c->model_arg + start, end - start)))
+            rc = mlxc_errf(e, MLXC_ENOMEM, "out of memory");
+    }
     if (!rc && !(c->dir = mlxc_model_dir_resolve(c->model_arg, e)))
         rc = e->code;
     if (!rc)
@@ -251,6 +271,14 @@ int mlxc_chat_open(const struct mlxc_chat_params *p, struct mlxc_chat **out, str
         rc = e->code;
     if (!rc)
         rc = build_eos(c, p->extra_eos_token, e);
+    if (!rc && p->logit_bias) {
+        rc = mlxc_logit_bias_parse(p->logit_bias, c->m->cfg.vocab_size, &c->bias_ids, &c->bias_values,
+                                   &c->p.logits.n_bias, e);
+        c->p.logits.bias_ids = c->bias_ids;
+        c->p.logits.bias_values = c->bias_values;
+    }
+    if (!rc && mlxc_logits_active(&c->p.logits))
+        rc = mlxc_logits_check(&c->p.logits, e);
     if (!rc) {
         mlxc_rng_seed(&c->rng, p->seed);
         int64_t chunk = CHUNK_MIN < c->p.prefill_step_size ? CHUNK_MIN : c->p.prefill_step_size;
@@ -284,11 +312,17 @@ void mlxc_chat_close(struct mlxc_chat *c)
     if (c->s.pool)
         mlxc_state_free(&c->s);
     free(c->kwargs);
+    free(c->bias_ids);
+    free(c->bias_values);
+    for (size_t i = 0; c->stop && c->stop[i]; i++)
+        free(c->stop[i]);
+    free(c->stop);
     mlxc_chat_template_free(c->tmpl);
     mlxc_tok_close(c->tok);
     mlxc_model_close(c->m);
     free(c->dir);
     free(c->model_arg);
+    free(c->model_name);
     free(c->template_config);
     free(c);
 }
@@ -310,41 +344,6 @@ static int render(const struct mlxc_chat *c, const char *messages, const char *k
     struct mlxc_chat_opts co = {.add_generation_prompt = 1, .extra_json = kwargs};
     int rc = mlxc_chat_template_apply(c->tmpl, messages, &co, out, len, e);
     return rc ? mlxc_err_ctx(e, "rendering the chat template") : 0;
-}
-
-/* After a cache_prompt prefix (an unfinished user message), mlx_lm.generate sends only the part of the
- * rendered prompt from where the user's content starts: it renders the messages again with the content
- * "<query>" (and no extra kwargs) and cuts the real rendering at that index. */
-static int encode_after_prefix(struct mlxc_chat *c, const char *text, int32_t **ids, size_t *n, struct mlxc_err *e)
-{
-    char *real = NULL, *test = NULL, *msgs = NULL, *test_msgs = NULL, *plain_kwargs = NULL;
-    size_t real_len = 0, test_len = 0;
-    struct mlxc_chat probe = *c;
-    probe.n_msgs = 0; /* [system?] + [user], as a turn renders */
-    int rc = 0;
-    if (!(msgs = mlxc_chat_messages_json(&probe, text)) || !(test_msgs = mlxc_chat_messages_json(&probe, "<query>")))
-        rc = mlxc_errf(e, MLXC_ENOMEM, "out of memory");
-    if (!rc && !(plain_kwargs = mlxc_prompt_template_kwargs(c->tok, NULL, e)))
-        rc = e->code;
-    if (!rc)
-        rc = render(c, msgs, c->kwargs, &real, &real_len, e);
-    if (!rc)
-        rc = render(c, test_msgs, plain_kwargs, &test, &test_len, e);
-    if (!rc) {
-        const char *q = strstr(test, "<query>");
-        size_t at = q ? (size_t)(q - test) : 0;
-        if (!q || at > real_len)
-            rc = mlxc_errf(e, MLXC_EFORMAT, "the chat template does not show the user's message, so it cannot "
-                                            "continue the cached prompt");
-        else
-            rc = mlxc_tok_encode(c->tok, real + at, real_len - at, 0, ids, n, e);
-    }
-    free(real);
-    free(test);
-    free(msgs);
-    free(test_msgs);
-    free(plain_kwargs);
-    return rc;
 }
 
 /* The whole conversation rendered; *keep receives the longest prefix shared with the cache, and the ids
@@ -385,12 +384,13 @@ static int encode_turn(struct mlxc_chat *c, const char *text, int32_t **ids, siz
     *keep = c->cache.offset;
     if (!c->tmpl) /* the raw text, with the tokenizer's BOS only at the start of the context */
         return mlxc_tok_encode(c->tok, text, strlen(text), c->cache.offset == 0, ids, n, e);
-    if (c->prefix_open && c->cache.offset == c->base)
-        return encode_after_prefix(c, text, ids, n, e);
-    if (c->p.render == MLXC_CHAT_RENDER_CONVERSATION)
+    int after_prefix = c->prefix_open && c->cache.offset == c->base;
+    if (c->p.render == MLXC_CHAT_RENDER_CONVERSATION && !after_prefix)
         return encode_conversation(c, text, ids, n, keep, e);
+    /* after a cache_prompt prefix (an unfinished user message) only what follows the start of the
+     * user's content is sent, as mlx_lm.generate does with a prompt cache */
     struct mlxc_prompt_opts po = {.prompt = text, .system_prompt = c->system,
-                                  .chat_template_config = c->template_config};
+                                  .chat_template_config = c->template_config, .cached_prefix = after_prefix};
     return mlxc_prompt_encode(c->tok, c->tmpl, &po, ids, n, NULL, e);
 }
 
@@ -399,18 +399,25 @@ struct turn_ctx {
     mlxc_chat_cb cb;
     void *ctx;
     struct mlxc_buf reply;
+    struct mlxc_stop stop;  /* holds back text that may start a stop string */
+    struct mlxc_buf shown;  /* what the stop filter lets through */
     int32_t *gen;      /* generated ids, in the cache by the end (feed_last) */
     int64_t n_gen, cap_gen;
-    int stopped, failed;
+    int stopped, failed, stop_matched;
     struct mlxc_err *e;
 };
 
-static int emit(struct turn_ctx *t, const char *piece, size_t len)
+/* Shows what the stop filter let through; returns 1 when the view wants the reply stopped. */
+static int emit_shown(struct turn_ctx *t)
 {
-    if (!len)
-        return 0;
-    mlxc_buf_append(&t->reply, piece, len);
-    return t->cb && t->cb(t->ctx, MLXC_CHAT_REPLY_TEXT, piece, len) != 0;
+    size_t len = t->shown.len;
+    int stop = 0;
+    if (len) {
+        mlxc_buf_append(&t->reply, t->shown.data, len);
+        stop = t->cb && t->cb(t->ctx, MLXC_CHAT_REPLY_TEXT, t->shown.data, len) != 0;
+    }
+    mlxc_buf_reset(&t->shown);
+    return stop;
 }
 
 static int on_token(void *ctx, const struct mlxc_gen_token *tok, const struct mlxc_gen_stats *st)
@@ -437,11 +444,11 @@ static int on_token(void *ctx, const struct mlxc_gen_token *tok, const struct ml
         t->failed = 1;
         return 1;
     }
-    int stop = emit(t, piece, len);
+    t->stop_matched = mlxc_stop_feed(&t->stop, piece ? piece : "", len, &t->shown);
     free(piece);
-    if (stop)
+    if (emit_shown(t))
         t->stopped = 1;
-    return stop;
+    return t->stopped || t->stop_matched;
 }
 
 /* Activations sized for chunks of up to min(n, step) tokens (grown when a turn needs more). */
@@ -518,8 +525,10 @@ int mlxc_chat_say(struct mlxc_chat *c, const char *text, mlxc_chat_cb cb, void *
         .max_tokens = max_tokens, .prefill_step_size = c->p.prefill_step_size, .sampling = c->p.sampling,
         .eos = c->eos, .n_eos = c->n_eos, .feed_last = 1, .interrupt = c->p.interrupt, .rng = &c->rng,
     };
+    gp.logits = c->p.logits;
     gp.sampling.xtc_special = c->xtc_special;
     gp.sampling.n_xtc_special = c->n_xtc_special;
+    mlxc_stop_init(&t.stop, c->stop);
     mlxc_detok_reset(c->detok);
     if (cb)
         cb(ctx, MLXC_CHAT_REPLY_BEGIN, NULL, 0);
@@ -530,10 +539,13 @@ int mlxc_chat_say(struct mlxc_chat *c, const char *text, mlxc_chat_cb cb, void *
         rc = e->code ? e->code : MLXC_ENOMEM;
     char *tail = NULL;
     size_t tail_len = 0;
-    if (!rc && (rc = mlxc_detok_finalize(c->detok, &tail, &tail_len, e)) == 0)
-        emit(&t, tail, tail_len);
+    if (!rc && (rc = mlxc_detok_finalize(c->detok, &tail, &tail_len, e)) == 0) {
+        mlxc_stop_feed(&t.stop, tail ? tail : "", tail_len, &t.shown);
+        mlxc_stop_flush(&t.stop, &t.shown);
+        emit_shown(&t);
+    }
     free(tail);
-    if (!rc && t.reply.oom)
+    if (!rc && (t.reply.oom || t.shown.oom))
         rc = mlxc_errf(e, MLXC_ENOMEM, "out of memory");
     if (!rc)
         rc = mlxc_chat_push_msg(c, "assistant", t.reply.data ? t.reply.data : "", t.reply.len, e);
@@ -547,6 +559,10 @@ int mlxc_chat_say(struct mlxc_chat *c, const char *text, mlxc_chat_cb cb, void *
         if (mlxc_chat_can_trim(c, keep))
             mlxc_chat_trim_to(c, keep);
     } else {
+        /* a re-rendered conversation may have cut the cache before where older turns started */
+        for (size_t i = 0; i + 1 < c->n_turns; i++)
+            if (c->turns[i].start > keep)
+                c->turns[i].start = keep;
         if (t.stopped)
             st.finish_reason = "interrupted";
         c->last = st;
@@ -560,6 +576,8 @@ int mlxc_chat_say(struct mlxc_chat *c, const char *text, mlxc_chat_cb cb, void *
         warn(cb, ctx, "the context is full (%lld of %lld positions): the reply stopped there; %s",
              (long long)c->cache.offset, (long long)limit, full_advice);
     mlxc_buf_free(&t.reply);
+    mlxc_buf_free(&t.shown);
+    mlxc_stop_free(&t.stop);
     free(t.gen);
     free(ids);
     return rc;
@@ -571,15 +589,7 @@ void mlxc_chat_get_info(const struct mlxc_chat *c, struct mlxc_chat_info *info)
 {
     memset(info, 0, sizeof *info);
     info->model = c->model_arg;
-    const char *name = c->model_arg;
-    size_t len = strlen(name);
-    while (len > 1 && name[len - 1] == '/')
-        len--;
-    const char *slash = NULL;
-    for (size_t i = 0; i + 1 < len; i++)
-        if (name[i] == '/')
-            slash = name + i;
-    info->model_name = slash ? slash + 1 : name; /* may keep a trailing '/' of the argument */
+    info->model_name = c->model_name;
     info->context_used = c->cache.offset;
     info->context_limit = context_limit(c);
     info->n_turns = (int)c->n_turns;

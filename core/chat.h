@@ -34,6 +34,7 @@
 #include "cache/kv.h"
 #include "core/err.h"
 #include "core/generate.h"
+#include "core/logits.h"
 #include "core/sample.h"
 
 enum mlxc_chat_render {
@@ -49,6 +50,11 @@ struct mlxc_chat_params {
     int64_t max_tokens;               /* per reply; < 0: no limit */
     int64_t prefill_step_size;        /* <= 0: 2048 */
     struct mlxc_sampler_params sampling;
+    struct mlxc_logits_params logits; /* penalties (the bias comes from logit_bias); they see the turn's
+                                         prompt tokens and the reply */
+    const char *logit_bias;           /* "ID=V,..." or NULL (checked against the vocabulary) */
+    char *const *stop;                /* NULL-ended stop strings: the reply ends before one (it stays in
+                                         the cache, not in the message), or NULL */
     uint64_t seed;                    /* mlx_lm.chat always seeds (default 0) */
     struct mlxc_cache_opts cache;
     const char *prompt_cache_file;    /* start from this prefix (or session), or NULL */

@@ -107,9 +107,10 @@ int mlxc_chat_undo(struct mlxc_chat *c, struct mlxc_err *e)
                                                         "its exchanges start"
                                                       : "nothing to undo");
     const struct mlxc_chat_turn *t = &c->turns[c->n_turns - 1];
-    if (!mlxc_chat_can_trim(c, t->start))
+    int64_t to = t->start < c->cache.offset ? t->start : c->cache.offset;
+    if (!mlxc_chat_can_trim(c, to))
         return mlxc_errf(e, MLXC_EUNSUP, "the rotating cache has wrapped, so it cannot be cut back: /reset starts over");
-    mlxc_chat_trim_to(c, t->start);
+    mlxc_chat_trim_to(c, to);
     while (c->n_msgs > t->msg) {
         c->n_msgs--;
         free(c->msgs[c->n_msgs].role);

@@ -24,6 +24,7 @@ struct mlxc_chat_turn {
 struct mlxc_chat {
     struct mlxc_chat_params p;          /* strings below are our own copies */
     char *model_arg, *template_config;
+    char *model_name;                   /* the last part of model_arg */
     char *dir;
     struct mlxc_model *m;
     struct mlxc_tokenizer *tok;
@@ -37,6 +38,9 @@ struct mlxc_chat {
     int n_eos;
     int32_t xtc_special[80];
     int n_xtc_special;
+    int32_t *bias_ids;                  /* --logit-bias */
+    float *bias_values;
+    char **stop;                        /* own copies of the stop strings, NULL-ended */
 
     char *system;                       /* current system prompt or NULL */
     struct mlxc_chat_msg *msgs;         /* user/assistant messages in order */
@@ -49,7 +53,8 @@ struct mlxc_chat {
     int64_t n_tokens, cap_tokens;
     int64_t base;                       /* positions of the --prompt-cache-file prefix (kept by /reset) */
     int prefix_open;                    /* the prefix ends in an unfinished user message (cache_prompt):
-                                           a turn starting right after it is cut (encode_after_prefix) */
+                                           a turn starting right after it sends only what follows the
+                                           start of the user's content (mlxc_prompt_opts.cached_prefix) */
 
     int has_last;
     struct mlxc_gen_stats last;

@@ -5,6 +5,8 @@
  *   "turns"     JSON array of the cache position where each exchange starts (for /undo)
  *   "tokens"    JSON array of the token ids in the cache (for rendering the whole conversation)
  *   "base"      positions of the prefix the session started from (a cache_prompt file), as text
+ *   "prefix_open"  "1" when that prefix ends in an unfinished user message (a turn right after it
+ *               continues the message)
  * A file without "messages" (one mlx_lm.cache_prompt or mlxc-cache-prompt wrote) becomes the prefix of
  * a new conversation. */
 #include "core/chat_impl.h"
@@ -14,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cache/prompt_cache.h"
 #include "core/buf.h"
@@ -54,15 +57,16 @@ int mlxc_chat_save(struct mlxc_chat *c, const char *path, char **written, struct
     char *tokens = c->n_tokens == c->cache.offset ? json_ints(NULL, c->tokens, (size_t)c->n_tokens) : NULL;
     char base[32];
     snprintf(base, sizeof base, "%lld", (long long)c->base);
-    struct mlxc_st_meta meta[6] = {
+    struct mlxc_st_meta meta[7] = {
         {"model", c->model_arg},
         {"tokenizer_config", "{\"trust_remote_code\": false}"},
         {"messages", messages},
         {"turns", turns},
         {"base", base},
+        {"prefix_open", c->prefix_open ? "1" : "0"},
         {"tokens", tokens},
     };
-    size_t n_meta = tokens ? 6 : 5;
+    size_t n_meta = tokens ? 7 : 6;
     int rc;
     if (!messages || !turns || (!tokens && c->n_tokens == c->cache.offset))
         rc = mlxc_errf(e, MLXC_ENOMEM, "out of memory");
@@ -215,7 +219,9 @@ char *mlxc_chat_file_name(const char *path)
     if (!name)
         return NULL;
     strcpy(name, path);
-    if (!mlxc_path_exists(path) && !ends_with(path, SUFFIX)) { /* "/save x" wrote x.safetensors */
+    struct stat st;
+    int is_file = stat(path, &st) == 0 && S_ISREG(st.st_mode);
+    if (!is_file && !ends_with(path, SUFFIX)) { /* "/save x" wrote x.safetensors */
         strcat(name, SUFFIX);
         if (!mlxc_path_exists(name))
             strcpy(name, path);
@@ -235,8 +241,15 @@ int mlxc_chat_load(struct mlxc_chat *c, const char *path, struct mlxc_err *e)
     struct loaded l = {0};
     int rc = mlxc_prompt_cache_load(path, c->m, &cache, &user, &n_user, e);
     const char *messages = rc ? NULL : mlxc_meta_find(user, n_user, "messages");
+    const char *open_prefix = rc ? NULL : mlxc_meta_find(user, n_user, "prefix_open");
+    int prefix_open = messages ? open_prefix && !strcmp(open_prefix, "1") : 1;
+    const struct mlxc_cache_opts *want = &c->p.cache;
+    const struct mlxc_kv_layer *L0 = rc || !cache.n_layers ? NULL : &cache.layers[0];
     if (rc) {
         mlxc_err_ctx(e, "loading '%s'", path);
+    } else if (L0 && L0->bits && want->kv_bits > 0 && (L0->bits != want->kv_bits || L0->group_size != want->kv_group_size)) {
+        rc = mlxc_errf(e, MLXC_EINVAL, "--kv-bits %d and --kv-group-size %d do not match the cache in '%s' (%d bits, "
+                       "groups of %d)", want->kv_bits, want->kv_group_size, path, L0->bits, L0->group_size);
     } else if (messages) {
         if ((rc = parse_messages(messages, path, &l, e)) == 0)
             rc = parse_positions(user, n_user, cache.offset, c->m->cfg.vocab_size, &l, e);
@@ -253,6 +266,11 @@ int mlxc_chat_load(struct mlxc_chat *c, const char *path, struct mlxc_err *e)
         mlxc_kv_free(&cache);
         return rc;
     }
+    if (L0 && !L0->bits && want->kv_bits > 0) { /* quantize later, at --quantized-kv-start */
+        cache.quant_bits = want->kv_bits;
+        cache.quant_group_size = want->kv_group_size > 0 ? want->kv_group_size : 64;
+        cache.quant_start = want->quantized_kv_start;
+    }
     /* swap in */
     mlxc_kv_free(&c->cache);
     c->cache = cache;
@@ -267,7 +285,7 @@ int mlxc_chat_load(struct mlxc_chat *c, const char *path, struct mlxc_err *e)
     c->tokens = l.tokens;
     c->n_tokens = c->cap_tokens = l.n_tokens;
     c->base = l.base;
-    c->prefix_open = !messages && c->cache.offset > 0;
+    c->prefix_open = prefix_open && c->base > 0;
     if (messages) {
         free(c->system);
         c->system = l.system;

@@ -704,6 +704,8 @@ int mlxc_chat_view_tui(struct mlxc_chat *c, const struct mlxc_chat_view_opts *o)
             timeout(-1);
             ch = getch();
         }
+        if (t.o->interrupt && *t.o->interrupt) /* a SIGINT from outside while idle: as Ctrl-C */
+            *t.o->interrupt = 0, ch = CTRL_C;
         if (ch == ERR)
             continue;
         if (ch == KEY_RESIZE) {

@@ -19,12 +19,15 @@ M=$T/m
 S='<|im_start|>system\nYou are terse.<|im_end|>\n'
 turn() { printf '"%s<|im_start|>user\\n%s<|im_end|>\\n<|im_start|>assistant\\n"\n' "$1" "$2"; }
 { turn '' hi; turn '' bye; turn "$S" hi; turn "$S" bye; turn '' 'how are you'; turn '' '/x'
-  turn '' 'line a\n/not a command'; turn '' 'first\nsecond'; turn '' two; } >"$T/texts"
-"$TOK" --model "$M" --jsonl --no-special <"$T/texts" | awk -F, '{print NF}' >"$T/counts"
-[ "$(wc -l <"$T/counts")" -eq 9 ] || { echo "Bail out! mlxc-tokenize"; exit 1; }
+  turn '' 'line a\n/not a command'; turn '' 'first\nsecond'; turn '' two
+  printf '"Summarize it.<|im_end|>\\n<|im_start|>assistant\\n"\n"hello"\n'; } >"$T/texts"
+"$TOK" --model "$M" --jsonl --no-special <"$T/texts" >"$T/ids"
+awk -F, '{print NF}' "$T/ids" >"$T/counts"
+[ "$(wc -l <"$T/counts")" -eq 11 ] || { echo "Bail out! mlxc-tokenize"; exit 1; }
 count() { sed -n "${1}p" "$T/counts"; }
 N_HI=$(count 1) N_BYE=$(count 2) N_SHI=$(count 3) N_SBYE=$(count 4) N_HOW=$(count 5) N_X=$(count 6)
-N_BLOCK=$(count 7) N_CONT=$(count 8) N_TWO=$(count 9)
+N_BLOCK=$(count 7) N_CONT=$(count 8) N_TWO=$(count 9) N_SUFFIX=$(count 10)
+HELLO_ID=$(sed -n 11p "$T/ids" | tr -d '[]')
 
 # the Nth stats line's prompt tokens, generated tokens, context positions (other stderr lines skipped)
 stat() { grep '^\[' "$2" | sed -n "${1}p"; }
@@ -156,6 +159,67 @@ if [ $rc -eq 0 ] && [ "$(grep -c '· interrupted\]$' "$T/err")" -eq 2 ] && [ "${
   ok "SIGINT stops a reply, which stays in the context, and the next line is answered"
 else
   fail "SIGINT stops a reply" "rc=$rc $(cat "$T/err")"
+fi
+
+# a cached prompt (mlxc-cache-prompt) as the prefix: the first turn sends only what follows the start of
+# the user's content (mlx_lm's "<query>" cut), and the reply is mlxc-generate's with the same cache
+"$B/cmd/mlxc-cache-prompt" --model "$M" --prompt "Here is a long document about cats and dogs." \
+  --prompt-cache-file "$T/pc.safetensors" >/dev/null 2>&1
+"$B/cmd/mlxc-generate" --prompt-cache-file "$T/pc.safetensors" -p "Summarize it." -m 10 --verbose false >"$T/gen" 2>/dev/null
+printf 'Summarize it.\n/save %s\n/reset\n/stats\n' "$T/pcs" | "$C" --prompt-cache-file "$T/pc.safetensors" -m 10 \
+  >"$T/out" 2>"$T/err"; rc=$?
+p1=$(prompt_of 1 "$T/err") c1=$(ctx_of 1 "$T/err")
+if [ $rc -eq 0 ] && [ -s "$T/gen" ] && [ "$(head -n "$(wc -l <"$T/gen")" "$T/out")" = "$(cat "$T/gen")" ] && [ "$p1" = "$N_SUFFIX" ] \
+   && grep -q "^context     $((c1 - N_SUFFIX - 10)) of 4096 positions (.*), 0 exchanges after a cached prompt$" "$T/out"; then
+  ok "--prompt-cache-file: the first turn continues the cached prompt as mlxc-generate does; /reset goes back to it"
+else
+  fail "--prompt-cache-file" "rc=$rc $(cat "$T/gen"; echo ---; cat "$T/out" "$T/err")"
+fi
+printf '/undo\nSummarize it.\n' | "$C" --resume "$T/pcs" -m 10 2>/dev/null | awk 'f; /^dropped /{f=1}' >"$T/out"
+cmp -s "$T/out" "$T/gen" && ok "a session saved after a cached prompt resumes, and /undo goes back to the prompt" \
+  || fail "a session after a cached prompt" "$(cat "$T/gen"; echo ---; cat "$T/out")"
+
+# the cache kinds and generate's sampling flags through the chat (skipped in sanitizer builds, where they
+# cost most of the time: the cache and logits code has tests of its own)
+if [ -n "${MLXC_TEST_QUICK-}" ]; then
+  for name in "--max-kv-size" "--kv-bits session" "--logit-bias" "--stop" "penalties" "--logit-bias beyond the vocabulary"; do
+    _n=$((_n + 1)); echo "ok $_n - $name # SKIP quick mode (sanitizer build)"
+  done
+else
+# a rotating cache (--max-kv-size) never fills up; once it has wrapped /undo says why it cannot cut back
+printf 'one\ntwo\nthree\n/undo\n' | "$C" --model "$M" -m 10 --max-kv-size 20 >"$T/out" 2>"$T/err"; rc=$?
+if [ $rc -eq 1 ] && stat 3 "$T/err" | grep -q "· context $((3 * (N_TWO + 10)))\]$" \
+   && grep -q '^mlxc-chat: error: the rotating cache has wrapped, so it cannot be cut back: /reset starts over$' "$T/err"; then
+  ok "--max-kv-size: a rotating cache keeps going; /undo after it wrapped is refused with the reason"
+else
+  fail "--max-kv-size" "rc=$rc $(cat "$T/err")"
+fi
+# a quantized KV cache saves and resumes like a plain one
+printf 'one\n/save %s\ntwo\n' "$T/q" | "$C" --model "$M" -m 10 --kv-bits 4 --kv-group-size 32 --quantized-kv-start 8 2>/dev/null \
+  | awk 'f; /^saved /{f=1}' >"$T/cont"
+printf 'two\n' | "$C" --resume "$T/q" -m 10 >"$T/resumed" 2>/dev/null
+[ -s "$T/cont" ] && cmp -s "$T/cont" "$T/resumed" && grep -aq '"2.0":"QuantizedKVCache"' "$T/q.safetensors" \
+  && ok "--kv-bits: a quantized session resumes to the same reply" || fail "--kv-bits session" "$(cat "$T/cont" "$T/resumed")"
+
+# sampling and stopping flags of generate: logit bias, stop strings, penalties
+printf 'hi\n' | "$C" --model "$M" -m 5 --logit-bias "$HELLO_ID=100" >"$T/out" 2>"$T/err"
+[ "$(cat "$T/out")" = "hellohellohellohellohello" ] && ok "--logit-bias" || fail "--logit-bias" "$(cat "$T/out" "$T/err")"
+printf 'hi\n' | "$C" --model "$M" -m 8 >"$T/plain" 2>/dev/null
+word=$(head -n 1 "$T/plain" | grep -o '[A-Za-z]\{3,\}' | sed -n 2p)
+printf 'hi\n' | "$C" --model "$M" -m 8 --stop "$word" >"$T/out" 2>"$T/err"
+before=$(head -n 1 "$T/plain")
+if [ -n "$word" ] && [ "$(cat "$T/out")" = "${before%%"$word"*}" ] && grep -q '^\[[0-7] tokens · ' "$T/err"; then
+  ok "--stop ends the reply before the stop string"
+else
+  fail "--stop ends the reply before the stop string" "word=$word $(cat "$T/plain" "$T/out" "$T/err")"
+fi
+printf 'hi\n' | "$C" --model "$M" -m 16 --repetition-penalty 3 --presence-penalty 0.5 >"$T/pen" 2>/dev/null
+printf 'hi\n' | "$C" --model "$M" -m 16 >"$T/plain" 2>/dev/null
+! cmp -s "$T/pen" "$T/plain" && ok "penalties change the reply" || fail "penalties change the reply"
+printf 'hi\n' | "$C" --model "$M" --logit-bias 99999999=1 >"$T/out" 2>"$T/err"; rc=$?
+[ $rc -eq 1 ] && grep -q "^mlxc-chat: error: --logit-bias: '99999999=1' is not ID=VALUE with an id in the vocabulary" "$T/err" \
+  && ok "a --logit-bias id beyond the vocabulary is an error" || fail "--logit-bias beyond the vocabulary" "rc=$rc $(cat "$T/err")"
+
 fi
 
 # errors: one line, exit 1
