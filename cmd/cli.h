@@ -67,6 +67,9 @@ struct mlxc_opts {
     const char *chat;
     /* bench */
     long prompt_tokens, generation_tokens, num_trials;
+    /* perplexity */
+    const char *data;
+    long sequence_length, stride, batch_size, num_samples;
     /* runtime */
     long threads;
     /* help / version */
@@ -84,7 +87,7 @@ struct mlxc_cli {
 
 /* The programs' tables (cmd/flags.c). */
 extern const struct mlxc_cli mlxc_cli_generate, mlxc_cli_chat, mlxc_cli_convert, mlxc_cli_cache_prompt,
-    mlxc_cli_tokenize, mlxc_cli_bench;
+    mlxc_cli_tokenize, mlxc_cli_bench, mlxc_cli_perplexity;
 extern const struct mlxc_cli *const mlxc_all_clis[];
 extern const size_t mlxc_n_clis;
 

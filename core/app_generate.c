@@ -103,9 +103,8 @@ static int on_token(void *ctx, const struct mlxc_gen_token *t, const struct mlxc
 static int open_all(const struct mlxc_generate_args *a, char **dir, struct mlxc_model **m, struct mlxc_tokenizer **tok,
                     struct mlxc_chat_template **tmpl, struct mlxc_err *e)
 {
-    if (!a->model)
-        return mlxc_errf(e, MLXC_EINVAL, "no model given: pass --model with a model folder or a cached repo id");
-    if (!(*dir = mlxc_model_dir_resolve(a->model, e)))
+    *dir = a->model ? mlxc_model_dir_resolve(a->model, e) : mlxc_default_model_dir(e);
+    if (!*dir)
         return e->code;
     int rc = mlxc_model_open(*dir, m, e);
     if (!rc && (rc = mlxc_tok_open(*dir, tok, e)) != 0)
