@@ -197,9 +197,9 @@ static void print_result(const struct mlxc_perplexity_args *a, const char *dir, 
         mlxc_buf_free(&b);
     } else {
         fprintf(out, "Model: %s\n", dir);
-        fprintf(out, "Tokens: %lld in the text, %lld windows of %lld (stride %lld), %lld scored\n",
-                (long long)r->tokens, (long long)r->windows, (long long)p->sequence_length, (long long)p->stride,
-                (long long)r->scored);
+        fprintf(out, "Tokens: %lld in the text, %lld window%s of %lld (stride %lld), %lld scored\n",
+                (long long)r->tokens, (long long)r->windows, r->windows == 1 ? "" : "s",
+                (long long)p->sequence_length, (long long)p->stride, (long long)r->scored);
         if (r->windows < r->windows_total)
             fprintf(out, "Interrupted after %lld of %lld windows\n", (long long)r->windows,
                     (long long)r->windows_total);
@@ -249,7 +249,10 @@ int mlxc_perplexity_main(const struct mlxc_perplexity_args *a, FILE *in, FILE *o
     }
     if ((rc = mlxc_tok_encode(tok, text, len, 1, &ids, &n, e)) != 0)
         goto out;
+    /* chunks of at most 256 tokens, and at most 16 M logits (64 MB) at a time */
     int64_t chunk = a->params.sequence_length - 1 < 256 ? a->params.sequence_length - 1 : 256;
+    int64_t cap = ((int64_t)1 << 24) / (m->cfg.vocab_size > 0 ? m->cfg.vocab_size : 1);
+    chunk = chunk < cap ? chunk : cap > 0 ? cap : 1;
     if ((rc = mlxc_state_init(&s, m, chunk, a->threads, e)) != 0)
         goto out;
     struct run run = {a, out, log};
