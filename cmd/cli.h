@@ -75,6 +75,9 @@ struct mlxc_opts {
     int plain;
     /* bench */
     long prompt_tokens, generation_tokens, num_trials;
+    /* perplexity */
+    const char *data;
+    long sequence_length, stride, batch_size, num_samples;
     /* runtime and terminal */
     long threads;
     const char *color; /* auto|always|never: give it to mlxc_term_use_color (core/term.h) */
@@ -120,7 +123,7 @@ struct mlxc_cli_doc {
 
 /* The programs' tables (cmd/flags.c). */
 extern const struct mlxc_cli mlxc_cli_generate, mlxc_cli_chat, mlxc_cli_convert, mlxc_cli_cache_prompt,
-    mlxc_cli_tokenize, mlxc_cli_bench;
+    mlxc_cli_tokenize, mlxc_cli_bench, mlxc_cli_perplexity;
 extern const struct mlxc_cli *const mlxc_all_clis[];
 extern const size_t mlxc_n_clis;
 

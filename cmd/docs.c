@@ -74,6 +74,13 @@ static const struct mlxc_cli_doc docs[] = {
      {{"mlxc-bench --model ./qwen3 -p 512 -g 128 -n 5", "the default benchmark, written out"},
       {"mlxc-bench --model ./qwen3 --output-format jsonl --threads 4", "machine-readable results on 4 threads"},
       {NULL, NULL}}},
+    {"mlxc-perplexity",
+     "Measures the perplexity of a text under a model, as mlx_lm.perplexity does: the text is tokenized "
+     "once and cut into windows; it prints the exponential of the mean token cross-entropy with its "
+     "standard error, and tokens per second.",
+     {{"mlxc-perplexity --model ./qwen3 --data book.txt", "perplexity of a file in windows of 512 tokens"},
+      {"cat notes.txt | mlxc-perplexity --sequence-length 256 --output-format jsonl", "the default model, JSON lines"},
+      {NULL, NULL}}},
 };
 
 const struct mlxc_cli_doc *mlxc_cli_doc_find(const char *prog)

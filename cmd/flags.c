@@ -17,6 +17,12 @@
 #define COLOR_OPT                                                                                       \
     {"color", 0, OPT_CHOICE, "auto", NULL, "color the output: auto (only a terminal, and not with NO_COLOR), "   \
      "always or never", OFF(color), "auto|always|never", COMPLETE_CHOICES}
+
+/* generate and chat: without --model, the model this project ships (core/model_dir.h) */
+#define DEFAULT_MODEL_OPT                                                                               \
+    {"model", 0, OPT_STR, NULL, "MODEL",                                                                \
+     "the model folder, or a Hugging Face repo id found in the local cache; none: the bundled "        \
+     "mlxc-tiny", OFF(model), NULL, COMPLETE_MODEL}
 #define THREADS_OPT                                                                                     \
     {"threads", 't', OPT_INT, "0", "N", "worker threads; 0 uses every core (or $MLXC_THREADS)",        \
      OFF(threads), NULL, 0}
@@ -58,7 +64,7 @@
 
 static const struct mlxc_opt generate_opts[] = {
     HELP_OPT,
-    MODEL_OPT(NULL),
+    DEFAULT_MODEL_OPT,
     {"prompt", 'p', OPT_STR, "hello", "PROMPT", "message to the model; '-' reads stdin", OFF(prompt), NULL, 0},
     {"system-prompt", 0, OPT_STR, NULL, "TEXT", "system message (only with the chat template)",
      OFF(system_prompt), NULL, 0},
@@ -105,7 +111,7 @@ static const struct mlxc_opt generate_opts[] = {
 
 static const struct mlxc_opt chat_opts[] = {
     HELP_OPT,
-    MODEL_OPT(NULL),
+    DEFAULT_MODEL_OPT,
     TEMP_OPT,
     TOP_P_OPT,
     {"min-p", 0, OPT_FLOAT, "0.0", "P", "drop tokens less likely than P times the most likely one", OFF(min_p),
@@ -220,6 +226,24 @@ static const struct mlxc_opt bench_opts[] = {
     VERSION_OPT,
 };
 
+static const struct mlxc_opt perplexity_opts[] = {
+    HELP_OPT,
+    DEFAULT_MODEL_OPT,
+    {"data", 0, OPT_STR, "-", "FILE", "the UTF-8 text to score; '-' reads stdin", OFF(data), NULL, COMPLETE_FILE},
+    {"sequence-length", 0, OPT_INT, "512", "L", "tokens per window", OFF(sequence_length), NULL, 0},
+    {"stride", 0, OPT_INT, NULL, "S",
+     "tokens between window starts (1..L; none: L); windows after the first score their last S tokens",
+     OFF(stride), NULL, 0},
+    {"batch-size", 0, OPT_INT, "1", "N", "windows per step; they run one at a time, so no result depends on it",
+     OFF(batch_size), NULL, 0},
+    {"num-samples", 0, OPT_INT, "-1", "N", "score only the first N windows; -1 for all", OFF(num_samples), NULL, 0},
+    {"output-format", 0, OPT_CHOICE, "text", NULL, "text, or one JSON object per window and the result (jsonl)",
+     OFF(output_format), "text|jsonl", COMPLETE_CHOICES},
+    THREADS_OPT,
+    COLOR_OPT,
+    VERSION_OPT,
+};
+
 #define CLI(var, name, summary, table) \
     const struct mlxc_cli var = {name, summary, table, sizeof table / sizeof table[0]}
 
@@ -233,9 +257,10 @@ CLI(mlxc_cli_tokenize, "mlxc-tokenize", "Turn text into token ids and back with 
     tokenize_opts);
 
 CLI(mlxc_cli_bench, "mlxc-bench", "Measure prefill and decode speed of a model.", bench_opts);
+CLI(mlxc_cli_perplexity, "mlxc-perplexity", "Measure the perplexity of a text under a model.", perplexity_opts);
 
 const struct mlxc_cli *const mlxc_all_clis[] = {
     &mlxc_cli_generate, &mlxc_cli_chat, &mlxc_cli_convert, &mlxc_cli_cache_prompt, &mlxc_cli_tokenize,
-    &mlxc_cli_bench,
+    &mlxc_cli_bench, &mlxc_cli_perplexity,
 };
 const size_t mlxc_n_clis = sizeof mlxc_all_clis / sizeof mlxc_all_clis[0];

@@ -111,11 +111,8 @@ static int on_token(void *ctx, const struct mlxc_gen_token *t, const struct mlxc
  * new string, or NULL with an error. */
 static char *pick_model(const struct mlxc_generate_args *a, struct mlxc_err *e)
 {
-    if (!a->prompt_cache_file) {
-        if (!a->model)
-            mlxc_errf(e, MLXC_EINVAL, "no model given: pass --model with a model folder or a cached repo id");
-        return a->model ? strdup(a->model) : NULL;
-    }
+    if (!a->prompt_cache_file) /* without --model: the model this project ships */
+        return a->model ? strdup(a->model) : mlxc_default_model_dir(e);
     struct mlxc_st_meta *meta = NULL;
     size_t n = 0;
     if (mlxc_prompt_cache_read_meta(a->prompt_cache_file, &meta, &n, e) != 0)

@@ -13,7 +13,7 @@
 #include "core/sample.h"
 
 struct mlxc_generate_args {
-    const char *model;                /* folder or cached repo id */
+    const char *model;                /* folder or cached repo id; NULL: the default model (core/model_dir.h) */
     const char *prompt;               /* final text (escapes already handled, stdin already read) */
     const char *system_prompt, *prefill_response, *chat_template_config;
     int ignore_chat_template;

@@ -5,8 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <limits.h>
+#include <unistd.h>
+
 #include "core/buf.h"
 #include "core/sys.h"
+#include "mlxc_paths.h"
 
 /* A repo id is "org/name": exactly one '/', not at either end, and no "." or ".." parts. */
 static int looks_like_repo_id(const char *s)
@@ -111,5 +115,36 @@ char *mlxc_model_dir_resolve(const char *model, struct mlxc_err *e)
     mlxc_errf(e, MLXC_ENOTFOUND, "model '%s' not found (looked in %s; nothing is downloaded)", model,
               looked.data ? looked.data : "");
     mlxc_buf_free(&looked);
+    return NULL;
+}
+
+/* 1 if this process's executable lies inside the build tree. */
+static int running_from_build_tree(void)
+{
+    char exe[PATH_MAX], root[PATH_MAX];
+    ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (k <= 0 || !realpath(MLXC_BUILD_ROOT, root))
+        return 0;
+    exe[k] = '\0';
+    size_t n = strlen(root);
+    return strncmp(exe, root, n) == 0 && exe[n] == '/';
+}
+
+char *mlxc_default_model_dir(struct mlxc_err *e)
+{
+    const char *places[2] = {MLXC_DEFAULT_MODEL_INSTALLED, MLXC_DEFAULT_MODEL_SOURCE};
+    if (running_from_build_tree()) {
+        places[0] = MLXC_DEFAULT_MODEL_SOURCE;
+        places[1] = MLXC_DEFAULT_MODEL_INSTALLED;
+    }
+    for (int i = 0; i < 2; i++) {
+        char *cfg = mlxc_path_join(places[i], "config.json");
+        int ok = cfg && mlxc_path_exists(cfg);
+        free(cfg);
+        if (ok)
+            return strdup(places[i]);
+    }
+    mlxc_errf(e, MLXC_ENOTFOUND, "no model given and the default model is missing (looked in '%s' and '%s'): "
+              "pass --model with a model folder", places[0], places[1]);
     return NULL;
 }
