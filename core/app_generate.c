@@ -28,8 +28,8 @@ struct run {
 };
 
 /* The EOS set: config (or generation_config) ids, else the tokenizer's eos, plus --extra-eos-token. */
-static int build_eos(const struct mlxc_model *m, const struct mlxc_tokenizer *tok, char *const *extra, int32_t *eos,
-                     int cap, struct mlxc_err *e)
+int mlxc_generate_build_eos(const struct mlxc_model *m, const struct mlxc_tokenizer *tok, char *const *extra,
+                            int32_t *eos, int cap, struct mlxc_err *e)
 {
     int n = 0;
     for (int i = 0; i < m->cfg.n_eos && n < cap; i++)
@@ -199,7 +199,7 @@ int mlxc_generate_main(const struct mlxc_generate_args *a, FILE *out, FILE *log,
     int rc = open_all(a, &model, &dir, &m, &r.tok, &tmpl, e);
     if (rc)
         goto out;
-    int n_eos = build_eos(m, r.tok, a->extra_eos_token, eos, 64, e);
+    int n_eos = mlxc_generate_build_eos(m, r.tok, a->extra_eos_token, eos, 64, e);
     if (n_eos < 0) {
         rc = n_eos;
         goto out;
