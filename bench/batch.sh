@@ -5,7 +5,8 @@
 # 32 concurrent >= 80% of prefill tokens/s.
 # usage: bench/batch.sh [BUILD_DIR] [MODEL_DIR]   (default: the Llama-3.2-1B-shaped model, 4-bit,
 #        built with make-random-model and mlxc-convert -q into a temporary folder)
-#        GEN=N tokens per request (default 32), THREADS=N
+#        GEN=N tokens per request (default 32), THREADS=N. A MODEL_DIR without tokenizer.json gets the
+#        llama3 fixture's (Llama 3's tokenizer) copied into it.
 set -eu
 B=${1:-build}
 GEN=${GEN:-32}
@@ -19,6 +20,10 @@ else
   "$B/cmd/mlxc-convert" --hf-path "$T/bf16" --mlx-path "$T/q4" -q >/dev/null
   rm -rf "$T/bf16"
   M=$T/q4
+fi
+if [ ! -f "$M/tokenizer.json" ]; then # random models have no tokenizer: Llama 3's, from the llama3 fixture
+  MLXC_TEST_DATA=${MLXC_TEST_DATA:-$(dirname "$0")/../tests/data} "$B/tests/mlxc-fixture" llama3 F32 "$T/fx" >/dev/null
+  cp "$T/fx"/tokenizer*.json "$M"/
 fi
 prefill=$("$B/cmd/mlxc-bench" --model "$M" -p 256 -g 1 -n 1 -t "$THREADS" --output-format jsonl 2>/dev/null | tail -n 1 |
           sed 's/.*"prompt_tps": \([0-9.]*\).*/\1/')
