@@ -55,6 +55,8 @@ struct mlxc_opts {
     int ignore_chat_template, verbose, trust_remote_code, ignore_eos;
     /* generation */
     long max_tokens, top_k, min_tokens_to_keep, seed, top_logprobs, prefill_step_size;
+    int batch;                                       /* generate --batch */
+    long prefill_batch_size, completion_batch_size;
     double temp, top_p, min_p, xtc_probability, xtc_threshold;
     double repetition_penalty, presence_penalty, frequency_penalty;
     long repetition_context_size;

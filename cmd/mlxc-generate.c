@@ -6,6 +6,7 @@
 
 #include "cmd/cli.h"
 #include "cmd/sig.h"
+#include "core/app_batch.h"
 #include "core/app_generate.h"
 #include "core/prompt.h"
 #include "core/sys.h"
@@ -22,7 +23,15 @@ int main(int argc, char **argv)
         return rc == 1 ? 0 : rc;
     struct mlxc_err e = {0};
     char *prompt;
-    if (strcmp(o.prompt, "-") == 0) { /* stdin is taken as it is: no escape processing (as mlx_lm) */
+    if (o.batch) {
+        if (mlxc_cli_given(cli, &o, "prompt"))
+            return mlxc_cli_usage_error(cli, "--batch reads the prompts from stdin: drop --prompt");
+        if (o.prefill_batch_size < 1 || o.completion_batch_size < o.prefill_batch_size)
+            return mlxc_cli_usage_error(cli, "--completion-batch-size (%ld) must be at least --prefill-batch-size "
+                                        "(%ld), which must be at least 1", o.completion_batch_size,
+                                        o.prefill_batch_size);
+        prompt = strdup("");
+    } else if (strcmp(o.prompt, "-") == 0) { /* stdin is taken as it is: no escape processing (as mlx_lm) */
         size_t len;
         if (!(prompt = mlxc_read_stream(stdin, MAX_STDIN_PROMPT, &len, &e))) {
             mlxc_cli_error(cli, e.msg);
@@ -83,9 +92,11 @@ int main(int argc, char **argv)
         .stop = o.stop,
         .prompt_cache_file = o.prompt_cache_file,
         .save_prompt_cache = o.save_prompt_cache,
+        .prefill_batch_size = o.prefill_batch_size,
+        .completion_batch_size = o.completion_batch_size,
     };
     mlxc_catch_sigint();
-    rc = mlxc_generate_main(&a, stdout, stderr, &e);
+    rc = o.batch ? mlxc_generate_batch_main(&a, stdin, stdout, stderr, &e) : mlxc_generate_main(&a, stdout, stderr, &e);
     free(prompt);
     free(o.extra_eos_token);
     free(o.stop);

@@ -28,8 +28,8 @@ struct run {
 };
 
 /* The EOS set: config (or generation_config) ids, else the tokenizer's eos, plus --extra-eos-token. */
-static int build_eos(const struct mlxc_model *m, const struct mlxc_tokenizer *tok, char *const *extra, int32_t *eos,
-                     int cap, struct mlxc_err *e)
+int mlxc_generate_build_eos(const struct mlxc_model *m, const struct mlxc_tokenizer *tok, char *const *extra,
+                            int32_t *eos, int cap, struct mlxc_err *e)
 {
     int n = 0;
     for (int i = 0; i < m->cfg.n_eos && n < cap; i++)
@@ -218,7 +218,7 @@ int mlxc_generate_main(const struct mlxc_generate_args *a, FILE *out, FILE *log,
         goto out;
     if (m->nonfinite[0])
         fprintf(log, "warning: weight '%s' holds NaN or Inf values (a broken or corrupted model?)\n", m->nonfinite);
-    int n_eos = build_eos(m, r.tok, a->extra_eos_token, eos, 64, e);
+    int n_eos = mlxc_generate_build_eos(m, r.tok, a->extra_eos_token, eos, 64, e);
     if (n_eos < 0) {
         rc = n_eos;
         goto out;

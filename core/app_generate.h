@@ -35,9 +35,18 @@ struct mlxc_generate_args {
     const char *prompt_cache_file;    /* start from this cache (the model may come from its metadata) */
     const char *save_prompt_cache;    /* write the cache here after generating */
     volatile int *interrupt;          /* set by SIGINT */
+    /* --batch (core/app_batch.h) */
+    int64_t prefill_batch_size, completion_batch_size;
 };
 
 /* Returns 0, MLXC_EINTR when interrupted (the output so far is complete), or an error. */
 int mlxc_generate_main(const struct mlxc_generate_args *a, FILE *out, FILE *log, struct mlxc_err *e);
+
+struct mlxc_model;
+struct mlxc_tokenizer;
+/* The EOS set: config (or generation_config) ids, else the tokenizer's eos, plus extra (ids or token
+ * strings, NULL-ended). Returns how many ids it wrote (<= cap) or an error. */
+int mlxc_generate_build_eos(const struct mlxc_model *m, const struct mlxc_tokenizer *tok, char *const *extra,
+                            int32_t *eos, int cap, struct mlxc_err *e);
 
 #endif

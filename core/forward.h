@@ -24,6 +24,7 @@ struct mlxc_state {
     float *scores;   /* attention scratch: nthreads * (scores_cap + 2 * head_dim) */
     int64_t scores_cap;
     struct mlxc_pool *pool;
+    int rowwise;     /* linears give each row what a one-row call gives (batched decode) */
 };
 
 /* Allocates buffers for chunks of up to max_chunk tokens and a pool of nthreads (<= 0: default). */
@@ -47,6 +48,16 @@ int mlxc_forward_all_logits(const struct mlxc_model *m, struct mlxc_state *s, st
 /* One decoder layer on s->x (T tokens), as core/block.c implements the shared block. */
 int mlxc_block_forward(const struct mlxc_model *m, int layer, struct mlxc_state *s, struct mlxc_kv_cache *cache,
                        int64_t T, struct mlxc_err *e);
+
+/* The block in three phases, so that a batch of sequences can share the row-wise parts:
+ *   qkv:    rows [0, N) of s->x -> RMSNorm -> s->q, s->k, s->v           (row-wise, N rows of any sequences)
+ *   attend: rows [r0, r0+T) of one sequence: q/k norms, RoPE at cache->offset, cache update,
+ *           attention -> s->att rows [r0, r0+T)                          (per sequence, its own cache)
+ *   out:    x += o_proj(att); x += down(swiglu(gate, up)(RMSNorm(x)))    (row-wise) */
+void mlxc_block_qkv(const struct mlxc_model *m, int layer, struct mlxc_state *s, int64_t N);
+int mlxc_block_attend(const struct mlxc_model *m, int layer, struct mlxc_state *s, struct mlxc_kv_cache *cache,
+                      int64_t r0, int64_t T, struct mlxc_err *e);
+void mlxc_block_out(const struct mlxc_model *m, int layer, struct mlxc_state *s, int64_t N);
 
 /* Attention of T queries q (T, n_heads*hd) over the slots of the cache's layer that `view` makes visible
  * (the cache already holds the new keys). out: (T, n_heads*hd). s->scores must hold a view's worth. */

@@ -197,6 +197,7 @@ struct linear_job {
     const float *x;
     int64_t T;
     float *y;
+    int rowwise; /* mlxc_linear_forward_rowwise */
 };
 
 /* Many tokens with float weights: convert tiles of W rows to f32 and let OpenBLAS do the product. */
@@ -237,8 +238,8 @@ static void linear_task(void *ctx, int tid, int nth)
         return;
     const struct mlxc_kernels *k = mlxc_kernels();
     if (l->kind == MLXC_W_QUANT)
-        mlxc_qmatmul_rows(&l->q, j->x, j->T, j->y, l->rows, r0, r1);
-    else if (j->T >= SGEMM_MIN_TOKENS)
+        (j->rowwise ? mlxc_qmatmul_rows_exact : mlxc_qmatmul_rows)(&l->q, j->x, j->T, j->y, l->rows, r0, r1);
+    else if (j->T >= SGEMM_MIN_TOKENS && !j->rowwise)
         forward_sgemm(l, j->x, j->T, j->y, r0, r1);
     else if (l->kind == MLXC_W_F32)
         k->matmul_f32(l->w, l->cols, j->x, j->T, j->y, l->rows, r0, r1);
@@ -254,6 +255,15 @@ static void linear_task(void *ctx, int tid, int nth)
 
 void mlxc_linear_forward(const struct mlxc_linear *l, const float *x, int64_t T, float *y, struct mlxc_pool *pool)
 {
-    struct linear_job j = {l, x, T, y};
+    struct linear_job j = {l, x, T, y, 0};
+    mlxc_pool_run(pool, linear_task, &j);
+}
+
+/* The float row kernels loop over tokens inside each block of 4 weight rows, with one accumulator set
+ * per (row, token): a token's sums do not depend on the others. */
+void mlxc_linear_forward_rowwise(const struct mlxc_linear *l, const float *x, int64_t T, float *y,
+                                 struct mlxc_pool *pool)
+{
+    struct linear_job j = {l, x, T, y, 1};
     mlxc_pool_run(pool, linear_task, &j);
 }

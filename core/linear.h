@@ -31,6 +31,12 @@ void mlxc_linear_free(struct mlxc_linear *l);
 /* y (T, rows) = x (T, cols) W^T + b, split across the pool's threads by output rows. */
 void mlxc_linear_forward(const struct mlxc_linear *l, const float *x, int64_t T, float *y, struct mlxc_pool *pool);
 
+/* The same product with each of the T output rows bitwise equal to what T = 1 gives for that row
+ * (batched decode: a request's result must not depend on the rest of the batch). Float weights always
+ * take the row kernels (never OpenBLAS), quantized ones mlxc_qmatmul_rows_exact. */
+void mlxc_linear_forward_rowwise(const struct mlxc_linear *l, const float *x, int64_t T, float *y,
+                                 struct mlxc_pool *pool);
+
 /* Row `row` of W (an embedding lookup) as f32 into out (cols). */
 void mlxc_linear_row(const struct mlxc_linear *l, int64_t row, float *out);
 

@@ -81,6 +81,17 @@ void mlxc_qmatmul_rows(const struct mlxc_qmatrix *m, const float *x, int64_t n, 
     k->qmatmul_rows(m, x, n, y, ldy, row0, row1);
 }
 
+void mlxc_qmatmul_rows_exact(const struct mlxc_qmatrix *m, const float *x, int64_t n, float *y, int64_t ldy,
+                             int64_t row0, int64_t row1)
+{
+    if (n <= 0 || row1 <= row0)
+        return;
+    const struct mlxc_qkernels *k = mlxc_qkernels_active();
+    if (!k->has(m))
+        k = &mlxc_qkernels_ref;
+    k->qmatmul_rows_exact(m, x, n, y, ldy, row0, row1);
+}
+
 void mlxc_dequantize_rows(const struct mlxc_qmatrix *m, int64_t row0, int64_t nrows, float *out)
 {
     if (nrows <= 0)

@@ -16,6 +16,10 @@ struct mlxc_qkernels {
     /* Same contracts as mlxc_qmatmul_rows and mlxc_dequantize_rows (quant.h). */
     void (*qmatmul_rows)(const struct mlxc_qmatrix *m, const float *x, int64_t n, float *y, int64_t ldy,
                          int64_t row0, int64_t row1);
+    /* Same, but each token's output row is bitwise what a call with that token alone gives
+     * (mlxc_qmatmul_rows_exact). */
+    void (*qmatmul_rows_exact)(const struct mlxc_qmatrix *m, const float *x, int64_t n, float *y, int64_t ldy,
+                               int64_t row0, int64_t row1);
     void (*dequantize_rows)(const struct mlxc_qmatrix *m, int64_t row0, int64_t nrows, float *out);
 };
 

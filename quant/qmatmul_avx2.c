@@ -685,8 +685,9 @@ static void rows_nt(enum kind k, const struct mlxc_qmatrix *m, const struct xq *
     }
 }
 
-static void avx2_qmatmul_rows(const struct mlxc_qmatrix *m, const float *x, int64_t n, float *y, int64_t ldy,
-                              int64_t row0, int64_t row1)
+/* tok: tokens per pass (TOK, or 2 for the exact variant). */
+static void qmatmul_rows_tok(const struct mlxc_qmatrix *m, const float *x, int64_t n, float *y, int64_t ldy,
+                             int64_t row0, int64_t row1, int tok)
 {
     enum kind k = kind_of(m);
     if (k == K_NONE) {
@@ -710,11 +711,26 @@ static void avx2_qmatmul_rows(const struct mlxc_qmatrix *m, const float *x, int6
         }
         for (int64_t r0 = row0; r0 < row1; r0 += rb) {
             int64_t r1 = r0 + rb < row1 ? r0 + rb : row1;
-            for (int64_t t0 = 0; t0 < nc; t0 += TOK)
-                rows_nt(k, m, &X, xc, t0, nc - t0 < TOK ? (int)(nc - t0) : TOK, yc, ldy, r0, r1);
+            for (int64_t t0 = 0; t0 < nc; t0 += tok)
+                rows_nt(k, m, &X, xc, t0, nc - t0 < tok ? (int)(nc - t0) : tok, yc, ldy, r0, r1);
         }
         xq_free(&X);
     }
+}
+
+static void avx2_qmatmul_rows(const struct mlxc_qmatrix *m, const float *x, int64_t n, float *y, int64_t ldy,
+                              int64_t row0, int64_t row1)
+{
+    qmatmul_rows_tok(m, x, n, y, ldy, row0, row1, TOK);
+}
+
+/* Passes of one or two tokens run the same arithmetic per token (ALT and acc_sum treat nt <= 2 alike:
+ * two alternating accumulators), so every token gets what it gets alone; three or four tokens share one
+ * accumulator each, which rounds differently. */
+static void avx2_qmatmul_rows_exact(const struct mlxc_qmatrix *m, const float *x, int64_t n, float *y,
+                                    int64_t ldy, int64_t row0, int64_t row1)
+{
+    qmatmul_rows_tok(m, x, n, y, ldy, row0, row1, 2);
 }
 
 /* ======================= dequantize ======================= */
@@ -784,5 +800,6 @@ const struct mlxc_qkernels mlxc_qkernels_avx2 = {
     .name = "avx2",
     .has = avx2_has,
     .qmatmul_rows = avx2_qmatmul_rows,
+    .qmatmul_rows_exact = avx2_qmatmul_rows_exact,
     .dequantize_rows = avx2_dequantize_rows,
 };

@@ -92,5 +92,6 @@ const struct mlxc_qkernels mlxc_qkernels_ref = {
     .name = "ref",
     .has = ref_has,
     .qmatmul_rows = ref_qmatmul_rows,
+    .qmatmul_rows_exact = ref_qmatmul_rows, /* every token has its own accumulator, whatever nt */
     .dequantize_rows = ref_dequantize_rows,
 };

@@ -71,6 +71,11 @@ void mlxc_dequantize_rows(const struct mlxc_qmatrix *m, int64_t row0, int64_t nr
  * reference and the mxfp8 kernel keep x in f32. */
 void mlxc_qmatmul_rows(const struct mlxc_qmatrix *m, const float *x, int64_t n, float *y, int64_t ldy,
                        int64_t row0, int64_t row1);
+/* Like mlxc_qmatmul_rows, with each token's output row bitwise equal to what n = 1 gives for that token
+ * (batched decode must not depend on what else is in the batch). The weights are still read once per
+ * block of rows for all n tokens; only the tokens-per-pass blocking is smaller. */
+void mlxc_qmatmul_rows_exact(const struct mlxc_qmatrix *m, const float *x, int64_t n, float *y, int64_t ldy,
+                             int64_t row0, int64_t row1);
 
 /* The kernel set chosen at first use: "avx2" when the CPU has AVX2, FMA and F16C, else "ref".
  * The environment variable MLXC_ISA=ref|avx2 overrides the choice (an unavailable one falls back to ref). */

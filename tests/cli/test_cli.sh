@@ -22,7 +22,7 @@ for p in $("$B/gen_shell" list | sed 's/^mlxc-//'); do
   if [ $rc -eq 2 ] && grep -q "unrecognized arguments: stray" "$T/err"; then ok "$p rejects a positional argument"; else fail "$p rejects a positional argument" "rc=$rc"; fi
   # every option line that takes a value shows its default
   if grep -E '^  (-., )?--' "$T/help" | grep -v -e '--help' -e '--version' | grep -v 'default:' \
-       | grep -v -E -- '--(ignore-chat-template|ignore-eos|quantize|dequantize|count|json|jsonl|decode|no-special|render|plain|trust-remote-code)' \
+       | grep -v -E -- '--(batch|ignore-chat-template|ignore-eos|quantize|dequantize|count|json|jsonl|decode|no-special|render|plain|trust-remote-code)' \
        >"$T/nodef"; then
     fail "$p --help shows every default" "$(cat "$T/nodef")"
   else
