@@ -126,6 +126,27 @@ static void test_naive_stream_byte_run(void **state)
     mlxc_tok_close(t);
 }
 
+/* Post-processor ids must be token ids: a negative one would index the embedding from below, a huge
+ * one was converted to int32_t with undefined behaviour */
+static void test_post_processor_ids(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {"-5", "1e20", "2.5"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *dir = test_tmpdir();
+        char json[512];
+        int n = snprintf(json, sizeof json,
+                         "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"<s>\": 1}, \"merges\": []}, "
+                         "\"post_processor\": {\"type\": \"BertProcessing\", \"cls\": [\"<s>\", 1], "
+                         "\"sep\": [\"</s>\", %s]}}", bad[i]);
+        write_file(dir, "tokenizer.json", json, (size_t)n);
+        struct mlxc_tokenizer *t;
+        struct mlxc_err e = {0};
+        assert_int_equal(mlxc_tok_open(dir, &t, &e), MLXC_EFORMAT);
+        assert_str_contains(e.msg, "post-processor 'sep' id");
+    }
+}
+
 /* A config asking for about 10^12 parameters (every dimension within its cap) beside small weights:
  * the load fails on the first shape, having allocated nothing sized from the config. */
 static void test_config_trillion_params(void **state)
@@ -237,6 +258,7 @@ int main(void)
         cmocka_unit_test(test_one_line_errors),        cmocka_unit_test(test_tokenizer_not_utf8),
         cmocka_unit_test(test_naive_stream_byte_run),  cmocka_unit_test(test_config_trillion_params),
         cmocka_unit_test(test_tokenizer_linear),       cmocka_unit_test(test_prompt_cache_kinds_round_trip),
+        cmocka_unit_test(test_post_processor_ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
