@@ -244,6 +244,18 @@ static void test_prompt_cache_kinds_round_trip(void **state)
         assert_int_equal(back.offset, c.offset);
         assert_int_equal(back.layers[0].bits, c.layers[0].bits);
         assert_int_equal(back.layers[0].policy, c.layers[0].policy);
+        if (k == 1) { /* the wrapped rotating cache with its write index moved into the kept prefix */
+            size_t n;
+            char *bytes = mlxc_read_file(path, 1 << 24, &n, &e), *idx = bytes ? strstr(bytes + 8, "\"0.0.3\":\"") : NULL;
+            assert_non_null(idx);
+            idx[9] = '1';
+            FILE *f = fopen(path, "wb");
+            assert_true(f && fwrite(bytes, 1, n, f) == n && fclose(f) == 0);
+            free(bytes);
+            mlxc_kv_free(&back);
+            assert_int_equal(mlxc_prompt_cache_load(path, m, &back, NULL, NULL, &e), MLXC_EFORMAT);
+            assert_str_contains(e.msg, "inconsistent rotating cache state (6 slots, keep 4, max_size 6, offset 11, idx 1)");
+        }
         mlxc_kv_free(&c);
         mlxc_kv_free(&back);
     }
