@@ -13,6 +13,7 @@
 #include "core/safetensors.h"
 #include "core/sys.h"
 #include "tests/model_fixture.h"
+#include "tokenizer/jinja.h"
 #include "tokenizer/tokenizer.h"
 
 static void write_file(const char *dir, const char *name, const char *text, size_t n)
@@ -147,6 +148,38 @@ static void test_post_processor_ids(void **state)
     }
 }
 
+/* fuzz_jinja: str.format parsed a field index with atoi, which overflowed into a negative index read
+ * before the arguments (a stack overflow printing the garbage value) */
+static void test_format_index_overflow(void **state)
+{
+    (void)state;
+    static const char *const srcs[] = {"{{ '{0111111111111111111111111}'.format(1) }}", "{{ '{4294967296}'.format(1) }}",
+                                       "{{ '{0[99999999999999999999]}'.format([1]) }}"};
+    static const char *const errs[] = {"Replacement index 0111111111111111111111111 out of range",
+                                       "Replacement index 4294967296 out of range", ""};
+    for (size_t i = 0; i < sizeof srcs / sizeof srcs[0]; i++) {
+        struct mlxc_jinja *t;
+        struct mlxc_err e = {0};
+        char *out = NULL;
+        size_t n;
+        assert_int_equal(mlxc_jinja_compile(srcs[i], strlen(srcs[i]), &t, &e), 0);
+        assert_true(mlxc_jinja_render(t, "{}", 2, NULL, &out, &n, &e) < 0);
+        assert_str_contains(e.msg, errs[i]);
+        free(out);
+        mlxc_jinja_free(t);
+    }
+    struct mlxc_jinja *t;
+    struct mlxc_err e = {0};
+    char *out;
+    size_t n;
+    const char *ok_src = "{{ '{1}{0}'.format('a', 'b') }}";
+    assert_int_equal(mlxc_jinja_compile(ok_src, strlen(ok_src), &t, &e), 0);
+    assert_int_equal(mlxc_jinja_render(t, "{}", 2, NULL, &out, &n, &e), 0);
+    assert_string_equal(out, "ba");
+    free(out);
+    mlxc_jinja_free(t);
+}
+
 /* A config asking for about 10^12 parameters (every dimension within its cap) beside small weights:
  * the load fails on the first shape, having allocated nothing sized from the config. */
 static void test_config_trillion_params(void **state)
@@ -270,7 +303,7 @@ int main(void)
         cmocka_unit_test(test_one_line_errors),        cmocka_unit_test(test_tokenizer_not_utf8),
         cmocka_unit_test(test_naive_stream_byte_run),  cmocka_unit_test(test_config_trillion_params),
         cmocka_unit_test(test_tokenizer_linear),       cmocka_unit_test(test_prompt_cache_kinds_round_trip),
-        cmocka_unit_test(test_post_processor_ids),
+        cmocka_unit_test(test_post_processor_ids),     cmocka_unit_test(test_format_index_overflow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
