@@ -86,9 +86,8 @@ int mlxc_prompt_cache_save(const char *path, const struct mlxc_kv_cache *c, cons
     size_t max_entries = (size_t)c->n_layers * 6, max_meta = (size_t)c->n_layers * 8 + n_user;
     struct mlxc_st_entry *entries = calloc(max_entries + 1, sizeof *entries);
     struct mlxc_st_meta *meta = calloc(max_meta + 1, sizeof *meta);
-    /* 64-byte names per layer: up to 6 tensor names, 6 meta states (key and value each) and the class
-     * key ("QuantizedRotatingKVCache" layers use all 19) */
-    char *names = calloc((size_t)c->n_layers * 19 + 1, 64);
+    /* per layer: up to 6 tensor names, 6 meta keys and values, the class key */
+    char *names = calloc((size_t)c->n_layers * 20 + 1, 64);
     int rc = 0;
     if (!entries || !meta || !names) {
         rc = mlxc_errf(e, MLXC_ENOMEM, "out of memory");

@@ -13,6 +13,10 @@
     {"model", 0, OPT_STR, def, "MODEL",                                                                 \
      "the model folder, or a Hugging Face repo id found in the local cache", OFF(model), NULL,        \
      COMPLETE_MODEL}
+/* Every table has it (a test checks): the views and progress bars ask mlxc_term_use_color (core/term.h). */
+#define COLOR_OPT                                                                                       \
+    {"color", 0, OPT_CHOICE, "auto", NULL, "color the output: auto (only a terminal, and not with NO_COLOR), "   \
+     "always or never", OFF(color), "auto|always|never", COMPLETE_CHOICES}
 #define THREADS_OPT                                                                                     \
     {"threads", 't', OPT_INT, "0", "N", "worker threads; 0 uses every core (or $MLXC_THREADS)",        \
      OFF(threads), NULL, 0}
@@ -32,7 +36,7 @@
      "keep at most N positions in a rotating KV cache (the first 4 are always kept); works for every "   \
      "family, unlike mlx_lm", OFF(max_kv_size), NULL, 0}
 #define KV_QUANT_OPTS                                                                                    \
-    {"kv-bits", 0, OPT_INT, NULL, "BITS", "quantize the KV cache to BITS (2-8); also with --max-kv-size",  \
+    {"kv-bits", 0, OPT_INT, NULL, "BITS", "quantize the KV cache to BITS (2-8); also with a rotating cache (max-kv-size)",  \
      OFF(kv_bits), NULL, 0},                                                                             \
     {"kv-group-size", 0, OPT_INT, "64", "N", "group size of KV cache quantization", OFF(kv_group_size),  \
      NULL, 0},                                                                                           \
@@ -76,6 +80,8 @@ static const struct mlxc_opt generate_opts[] = {
      OFF(chat_template_config), NULL, 0},
     {"extra-eos-token", 0, OPT_STRS, NULL, "TOKEN", "more tokens (ids or strings) that end generation",
      OFF(extra_eos_token), NULL, 0},
+    {"ignore-eos", 0, OPT_FLAG, NULL, NULL, "keep generating past end-of-sequence tokens (for benchmarks)",
+     OFF(ignore_eos), NULL, 0},
     PENALTY_OPTS,
     MAX_KV_SIZE_OPT,
     KV_QUANT_OPTS,
@@ -93,6 +99,7 @@ static const struct mlxc_opt generate_opts[] = {
     {"verbose", 0, OPT_BOOL, "true", "BOOL", "print the rules and statistics (to stderr)", OFF(verbose),
      NULL, 0},
     THREADS_OPT,
+    COLOR_OPT,
     VERSION_OPT,
 };
 
@@ -101,19 +108,49 @@ static const struct mlxc_opt chat_opts[] = {
     MODEL_OPT(NULL),
     TEMP_OPT,
     TOP_P_OPT,
+    {"min-p", 0, OPT_FLOAT, "0.0", "P", "drop tokens less likely than P times the most likely one", OFF(min_p),
+     NULL, 0},
+    {"min-tokens-to-keep", 0, OPT_INT, "1", "N", "tokens min-p always keeps", OFF(min_tokens_to_keep), NULL, 0},
+    {"top-k", 0, OPT_INT, "0", "K", "keep only the K most likely tokens; 0 keeps all", OFF(top_k), NULL, 0},
     XTC_OPTS,
-    {"seed", 0, OPT_INT, "0", "SEED", "seed of the random generator", OFF(seed), NULL, 0},
-    {"max-tokens", 'm', OPT_INT, "256", "N", "maximum number of tokens per reply", OFF(max_tokens), NULL, 0},
-    {"system-prompt", 0, OPT_STR, NULL, "TEXT", "system message", OFF(system_prompt), NULL, 0},
+    {"seed", 0, OPT_INT, "0", "SEED", "seed of the random generator (seeded once per session)", OFF(seed), NULL, 0},
+    {"max-tokens", 'm', OPT_INT, "256", "N", "maximum number of tokens per reply; -1 for no limit", OFF(max_tokens),
+     NULL, 0},
+    {"system-prompt", 0, OPT_STR, NULL, "TEXT", "system message; @FILE reads it from a file", OFF(system_prompt),
+     NULL, 0},
+    {"chat-template-config", 0, OPT_STR, NULL, "JSON", "extra chat template arguments, e.g. '{\"enable_thinking\": false}'",
+     OFF(chat_template_config), NULL, 0},
+    {"extra-eos-token", 0, OPT_STRS, NULL, "TOKEN", "more tokens (ids or strings) that end a reply",
+     OFF(extra_eos_token), NULL, 0},
+    {"max-kv-size", 0, OPT_INT, NULL, "N", "a rotating KV cache of N positions (keeps the first 4): the chat never "
+     "fills up", OFF(max_kv_size), NULL, 0},
+    {"kv-bits", 0, OPT_INT, NULL, "BITS", "quantize the KV cache to BITS bits (none by default)", OFF(kv_bits), NULL, 0},
+    {"kv-group-size", 0, OPT_INT, "64", "N", "group size of the KV cache quantization", OFF(kv_group_size), NULL, 0},
+    {"quantized-kv-start", 0, OPT_INT, "5000", "N", "positions before the KV cache is quantized",
+     OFF(quantized_kv_start), NULL, 0},
+    {"max-context", 0, OPT_INT, NULL, "N", "stop at N positions (default: the model's max_position_embeddings)",
+     OFF(max_context), NULL, 0},
+    {"prompt-cache-file", 0, OPT_STR, NULL, "FILE", "start from this cached prompt (mlxc-cache-prompt) or saved "
+     "session", OFF(prompt_cache_file), NULL, COMPLETE_SAFETENSORS},
+    {"resume", 0, OPT_STR, NULL, "FILE", "continue a session saved with /save", OFF(resume), NULL,
+     COMPLETE_SAFETENSORS},
+    {"render", 0, OPT_CHOICE, "turn", NULL, "turn: each message is rendered alone, as mlx_lm.chat does; "
+     "conversation: the whole conversation is rendered and only what the cache lacks is computed", OFF(render_mode),
+     "turn|conversation", COMPLETE_CHOICES},
+    {"plain", 0, OPT_FLAG, NULL, NULL, "a plain line interface instead of the full-screen one (also when stdin or "
+     "stdout is not a terminal)", OFF(plain), NULL, 0},
+    {"prefill-step-size", 0, OPT_INT, "2048", "N", "prompt tokens processed per step", OFF(prefill_step_size),
+     NULL, 0},
     THREADS_OPT,
+    COLOR_OPT,
     VERSION_OPT,
 };
 
 static const struct mlxc_opt convert_opts[] = {
     HELP_OPT,
-    {"hf-path", 0, OPT_STR, NULL, "PATH", "the source model folder or cached repo id (also --model)",
+    {"hf-path", 0, OPT_STR, NULL, "PATH", "the source model: a folder or a cached repo id (model is another name for it)",
      OFF(hf_path), NULL, COMPLETE_MODEL},
-    {"model", 0, OPT_STR, NULL, "PATH", "the source model (same as --hf-path)", OFF(model), NULL, COMPLETE_MODEL},
+    {"model", 0, OPT_STR, NULL, "PATH", "the source model (another name for hf-path)", OFF(model), NULL, COMPLETE_MODEL},
     {"mlx-path", 0, OPT_STR, "mlx_model", "PATH", "where to write the converted model (must not exist)",
      OFF(mlx_path), NULL, COMPLETE_DIR},
     {"quantize", 'q', OPT_FLAG, NULL, NULL, "quantize the model", OFF(quantize), NULL, 0},
@@ -127,6 +164,7 @@ static const struct mlxc_opt convert_opts[] = {
     {"dtype", 0, OPT_CHOICE, NULL, NULL, "type of the float weights (default: the config's)", OFF(dtype),
      "float16|bfloat16|float32", COMPLETE_CHOICES},
     {"dequantize", 'd', OPT_FLAG, NULL, NULL, "dequantize a quantized model", OFF(dequantize), NULL, 0},
+    COLOR_OPT,
     VERSION_OPT,
 };
 
@@ -143,13 +181,14 @@ static const struct mlxc_opt cache_prompt_opts[] = {
     {"prefill-step-size", 0, OPT_INT, "2048", "N", "prompt tokens processed per step", OFF(prefill_step_size),
      NULL, 0},
     THREADS_OPT,
+    COLOR_OPT,
     VERSION_OPT,
 };
 
 static const struct mlxc_opt tokenize_opts[] = {
     HELP_OPT,
     MODEL_OPT(NULL),
-    {"tokenizer", 0, OPT_STR, NULL, "DIR", "a folder with tokenizer.json (instead of --model)",
+    {"tokenizer", 0, OPT_STR, NULL, "DIR", "a folder with tokenizer.json (instead of a model)",
      OFF(tokenizer), NULL, COMPLETE_DIR},
     {"text", 0, OPT_STR, NULL, "TEXT", "text to tokenize; stdin when absent", OFF(text), NULL, 0},
     {"count", 0, OPT_FLAG, NULL, NULL, "print only the number of tokens", OFF(count), NULL, 0},
@@ -162,8 +201,9 @@ static const struct mlxc_opt tokenize_opts[] = {
      OFF(jsonl), NULL, 0},
     {"chat", 0, OPT_STR, NULL, "FILE", "render the chat template over a JSON file of messages (or a request "
      "object) and print its ids", OFF(chat), NULL, COMPLETE_FILE},
-    {"render", 0, OPT_FLAG, NULL, NULL, "with --chat: print the rendered text exactly instead of ids", OFF(render),
+    {"render", 0, OPT_FLAG, NULL, NULL, "print the chat template's rendered text exactly instead of its ids", OFF(render),
      NULL, 0},
+    COLOR_OPT,
     VERSION_OPT,
 };
 
@@ -179,6 +219,7 @@ static const struct mlxc_opt bench_opts[] = {
     {"output-format", 0, OPT_CHOICE, "text", NULL, "text, or one JSON object per trial and the averages (jsonl)",
      OFF(output_format), "text|jsonl", COMPLETE_CHOICES},
     THREADS_OPT,
+    COLOR_OPT,
     VERSION_OPT,
 };
 

@@ -65,6 +65,7 @@ int main(int argc, char **argv)
         .prefill_response = o.prefill_response,
         .chat_template_config = o.chat_template_config,
         .ignore_chat_template = o.ignore_chat_template,
+        .ignore_eos = o.ignore_eos,
         .extra_eos_token = o.extra_eos_token,
         .max_tokens = o.max_tokens,
         .prefill_step_size = o.prefill_step_size,

@@ -573,6 +573,10 @@ static int write_shards(struct convert *c, struct mlxc_err *e)
         for (size_t k = 0; k < count && !rc; k++, i++) {
             rc = write_tensor(c, &c->p.t[i], w, buf, e);
             progress(c, i + 1);
+            /* done with the source: drop its pages, so RSS stays near one tensor, not the model */
+            mlxc_tensor_release(c->p.t[i].src);
+            mlxc_tensor_release(c->p.t[i].src_scales);
+            mlxc_tensor_release(c->p.t[i].src_biases);
         }
         if (rc && w)
             mlxc_stw_abort(w);

@@ -226,6 +226,8 @@ int mlxc_generate_main(const struct mlxc_generate_args *a, FILE *out, FILE *log,
         rc = n_eos;
         goto out;
     }
+    if (a->ignore_eos)
+        n_eos = 0;
     struct mlxc_prompt_opts po = {a->prompt, a->system_prompt, a->prefill_response, a->chat_template_config,
                                   a->ignore_chat_template, a->prompt_cache_file != NULL};
     if ((rc = mlxc_prompt_encode(r.tok, tmpl, &po, &ids, &n, NULL, e)) != 0)
@@ -280,9 +282,10 @@ int mlxc_generate_main(const struct mlxc_generate_args *a, FILE *out, FILE *log,
     if (a->jsonl) {
         flush_pending(&r, r.text.data, r.text.len);
         fprintf(out, "{\"finish_reason\": \"%s\", \"prompt_tokens\": %lld, \"generation_tokens\": %lld, "
-                     "\"prompt_tps\": %.3f, \"generation_tps\": %.3f, \"peak_memory_gb\": %.3f}\n",
+                     "\"prompt_tps\": %.3f, \"generation_tps\": %.3f, \"peak_memory_gb\": %.3f, "
+                     "\"kv_cache_bytes\": %llu}\n",
                 st.finish_reason, (long long)st.prompt_tokens, (long long)st.generation_tokens, st.prompt_tps,
-                st.generation_tps, peak_gb);
+                st.generation_tps, peak_gb, (unsigned long long)mlxc_kv_nbytes(&cache));
     } else {
         emit_text(&r, r.text.data, r.text.len);
         if (r.any_text)

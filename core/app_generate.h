@@ -17,6 +17,7 @@ struct mlxc_generate_args {
     const char *prompt;               /* final text (escapes already handled, stdin already read) */
     const char *system_prompt, *prefill_response, *chat_template_config;
     int ignore_chat_template;
+    int ignore_eos;                   /* generate past EOS tokens (benchmarks) */
     char *const *extra_eos_token;     /* NULL-ended: ids or token strings */
     int64_t max_tokens;               /* < 0: no limit */
     int64_t prefill_step_size;

@@ -63,7 +63,9 @@ int mlxc_generate(const struct mlxc_model *m, struct mlxc_state *s, struct mlxc_
     int rc = mlxc_sampler_init(&sampler, &p->sampling, V, e);
     if (rc)
         return rc;
-    if (p->has_seed)
+    if (p->rng)
+        sampler.rng = *p->rng;
+    else if (p->has_seed)
         mlxc_rng_seed(&sampler.rng, p->seed);
     else
         mlxc_rng_seed_time(&sampler.rng);
@@ -135,6 +137,8 @@ int mlxc_generate(const struct mlxc_model *m, struct mlxc_state *s, struct mlxc_
             break;
     }
 out:
+    if (p->rng)
+        *p->rng = sampler.rng;
     mlxc_sampler_free(&sampler);
     free(lp);
     free(work);

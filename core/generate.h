@@ -24,6 +24,8 @@ struct mlxc_gen_params {
     int top_logprobs;           /* how many (id, logprob) pairs each token reports */
     int feed_last;              /* run the model on the final token too, so the cache holds it (chat) */
     volatile int *interrupt;    /* when non-NULL and set, generation stops after the current token */
+    struct mlxc_rng *rng;       /* when non-NULL: draw from it (seed/has_seed unused) and leave it advanced,
+                                   so one random stream runs across calls (mlx_lm chat seeds once) */
 };
 
 struct mlxc_gen_token {

@@ -23,6 +23,16 @@ int64_t mlxc_tensor_numel(const struct mlxc_tensor *t)
     return n;
 }
 
+void mlxc_tensor_release(const struct mlxc_tensor *t)
+{
+    if (!t || t->nbytes == 0)
+        return;
+    long page = sysconf(_SC_PAGESIZE);
+    uintptr_t start = (uintptr_t)t->data & ~(uintptr_t)(page - 1);
+    uintptr_t end = ((uintptr_t)t->data + t->nbytes + (uintptr_t)page - 1) & ~(uintptr_t)(page - 1);
+    madvise((void *)start, end - start, MADV_DONTNEED); /* advice only: failure changes nothing */
+}
+
 const char *mlxc_shape_str(const int64_t *shape, int ndim, char *buf, size_t cap)
 {
     size_t used = 0;

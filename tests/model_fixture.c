@@ -153,3 +153,56 @@ out:
     cJSON_Delete(root);
     return rc;
 }
+
+/* ---- a per-process cache of built fixtures ---- */
+
+static char cache_root[512];
+static struct {
+    char name[64];
+    enum mlxc_dtype dtype;
+    char dir[600];
+} built[32];
+static int n_built;
+
+static void remove_cache_root(void)
+{
+    if (!cache_root[0])
+        return;
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", cache_root);
+    if (system(cmd) != 0)
+        fprintf(stderr, "# could not remove %s\n", cache_root);
+}
+
+const char *fixture_path(const char *data_root, const char *name, enum mlxc_dtype dtype, struct mlxc_err *e)
+{
+    for (int i = 0; i < n_built; i++)
+        if (strcmp(built[i].name, name) == 0 && built[i].dtype == dtype)
+            return built[i].dir;
+    if (n_built == 32) {
+        mlxc_errf(e, MLXC_ENOMEM, "too many fixtures");
+        return NULL;
+    }
+    if (!cache_root[0]) {
+        const char *t = getenv("TMPDIR");
+        snprintf(cache_root, sizeof cache_root, "%s/mlxc-fixtures-XXXXXX", t ? t : "/tmp");
+        if (!mkdtemp(cache_root)) {
+            cache_root[0] = '\0';
+            mlxc_errf_sys(e, MLXC_EIO, "cannot create a folder for fixtures");
+            return NULL;
+        }
+        atexit(remove_cache_root);
+    }
+    snprintf(built[n_built].name, sizeof built[n_built].name, "%s", name);
+    built[n_built].dtype = dtype;
+    snprintf(built[n_built].dir, sizeof built[n_built].dir, "%s/%s-%s", cache_root, name, mlxc_dtype_name(dtype));
+    if (fixture_build(data_root, name, dtype, built[n_built].dir, e) != 0)
+        return NULL;
+    return built[n_built++].dir;
+}
+
+int fixture_quick(void)
+{
+    const char *q = getenv("MLXC_TEST_QUICK");
+    return q && *q && strcmp(q, "0") != 0;
+}

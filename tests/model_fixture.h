@@ -13,4 +13,12 @@
 int fixture_build(const char *data_root, const char *name, enum mlxc_dtype dtype, const char *dir,
                   struct mlxc_err *e);
 
+/* The fixture built once per test process (in a temporary folder removed at exit) and shared by every
+ * test that asks for the same name and dtype. Returns the folder, or NULL with an error. */
+const char *fixture_path(const char *data_root, const char *name, enum mlxc_dtype dtype, struct mlxc_err *e);
+
+/* 1 when $MLXC_TEST_QUICK is set (sanitizer builds): tests skip their slowest cases (the long prompts,
+ * repeated variants) and say so. */
+int fixture_quick(void);
+
 #endif

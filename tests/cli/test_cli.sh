@@ -6,7 +6,7 @@ B=${MLXC_BUILD:?}/cmd
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 
-for p in generate chat convert cache-prompt tokenize; do
+for p in $("$B/gen_shell" list | sed 's/^mlxc-//'); do
   exe="$B/mlxc-$p"
   "$exe" --help >"$T/help" 2>&1; rc=$?
   if [ $rc -eq 0 ] && grep -q "^usage: mlxc-$p" "$T/help"; then ok "$p --help"; else fail "$p --help" "$(cat "$T/help")"; fi
@@ -22,7 +22,7 @@ for p in generate chat convert cache-prompt tokenize; do
   if [ $rc -eq 2 ] && grep -q "unrecognized arguments: stray" "$T/err"; then ok "$p rejects a positional argument"; else fail "$p rejects a positional argument" "rc=$rc"; fi
   # every option line that takes a value shows its default
   if grep -E '^  (-., )?--' "$T/help" | grep -v -e '--help' -e '--version' | grep -v 'default:' \
-       | grep -v -E -- '--(ignore-chat-template|quantize|dequantize|count|json|jsonl|decode|no-special|render|plain|trust-remote-code)' \
+       | grep -v -E -- '--(ignore-chat-template|ignore-eos|quantize|dequantize|count|json|jsonl|decode|no-special|render|plain|trust-remote-code)' \
        >"$T/nodef"; then
     fail "$p --help shows every default" "$(cat "$T/nodef")"
   else

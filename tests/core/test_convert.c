@@ -136,7 +136,7 @@ static void check_quantized(const char *fixture, int bits, double max_err)
                                        .dtype = "float32"});
     static const char *const prompts[] = {"short", "medium", "long"};
     double worst = 0, worst_twin = 0;
-    for (int p = 0; p < 3; p++) {
+    for (int p = 0; p < (fixture_quick() ? 1 : 3); p++) {
         int64_t n;
         int32_t *ids = prompt_ids(fixture, prompts[p], &n);
         struct run rf, rq, rt;
@@ -202,7 +202,8 @@ static void test_quantized_8bit(void **state)
     (void)state;
     check_quantized("llama3", 8, MAX_LOGPROB_ERR_8BIT); /* tied: quantized embedding and head */
     check_quantized("qwen3", 8, MAX_LOGPROB_ERR_8BIT);
-    check_quantized("llama_linear", 8, MAX_LOGPROB_ERR_8BIT); /* biases, untied */
+    if (!fixture_quick())
+        check_quantized("llama_linear", 8, MAX_LOGPROB_ERR_8BIT); /* biases, untied */
 }
 
 static void test_quantized_4bit(void **state)
@@ -210,7 +211,8 @@ static void test_quantized_4bit(void **state)
     (void)state;
     check_quantized("llama3", 4, MAX_LOGPROB_ERR_4BIT);
     check_quantized("qwen3", 4, MAX_LOGPROB_ERR_4BIT);
-    check_quantized("llama_linear", 4, MAX_LOGPROB_ERR_4BIT);
+    if (!fixture_quick())
+        check_quantized("llama_linear", 4, MAX_LOGPROB_ERR_4BIT);
 }
 
 static char *slurp(const char *dir, const char *name, size_t *n)
