@@ -46,6 +46,12 @@ int main(int argc, char **argv)
         }
     } else {
         prompt = mlxc_prompt_unescape(o.prompt);
+        size_t len = prompt ? strlen(prompt) : 0, valid = prompt ? mlxc_utf8_valid_prefix(prompt, len) : 0;
+        if (!prompt || valid != len) { /* argv bytes are whatever the shell passed */
+            fprintf(stderr, "%s: error: the prompt is not valid UTF-8 text (byte %zu)\n", cli->prog, valid);
+            free(prompt);
+            return 1;
+        }
     }
     struct mlxc_logits_params lp = {
         .repetition_penalty = mlxc_cli_given(cli, &o, "repetition-penalty") ? (float)o.repetition_penalty : 0.0f,

