@@ -218,6 +218,12 @@ int mlxc_generate_main(const struct mlxc_generate_args *a, FILE *out, FILE *log,
         goto out;
     if (m->nonfinite[0])
         fprintf(log, "warning: weight '%s' holds NaN or Inf values (a broken or corrupted model?)\n", m->nonfinite);
+    for (int i = 0; i < a->logits.n_bias; i++)
+        if (a->logits.bias_ids[i] < 0 || a->logits.bias_ids[i] >= m->cfg.vocab_size) {
+            rc = mlxc_errf(e, MLXC_EINVAL, "--logit-bias: token %d is outside the vocabulary (0..%lld)",
+                           a->logits.bias_ids[i], (long long)m->cfg.vocab_size - 1);
+            goto out;
+        }
     int n_eos = mlxc_generate_build_eos(m, r.tok, a->extra_eos_token, eos, 64, e);
     if (n_eos < 0) {
         rc = n_eos;
