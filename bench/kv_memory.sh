@@ -13,9 +13,10 @@ run() { # fixture tokens options...
   shift 2
   out=$("$B/cmd/mlxc-generate" --model "$T/$fx" --ignore-chat-template -p "Once upon a time" -m "$n" --ignore-eos \
         --output-format jsonl "$@" 2>/dev/null | tail -n 1)
-  printf '%-8s %-50s %6s tokens  peak %s GB\n' "$fx" "${*:-plain}" \
+  printf '%-8s %-72s %5s tokens  peak %s GB  KV cache %s bytes\n' "$fx" "${*:-plain}" \
     "$(echo "$out" | sed 's/.*"generation_tokens": \([0-9]*\).*/\1/')" \
-    "$(echo "$out" | sed 's/.*"peak_memory_gb": \([0-9.]*\).*/\1/')"
+    "$(echo "$out" | sed 's/.*"peak_memory_gb": \([0-9.]*\).*/\1/')" \
+    "$(echo "$out" | sed 's/.*"kv_cache_bytes": \([0-9]*\).*/\1/')"
 }
 for fx in llama3 qwen3; do
   "$B/tests/mlxc-fixture" "$fx" F32 "$T/$fx"

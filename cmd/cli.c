@@ -47,18 +47,7 @@ static int choice_ok(const char *choices, const char *v)
     return 0;
 }
 
-static const char *type_word(enum mlxc_opt_type t)
-{
-    switch (t) {
-    case OPT_INT: return "an integer";
-    case OPT_FLOAT: return "a number";
-    default: return "a value";
-    }
-}
-
-/* Stores one value for opt; returns 0 or a usage error (2). */
-static int set_value(const struct mlxc_cli *cli, const struct mlxc_opt *opt, struct mlxc_opts *o,
-                     const char *v, int from_default)
+int mlxc_cli_set_value(const struct mlxc_opt *opt, struct mlxc_opts *o, const char *v, char *msg, size_t msgsz)
 {
     switch (opt->type) {
     case OPT_FLAG:
@@ -70,33 +59,36 @@ static int set_value(const struct mlxc_cli *cli, const struct mlxc_opt *opt, str
         *FIELD(o, opt, const char *) = v;
         return 0;
     case OPT_CHOICE:
-        if (!choice_ok(opt->choices, v))
-            return mlxc_cli_usage_error(cli, "argument --%s: invalid choice: '%s' (choose from %s)", opt->name, v,
-                                        opt->choices);
+        if (!choice_ok(opt->choices, v)) {
+            snprintf(msg, msgsz, "invalid choice: '%s' (choose from %s)", v, opt->choices);
+            return -1;
+        }
         *FIELD(o, opt, const char *) = v;
         return 0;
     case OPT_BOOL:
         *FIELD(o, opt, int) = !(strcasecmp(v, "false") == 0 || strcasecmp(v, "f") == 0);
         return 0;
     case OPT_INT:
-        if (parse_long(v, FIELD(o, opt, long)) != 0)
-            return mlxc_cli_usage_error(cli, "argument --%s: invalid int value: '%s'", opt->name, v);
+        if (parse_long(v, FIELD(o, opt, long)) != 0) {
+            snprintf(msg, msgsz, "invalid int value: '%s'", v);
+            return -1;
+        }
         return 0;
     case OPT_FLOAT:
-        if (parse_double(v, FIELD(o, opt, double)) != 0)
-            return mlxc_cli_usage_error(cli, "argument --%s: invalid float value: '%s'", opt->name, v);
+        if (parse_double(v, FIELD(o, opt, double)) != 0) {
+            snprintf(msg, msgsz, "invalid float value: '%s'", v);
+            return -1;
+        }
         return 0;
     case OPT_STRS: {
-        if (from_default)
-            return 0;
         char ***list = FIELD(o, opt, char **);
         size_t n = 0;
         while (*list && (*list)[n])
             n++;
         char **nl = realloc(*list, (n + 2) * sizeof *nl);
         if (!nl) {
-            fprintf(stderr, "%s: error: out of memory\n", cli->prog);
-            exit(1);
+            snprintf(msg, msgsz, "out of memory");
+            return -1;
         }
         nl[n] = (char *)v;
         nl[n + 1] = NULL;
@@ -104,7 +96,15 @@ static int set_value(const struct mlxc_cli *cli, const struct mlxc_opt *opt, str
         return 0;
     }
     }
-    (void)type_word;
+    return 0;
+}
+
+/* mlxc_cli_set_value for argv: a bad value is a usage error (2) */
+static int set_arg(const struct mlxc_cli *cli, const struct mlxc_opt *opt, struct mlxc_opts *o, const char *v)
+{
+    char msg[512];
+    if (mlxc_cli_set_value(opt, o, v, msg, sizeof msg) != 0)
+        return mlxc_cli_usage_error(cli, "argument --%s: %s", opt->name, msg);
     return 0;
 }
 
@@ -151,6 +151,15 @@ void mlxc_cli_print_help(const struct mlxc_cli *cli)
             printf(" (default: %s)", opt->def ? opt->def : "none");
         printf("\n");
     }
+    /* No "--" below: `--help | grep -c -- --` counts the flags. */
+    printf("\nexit status: %d success, %d runtime error, %d usage error, %d interrupted (Ctrl-C)\n", MLXC_EXIT_OK,
+           MLXC_EXIT_ERROR, MLXC_EXIT_USAGE, MLXC_EXIT_INTERRUPTED);
+    printf("defaults file: $XDG_CONFIG_HOME/mlxc/config (~/.config/mlxc/config) or $MLXC_CONFIG, with\n"
+           "  \"flag-name = value\" lines, optionally under a [%s] section; the command line overrides it,\n"
+           "  MLXC_NO_CONFIG=1 ignores it\n",
+           strncmp(cli->prog, "mlxc-", 5) == 0 ? cli->prog + 5 : cli->prog);
+    printf("color: auto colors a terminal unless NO_COLOR is set; progress bars only on a terminal\n");
+    printf("see also: man %s\n", cli->prog);
 }
 
 int mlxc_cli_given(const struct mlxc_cli *cli, const struct mlxc_opts *o, const char *name)
@@ -158,6 +167,15 @@ int mlxc_cli_given(const struct mlxc_cli *cli, const struct mlxc_opts *o, const 
     for (size_t i = 0; i < cli->nopts && i < sizeof o->given; i++)
         if (strcmp(cli->opts[i].name, name) == 0)
             return o->given[i];
+    return 0;
+}
+
+/* 1 if argv holds -h, --help or --version as a word before "--" */
+static int asks_help_or_version(int argc, char **argv)
+{
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "--version") == 0)
+            return 1;
     return 0;
 }
 
@@ -182,11 +200,13 @@ int mlxc_cli_parse(const struct mlxc_cli *cli, int argc, char **argv, struct mlx
             if (has_arg == required_argument)
                 shortopts[ns++] = ':';
         }
-        if (opt->def && set_value(cli, opt, o, opt->def, 1) != 0)
-            return 2;
+        if (opt->def && opt->type != OPT_STRS && set_arg(cli, opt, o, opt->def) != 0)
+            return MLXC_EXIT_USAGE;
     }
     longopts[cli->nopts] = (struct option){0};
     shortopts[ns] = '\0';
+    if (mlxc_cli_config_apply(cli, o) != 0 && !asks_help_or_version(argc, argv))
+        return MLXC_EXIT_USAGE; /* a broken defaults file still lets --help and --version through */
 
     opterr = 0;
     optind = 1;
@@ -212,7 +232,11 @@ int mlxc_cli_parse(const struct mlxc_cli *cli, int argc, char **argv, struct mlx
         if (idx >= cli->nopts)
             return mlxc_cli_usage_error(cli, "unrecognized arguments: %s", argv[optind - 1]);
         const struct mlxc_opt *opt = &cli->opts[idx];
-        o->given[idx] = 1;
+        if (opt->type == OPT_STRS && o->given[idx] == MLXC_SRC_CONFIG) { /* argv replaces the file's list */
+            free(*FIELD(o, opt, char **));
+            *FIELD(o, opt, char **) = NULL;
+        }
+        o->given[idx] = MLXC_SRC_ARGV;
         if (opt->type == OPT_HELP) {
             mlxc_cli_print_help(cli);
             return 1;
@@ -221,12 +245,12 @@ int mlxc_cli_parse(const struct mlxc_cli *cli, int argc, char **argv, struct mlx
             printf("%s %s\n", cli->prog, MLXC_VERSION);
             return 1;
         }
-        int rc = set_value(cli, opt, o, optarg, 0);
+        int rc = set_arg(cli, opt, o, optarg);
         if (rc)
             return rc;
         if (opt->type == OPT_STRS) /* nargs="+": take following values up to the next flag */
             while (optind < argc && argv[optind][0] != '-')
-                if ((rc = set_value(cli, opt, o, argv[optind++], 0)) != 0)
+                if ((rc = set_arg(cli, opt, o, argv[optind++])) != 0)
                     return rc;
     }
     if (optind < argc)

@@ -13,6 +13,10 @@
     {"model", 0, OPT_STR, def, "MODEL",                                                                 \
      "the model folder, or a Hugging Face repo id found in the local cache", OFF(model), NULL,        \
      COMPLETE_MODEL}
+/* Every table has it (a test checks): the views and progress bars ask mlxc_term_use_color (core/term.h). */
+#define COLOR_OPT                                                                                       \
+    {"color", 0, OPT_CHOICE, "auto", NULL, "color the output: auto (only a terminal, and not with NO_COLOR), "   \
+     "always or never", OFF(color), "auto|always|never", COMPLETE_CHOICES}
 #define THREADS_OPT                                                                                     \
     {"threads", 't', OPT_INT, "0", "N", "worker threads; 0 uses every core (or $MLXC_THREADS)",        \
      OFF(threads), NULL, 0}
@@ -32,7 +36,7 @@
      "keep at most N positions in a rotating KV cache (the first 4 are always kept); works for every "   \
      "family, unlike mlx_lm", OFF(max_kv_size), NULL, 0}
 #define KV_QUANT_OPTS                                                                                    \
-    {"kv-bits", 0, OPT_INT, NULL, "BITS", "quantize the KV cache to BITS (2-8); also with --max-kv-size",  \
+    {"kv-bits", 0, OPT_INT, NULL, "BITS", "quantize the KV cache to BITS (2-8); also with a rotating cache (max-kv-size)",  \
      OFF(kv_bits), NULL, 0},                                                                             \
     {"kv-group-size", 0, OPT_INT, "64", "N", "group size of KV cache quantization", OFF(kv_group_size),  \
      NULL, 0},                                                                                           \
@@ -95,6 +99,7 @@ static const struct mlxc_opt generate_opts[] = {
     {"verbose", 0, OPT_BOOL, "true", "BOOL", "print the rules and statistics (to stderr)", OFF(verbose),
      NULL, 0},
     THREADS_OPT,
+    COLOR_OPT,
     VERSION_OPT,
 };
 
@@ -120,7 +125,7 @@ static const struct mlxc_opt chat_opts[] = {
     PENALTY_OPTS,
     MAX_KV_SIZE_OPT,
     KV_QUANT_OPTS,
-    {"max-context", 0, OPT_INT, NULL, "N", "stop at N positions (default: the model's max_position_embeddings)",
+    {"max-context", 0, OPT_INT, NULL, "N", "end the context at N positions (none: the model's max_position_embeddings)",
      OFF(max_context), NULL, 0},
     {"prompt-cache-file", 0, OPT_STR, NULL, "FILE", "start from this cached prompt (mlxc-cache-prompt) or saved "
      "session", OFF(prompt_cache_file), NULL, COMPLETE_SAFETENSORS},
@@ -134,14 +139,15 @@ static const struct mlxc_opt chat_opts[] = {
     {"prefill-step-size", 0, OPT_INT, "2048", "N", "prompt tokens processed per step", OFF(prefill_step_size),
      NULL, 0},
     THREADS_OPT,
+    COLOR_OPT,
     VERSION_OPT,
 };
 
 static const struct mlxc_opt convert_opts[] = {
     HELP_OPT,
-    {"hf-path", 0, OPT_STR, NULL, "PATH", "the source model folder or cached repo id (also --model)",
+    {"hf-path", 0, OPT_STR, NULL, "PATH", "the source model: a folder or a cached repo id (model is another name for it)",
      OFF(hf_path), NULL, COMPLETE_MODEL},
-    {"model", 0, OPT_STR, NULL, "PATH", "the source model (same as --hf-path)", OFF(model), NULL, COMPLETE_MODEL},
+    {"model", 0, OPT_STR, NULL, "PATH", "the source model (another name for hf-path)", OFF(model), NULL, COMPLETE_MODEL},
     {"mlx-path", 0, OPT_STR, "mlx_model", "PATH", "where to write the converted model (must not exist)",
      OFF(mlx_path), NULL, COMPLETE_DIR},
     {"quantize", 'q', OPT_FLAG, NULL, NULL, "quantize the model", OFF(quantize), NULL, 0},
@@ -155,6 +161,7 @@ static const struct mlxc_opt convert_opts[] = {
     {"dtype", 0, OPT_CHOICE, NULL, NULL, "type of the float weights (default: the config's)", OFF(dtype),
      "float16|bfloat16|float32", COMPLETE_CHOICES},
     {"dequantize", 'd', OPT_FLAG, NULL, NULL, "dequantize a quantized model", OFF(dequantize), NULL, 0},
+    COLOR_OPT,
     VERSION_OPT,
 };
 
@@ -171,13 +178,14 @@ static const struct mlxc_opt cache_prompt_opts[] = {
     {"prefill-step-size", 0, OPT_INT, "2048", "N", "prompt tokens processed per step", OFF(prefill_step_size),
      NULL, 0},
     THREADS_OPT,
+    COLOR_OPT,
     VERSION_OPT,
 };
 
 static const struct mlxc_opt tokenize_opts[] = {
     HELP_OPT,
     MODEL_OPT(NULL),
-    {"tokenizer", 0, OPT_STR, NULL, "DIR", "a folder with tokenizer.json (instead of --model)",
+    {"tokenizer", 0, OPT_STR, NULL, "DIR", "a folder with tokenizer.json (instead of a model)",
      OFF(tokenizer), NULL, COMPLETE_DIR},
     {"text", 0, OPT_STR, NULL, "TEXT", "text to tokenize; stdin when absent", OFF(text), NULL, 0},
     {"count", 0, OPT_FLAG, NULL, NULL, "print only the number of tokens", OFF(count), NULL, 0},
@@ -190,8 +198,9 @@ static const struct mlxc_opt tokenize_opts[] = {
      OFF(jsonl), NULL, 0},
     {"chat", 0, OPT_STR, NULL, "FILE", "render the chat template over a JSON file of messages (or a request "
      "object) and print its ids", OFF(chat), NULL, COMPLETE_FILE},
-    {"render", 0, OPT_FLAG, NULL, NULL, "with --chat: print the rendered text exactly instead of ids", OFF(render),
+    {"render", 0, OPT_FLAG, NULL, NULL, "print the chat template's rendered text exactly instead of its ids", OFF(render),
      NULL, 0},
+    COLOR_OPT,
     VERSION_OPT,
 };
 
@@ -207,6 +216,7 @@ static const struct mlxc_opt bench_opts[] = {
     {"output-format", 0, OPT_CHOICE, "text", NULL, "text, or one JSON object per trial and the averages (jsonl)",
      OFF(output_format), "text|jsonl", COMPLETE_CHOICES},
     THREADS_OPT,
+    COLOR_OPT,
     VERSION_OPT,
 };
 

@@ -1,12 +1,12 @@
 /* mlxc-cache-prompt: prefill a prompt once and save its KV cache (mlx_lm.cache_prompt). */
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cmd/cli.h"
 #include "cmd/sig.h"
 #include "core/app_cache_prompt.h"
 #include "core/sys.h"
+#include "core/term.h"
 #include "core/utf8.h"
 
 int main(int argc, char **argv)
@@ -44,7 +44,7 @@ int main(int argc, char **argv)
                   .quantized_kv_start = o.quantized_kv_start},
         .prefill_step_size = o.prefill_step_size,
         .threads = (int)o.threads,
-        .progress_in_place = isatty(fileno(stderr)),
+        .progress_in_place = mlxc_term_interactive(fileno(stderr)), /* plain lines in pipes and logs */
         .interrupt = (volatile int *)&mlxc_interrupted,
     };
     mlxc_catch_sigint();

@@ -19,4 +19,5 @@ void mlxc_catch_sigint(void)
     sa.sa_handler = on_sigint;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
+    signal(SIGXFSZ, SIG_IGN);
 }

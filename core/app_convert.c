@@ -410,13 +410,48 @@ static int check_interrupt(struct convert *c, struct mlxc_err *e)
     return 0;
 }
 
+/* NaN and Inf values among n elements of a float dtype (all exponent bits set); 0 for other dtypes. */
+static size_t count_nonfinite(const void *data, size_t n, enum mlxc_dtype dt)
+{
+    const unsigned char *p = data;
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        uint16_t h;
+        switch (dt) {
+        case MLXC_F32: memcpy(&u, p + 4 * i, 4); bad += (u & 0x7f800000u) == 0x7f800000u; break;
+        case MLXC_F16: memcpy(&h, p + 2 * i, 2); bad += (h & 0x7c00u) == 0x7c00u; break;
+        case MLXC_BF16: memcpy(&h, p + 2 * i, 2); bad += (h & 0x7f80u) == 0x7f80u; break;
+        default: return 0;
+        }
+    }
+    return bad;
+}
+
+static int write_tensor_data(struct convert *c, struct out_tensor *o, struct mlxc_st_writer *w, float *buf,
+                             size_t *nonfinite, struct mlxc_err *e);
+
+/* Writes one tensor's bytes; a float tensor holding NaN or Inf is written as it is, with a warning
+ * (a cheap check here, since every value passes through anyway; loading checks only the norms). */
 static int write_tensor(struct convert *c, struct out_tensor *o, struct mlxc_st_writer *w, float *buf,
                         struct mlxc_err *e)
+{
+    size_t nonfinite = 0;
+    int rc = write_tensor_data(c, o, w, buf, &nonfinite, e);
+    if (!rc && nonfinite)
+        fprintf(c->log, "warning: tensor '%s' holds %zu NaN or Inf values\n", o->src->name, nonfinite);
+    return rc;
+}
+
+static int write_tensor_data(struct convert *c, struct out_tensor *o, struct mlxc_st_writer *w, float *buf,
+                             size_t *nonfinite, struct mlxc_err *e)
 {
     const struct mlxc_tensor *t = o->src;
     int rc = 0;
     switch (o->op) {
     case OP_COPY:
+        *nonfinite += count_nonfinite(t->data, t->nbytes / (mlxc_dtype_size(t->dtype) ? mlxc_dtype_size(t->dtype) : 1),
+                                      t->dtype);
         return mlxc_stw_write(w, t->data, t->nbytes, e);
     case OP_QUANT_S:
     case OP_QUANT_B:
@@ -429,6 +464,7 @@ static int write_tensor(struct convert *c, struct out_tensor *o, struct mlxc_st_
         for (int64_t r = 0; r < rows && !rc; r += step) {
             int64_t nr = rows - r < step ? rows - r : step;
             read_rows(t, cols, r, nr, MLXC_DTYPE_COUNT, buf);
+            *nonfinite += count_nonfinite(buf, (size_t)(nr * cols), MLXC_F32);
             size_t bytes = store_as(buf, (size_t)(nr * cols), o->entry.dtype, buf);
             rc = mlxc_stw_write(w, buf, bytes, e);
             if (!rc)
@@ -470,6 +506,7 @@ static int write_tensor(struct convert *c, struct out_tensor *o, struct mlxc_st_
         for (int64_t r = 0; r < rows && !rc; r += step) {
             int64_t nr = rows - r < step ? rows - r : step;
             read_rows(t, cols, r, nr, s->entry.dtype == MLXC_U8 ? c->float_dtype : s->entry.dtype, buf);
+            *nonfinite += count_nonfinite(buf, (size_t)(nr * cols), MLXC_F32);
             size_t off = (size_t)r * groups_row * ssize;
             rc = mlxc_quantize(buf, nr, cols, o->q, s->entry.dtype, packed, c->stash_s + off, c->stash_b + off, e);
             if (!rc)
@@ -536,6 +573,10 @@ static int write_shards(struct convert *c, struct mlxc_err *e)
         for (size_t k = 0; k < count && !rc; k++, i++) {
             rc = write_tensor(c, &c->p.t[i], w, buf, e);
             progress(c, i + 1);
+            /* done with the source: drop its pages, so RSS stays near one tensor, not the model */
+            mlxc_tensor_release(c->p.t[i].src);
+            mlxc_tensor_release(c->p.t[i].src_scales);
+            mlxc_tensor_release(c->p.t[i].src_biases);
         }
         if (rc && w)
             mlxc_stw_abort(w);

@@ -184,6 +184,26 @@ static int save_cache(const struct mlxc_generate_args *a, const struct mlxc_kv_c
     return mlxc_prompt_cache_save(a->save_prompt_cache, cache, m, meta, 2, e);
 }
 
+/* A prompt longer than the model's context: mlx_lm does not check and generates anyway (RoPE goes on
+ * past max_position_embeddings, quality degrades); mlxc does the same but says so on stderr, once,
+ * before generating. Models without max_position_embeddings get no warning. */
+static void warn_context(const struct mlxc_model *m, int64_t cached, int64_t prompt, int64_t max_tokens, FILE *log)
+{
+    int64_t ctx = m->cfg.max_position_embeddings;
+    if (ctx <= 0)
+        return;
+    int64_t need = cached + prompt + (max_tokens > 0 ? max_tokens : 0);
+    if (need <= ctx)
+        return;
+    if (cached + prompt > ctx)
+        fprintf(log, "warning: the prompt (%lld tokens) is longer than the model's context (max_position_embeddings "
+                     "%lld); the output may be poor\n", (long long)(cached + prompt), (long long)ctx);
+    else
+        fprintf(log, "warning: the prompt (%lld tokens) plus --max-tokens %lld exceed the model's context "
+                     "(max_position_embeddings %lld); the output may be poor past it\n",
+                (long long)(cached + prompt), (long long)max_tokens, (long long)ctx);
+}
+
 int mlxc_generate_main(const struct mlxc_generate_args *a, FILE *out, FILE *log, struct mlxc_err *e)
 {
     char *model = NULL, *dir = NULL;
@@ -199,6 +219,8 @@ int mlxc_generate_main(const struct mlxc_generate_args *a, FILE *out, FILE *log,
     int rc = open_all(a, &model, &dir, &m, &r.tok, &tmpl, e);
     if (rc)
         goto out;
+    if (m->nonfinite[0])
+        fprintf(log, "warning: weight '%s' holds NaN or Inf values (a broken or corrupted model?)\n", m->nonfinite);
     int n_eos = build_eos(m, r.tok, a->extra_eos_token, eos, 64, e);
     if (n_eos < 0) {
         rc = n_eos;
@@ -219,6 +241,7 @@ int mlxc_generate_main(const struct mlxc_generate_args *a, FILE *out, FILE *log,
     if ((rc = mlxc_state_init(&s, m, chunk, a->threads, e)) != 0 || (rc = open_cache(a, m, &cache, e)) != 0 ||
         (rc = mlxc_detok_init(r.tok, &r.detok, e)) != 0)
         goto out;
+    warn_context(m, cache.offset, (int64_t)n, a->max_tokens, log);
 
     /* XTC never removes newline or EOS tokens (mlx_lm: tokenizer.encode("\n") + eos ids) */
     int32_t special[80];
@@ -259,9 +282,10 @@ int mlxc_generate_main(const struct mlxc_generate_args *a, FILE *out, FILE *log,
     if (a->jsonl) {
         flush_pending(&r, r.text.data, r.text.len);
         fprintf(out, "{\"finish_reason\": \"%s\", \"prompt_tokens\": %lld, \"generation_tokens\": %lld, "
-                     "\"prompt_tps\": %.3f, \"generation_tps\": %.3f, \"peak_memory_gb\": %.3f}\n",
+                     "\"prompt_tps\": %.3f, \"generation_tps\": %.3f, \"peak_memory_gb\": %.3f, "
+                     "\"kv_cache_bytes\": %llu}\n",
                 st.finish_reason, (long long)st.prompt_tokens, (long long)st.generation_tokens, st.prompt_tps,
-                st.generation_tps, peak_gb);
+                st.generation_tps, peak_gb, (unsigned long long)mlxc_kv_nbytes(&cache));
     } else {
         emit_text(&r, r.text.data, r.text.len);
         if (r.any_text)

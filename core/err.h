@@ -5,7 +5,8 @@
  * mlxc_err_ctx(), so the message a program prints reads from the outside in:
  *   "loading 'model.safetensors': tensor 'lm_head.weight': shape (10, 4) does not match 12 bytes"
  * The library never prints and never exits; only cmd/ turns an error into output and an exit status.
- * Messages follow git's guidelines: lowercase, no full stop, the failure first, names in quotes. */
+ * Messages follow git's guidelines: lowercase, no full stop, the failure first, names in quotes. A message
+ * is always one line: control bytes in it (a tensor name with a newline, say) are written as escapes. */
 #ifndef MLXC_ERR_H
 #define MLXC_ERR_H
 

@@ -10,7 +10,7 @@ int mlxc_family_parse_llama_like(struct mlxc_config *c, int tie_default, float r
 {
     const cJSON *a = c->args;
     int rc = 0, attention_bias = 0;
-    if (!rc) rc = mlxc_cfg_int(a, "head_dim", c->n_heads ? c->hidden_size / c->n_heads : 0, &c->head_dim, e);
+    if (!rc) rc = mlxc_cfg_int(a, "head_dim", c->n_heads > 0 ? c->hidden_size / c->n_heads : 0, &c->head_dim, e);
     if (!rc) rc = mlxc_cfg_bool(a, "attention_bias", 0, &attention_bias, e);
     if (!rc) rc = mlxc_cfg_bool(a, "mlp_bias", 0, &c->mlp_bias, e);
     if (!rc) rc = mlxc_cfg_bool(c->root, "tie_word_embeddings", tie_default, &c->tie_word_embeddings, e);

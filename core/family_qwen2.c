@@ -6,7 +6,8 @@
 static int parse_qwen2(struct mlxc_config *c, struct mlxc_err *e)
 {
     int rc = mlxc_family_parse_llama_like(c, 1, 1000000.0f, e);
-    c->head_dim = c->hidden_size / c->n_heads;
+    /* a head count below 1 is reported by the config check that follows; never divide by it */
+    c->head_dim = c->n_heads > 0 ? c->hidden_size / c->n_heads : 0;
     c->q_bias = c->k_bias = c->v_bias = 1;
     c->o_bias = 0;
     c->mlp_bias = 0;

@@ -2,6 +2,8 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+
+#include "core/cpu.h"
 #define HAVE_X86 1
 #endif
 
@@ -81,7 +83,7 @@ static int has_f16c(void)
 {
     static int cached = -1;
     if (cached < 0)
-        cached = __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx");
+        cached = mlxc_cpu_f16c();
     return cached;
 }
 #endif

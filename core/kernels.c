@@ -1,5 +1,7 @@
 #include "core/kernels.h"
 
+#include "core/cpu.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,8 +10,7 @@ const struct mlxc_kernels *mlxc_kernels_named(const char *isa)
     if (strcmp(isa, "ref") == 0)
         return &mlxc_kernels_ref;
 #if defined(__x86_64__)
-    if (strcmp(isa, "avx2") == 0 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-        __builtin_cpu_supports("f16c"))
+    if (strcmp(isa, "avx2") == 0 && mlxc_cpu_avx2_fma_f16c())
         return &mlxc_kernels_avx2;
 #endif
     return NULL;

@@ -1,5 +1,6 @@
 #include "core/model.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,39 @@ static int load_layer(struct mlxc_model *m, int i, struct mlxc_err *e)
     return rc;
 }
 
+/* Notes the first vector with a NaN or Inf (see nonfinite in model.h). */
+static void check_finite(struct mlxc_model *m, const float *v, int64_t n, const char *fmt, int layer)
+{
+    if (!v || m->nonfinite[0])
+        return;
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(v[i])) {
+            snprintf(m->nonfinite, sizeof m->nonfinite, fmt, layer);
+            return;
+        }
+}
+
+static void check_vectors(struct mlxc_model *m)
+{
+    const struct mlxc_config *c = &m->cfg;
+    check_finite(m, m->final_norm, c->hidden_size, "model.norm.weight", 0);
+    for (int i = 0; i < c->n_layers; i++) {
+        const struct mlxc_layer *L = &m->layers[i];
+        check_finite(m, L->attn_norm, c->hidden_size, "model.layers.%d.input_layernorm.weight", i);
+        check_finite(m, L->mlp_norm, c->hidden_size, "model.layers.%d.post_attention_layernorm.weight", i);
+        check_finite(m, L->q_norm, c->head_dim, "model.layers.%d.self_attn.q_norm.weight", i);
+        check_finite(m, L->k_norm, c->head_dim, "model.layers.%d.self_attn.k_norm.weight", i);
+        const struct mlxc_linear *lin[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->gate, &L->up, &L->down};
+        static const char *const names[] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
+                                            "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"};
+        for (int k = 0; k < 7; k++) {
+            char fmt[96];
+            snprintf(fmt, sizeof fmt, "model.layers.%%d.%s.bias", names[k]);
+            check_finite(m, lin[k]->bias, lin[k]->rows, fmt, i);
+        }
+    }
+}
+
 static void free_layer(struct mlxc_layer *L)
 {
     struct mlxc_linear *lin[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->gate, &L->up, &L->down};
@@ -79,6 +113,8 @@ int mlxc_model_open(const char *dir, struct mlxc_model **out, struct mlxc_err *e
         rc = mlxc_errf(e, MLXC_ENOMEM, "out of memory");
     for (int i = 0; !rc && i < c->n_layers; i++)
         rc = load_layer(m, i, e);
+    if (!rc)
+        check_vectors(m);
     if (rc) {
         mlxc_err_ctx(e, "loading model '%s'", dir);
         mlxc_model_close(m);

@@ -30,6 +30,10 @@ struct mlxc_model {
     struct mlxc_linear lm_head;   /* (vocab, hidden); the embedding's storage when tied */
     float *final_norm;            /* (hidden) */
     struct mlxc_layer *layers;    /* n_layers */
+    /* A cheap health check at load: the first norm or bias vector holding NaN or Inf (a broken
+     * conversion or a corrupted file), "" when none. The big matrices are not scanned (mlxc-convert
+     * checks every tensor it writes); programs print this as a warning. */
+    char nonfinite[160];
 };
 
 /* Loads config.json and the weights of a model folder (already resolved, see core/model_dir.h). */

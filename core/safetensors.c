@@ -23,6 +23,16 @@ int64_t mlxc_tensor_numel(const struct mlxc_tensor *t)
     return n;
 }
 
+void mlxc_tensor_release(const struct mlxc_tensor *t)
+{
+    if (!t || t->nbytes == 0)
+        return;
+    long page = sysconf(_SC_PAGESIZE);
+    uintptr_t start = (uintptr_t)t->data & ~(uintptr_t)(page - 1);
+    uintptr_t end = ((uintptr_t)t->data + t->nbytes + (uintptr_t)page - 1) & ~(uintptr_t)(page - 1);
+    madvise((void *)start, end - start, MADV_DONTNEED); /* advice only: failure changes nothing */
+}
+
 const char *mlxc_shape_str(const int64_t *shape, int ndim, char *buf, size_t cap)
 {
     size_t used = 0;
@@ -359,12 +369,16 @@ void mlxc_st_close(struct mlxc_st_file *f)
 const struct mlxc_tensor *mlxc_st_find(const struct mlxc_st_file *f, const char *name)
 {
     struct mlxc_tensor key = {.name = name};
+    if (!f->ntensors) /* bsearch must not get a NULL array, even with no elements (C11 7.22.5) */
+        return NULL;
     return bsearch(&key, f->tensors, f->ntensors, sizeof key, cmp_tensor_name);
 }
 
 const char *mlxc_st_meta_get(const struct mlxc_st_file *f, const char *key)
 {
     struct mlxc_st_meta k = {.key = key};
+    if (!f->nmeta)
+        return NULL;
     const struct mlxc_st_meta *m = bsearch(&k, f->meta, f->nmeta, sizeof k, cmp_meta_key);
     return m ? m->value : NULL;
 }

@@ -64,6 +64,10 @@ const char *mlxc_st_meta_get(const struct mlxc_st_file *f, const char *key);
 /* Number of elements (product of the shape). */
 int64_t mlxc_tensor_numel(const struct mlxc_tensor *t);
 
+/* Drops the tensor's pages from this process's memory (they are read again from the file if touched):
+ * streaming tools call it once a tensor is done, so peak RSS stays near one tensor, not the file. */
+void mlxc_tensor_release(const struct mlxc_tensor *t);
+
 /* Formats a shape as "(2, 3)" into buf. */
 const char *mlxc_shape_str(const int64_t *shape, int ndim, char *buf, size_t cap);
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cpu.h"
 #include "quant/qkernels.h"
 
 static int ref_ok(void) { return 1; }
@@ -11,8 +12,7 @@ static int ref_ok(void) { return 1; }
 #if defined(__x86_64__)
 static int avx2_ok(void)
 {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    return mlxc_cpu_avx2_fma_f16c();
 }
 #define AVX2_ROW {&mlxc_qkernels_avx2, avx2_ok},
 #else

@@ -383,7 +383,7 @@ int tok_bpe_word(const struct tok_bpe *b, struct tok_bpe_work *w, const char *s,
     if (n >= CACHE_MAX_WORD || n > UINT32_MAX) {
         size_t start = w->nids;
         int rc = merge_word(b, w, s, n, e);
-        if (rc == 0 && append_ids(out, nout, cap, w->ids + start, w->nids - start))
+        if (rc == 0 && append_ids(out, nout, cap, w->ids ? w->ids + start : NULL, w->nids - start))
             rc = mlxc_errf(e, MLXC_ENOMEM, "out of memory");
         w->nids = start;
         return rc;
@@ -397,7 +397,7 @@ int tok_bpe_word(const struct tok_bpe *b, struct tok_bpe_work *w, const char *s,
         if (!sl->hash)
             break;
         if (sl->hash == h && sl->key_len == n && memcmp(w->keys.data + sl->key_off, s, n) == 0)
-            return append_ids(out, nout, cap, w->ids + sl->ids_off, sl->ids_n)
+            return append_ids(out, nout, cap, w->ids ? w->ids + sl->ids_off : NULL, sl->ids_n)
                        ? mlxc_errf(e, MLXC_ENOMEM, "out of memory") : 0;
         j = (j + 1) & (w->cache_cap - 1);
     }
@@ -411,6 +411,6 @@ int tok_bpe_word(const struct tok_bpe *b, struct tok_bpe_work *w, const char *s,
     w->slots[j] = (struct tok_cache_slot){h, (uint32_t)key_off, (uint32_t)n, (uint32_t)start,
                                           (uint32_t)(w->nids - start)};
     w->cache_count++;
-    return append_ids(out, nout, cap, w->ids + start, w->nids - start) ? mlxc_errf(e, MLXC_ENOMEM, "out of memory")
+    return append_ids(out, nout, cap, w->ids ? w->ids + start : NULL, w->nids - start) ? mlxc_errf(e, MLXC_ENOMEM, "out of memory")
                                                                        : 0;
 }

@@ -6,8 +6,8 @@
  *  SPM (Replace "▁", ByteFallback, Fuse[, Strip]): a token's text is emitted at once with "▁" as a space;
  *    a run of <0xHH> tokens waits until it ends, since HF decodes a run as a whole (valid UTF-8, or one
  *    U+FFFD per byte); with Strip, the first space of the whole text is dropped.
- *  Naive (any other decoder): the tokens of the current line are decoded again after each token; a
- *    trailing U+FFFD is held back, and the line is committed at "\n". */
+ *  Naive (any other decoder): the tokens of the current line are decoded again after each token; while
+ *    the decode ends with U+FFFD nothing is emitted (as mlx_lm), and the line is committed at "\n". */
 #include <stdlib.h>
 #include <string.h>
 
@@ -129,9 +129,12 @@ static int naive_step(struct mlxc_detok *d, int final, char **piece, size_t *pie
         mlxc_buf_free(&full);
         return rc;
     }
+    /* mlx_lm's last_segment: nothing new while the text ends with U+FFFD. Emitting the part before it
+     * would be wrong when the bytes still to come turn that part into something else (a ByteFallback
+     * run "<0xE2><0x96>" decodes to two U+FFFD, "<0xE2><0x96><0x81>" to one character). */
     size_t end = full.len;
     if (!final && end >= 3 && !memcmp(full.data + end - 3, "\xef\xbf\xbd", 3))
-        end -= 3;
+        end = d->line_emitted;
     if (end > d->line_emitted)
         mlxc_buf_append(&text, full.data + d->line_emitted, end - d->line_emitted);
     if (end > d->line_emitted)

@@ -30,8 +30,11 @@ static cJSON *read_json(const char *dir, const char *name, int optional, struct 
         return NULL;
     }
     const char *end = NULL;
-    cJSON *j = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-    if (!j)
+    size_t valid = mlxc_utf8_valid_prefix(text, len);
+    cJSON *j = valid == len ? cJSON_ParseWithLengthOpts(text, len, &end, 0) : NULL;
+    if (valid != len) /* JSON is UTF-8 (RFC 8259 §8.1); HF's serde_json refuses anything else */
+        mlxc_errf(e, MLXC_EFORMAT, "'%s' is not valid UTF-8 (byte %zu)", path, valid);
+    else if (!j)
         mlxc_errf(e, MLXC_EFORMAT, "'%s': bad JSON near byte %zu", path, end ? (size_t)(end - text) : (size_t)0);
     else if (!cJSON_IsObject(j)) {
         mlxc_errf(e, MLXC_EFORMAT, "'%s': not a JSON object", path);

@@ -6,7 +6,7 @@ B=${MLXC_BUILD:?}/cmd
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 
-for p in generate chat convert cache-prompt tokenize; do
+for p in $("$B/gen_shell" list | sed 's/^mlxc-//'); do
   exe="$B/mlxc-$p"
   "$exe" --help >"$T/help" 2>&1; rc=$?
   if [ $rc -eq 0 ] && grep -q "^usage: mlxc-$p" "$T/help"; then ok "$p --help"; else fail "$p --help" "$(cat "$T/help")"; fi

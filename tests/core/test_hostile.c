@@ -1,0 +1,240 @@
+/* Regression tests for what the fuzzers and the overflow audit found (tests/fuzz/RESULTS.md), and the
+ * limits untrusted files must stay within: config dimensions capped before allocation, tokenizer work
+ * linear in the input, one-line errors. */
+#include "tests/test_util.h"
+
+#include <sys/stat.h>
+#include <time.h>
+
+#include "cache/prompt_cache.h"
+#include "core/config.h"
+#include "core/forward.h"
+#include "core/model.h"
+#include "core/safetensors.h"
+#include "core/sys.h"
+#include "tests/model_fixture.h"
+#include "tokenizer/tokenizer.h"
+
+static void write_file(const char *dir, const char *name, const char *text, size_t n)
+{
+    char *p = mlxc_path_join(dir, name);
+    FILE *f = fopen(p, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(text, 1, n, f), n);
+    assert_int_equal(fclose(f), 0);
+    free(p);
+}
+
+/* fuzz_config: qwen2 divided hidden_size by num_attention_heads before the caps were checked (SIGFPE) */
+static void test_qwen2_zero_heads(void **state)
+{
+    (void)state;
+    struct mlxc_config c;
+    struct mlxc_err e = {0};
+    const char *json = "{\"model_type\": \"qwen2\", \"hidden_size\": 64, \"num_hidden_layers\": 2, "
+                       "\"intermediate_size\": 128, \"num_attention_heads\": 0, \"vocab_size\": 100}";
+    assert_int_equal(mlxc_config_parse(json, NULL, "config.json", &c, &e), MLXC_EFORMAT);
+    assert_str_contains(e.msg, "'num_attention_heads' is 0, outside 1..1024");
+    const char *neg = "{\"model_type\": \"llama\", \"hidden_size\": 64, \"num_hidden_layers\": 2, "
+                      "\"intermediate_size\": 128, \"num_attention_heads\": -1, \"vocab_size\": 100}";
+    assert_int_equal(mlxc_config_parse(neg, NULL, "config.json", &c, &e), MLXC_EFORMAT);
+    assert_str_contains(e.msg, "'num_attention_heads' is -1");
+}
+
+/* fuzz_safetensors: lookups in a file with no tensors passed NULL to bsearch (UBSan) */
+static void test_st_empty_lookups(void **state)
+{
+    (void)state;
+    static const char buf[] = "\x02\0\0\0\0\0\0\0{}";
+    struct mlxc_st_file *f;
+    struct mlxc_err e = {0};
+    assert_int_equal(mlxc_st_parse(buf, sizeof buf - 1, "empty", &f, &e), 0);
+    assert_null(mlxc_st_find(f, "x"));
+    assert_null(mlxc_st_meta_get(f, "format"));
+    mlxc_st_close(f);
+}
+
+/* fuzz_safetensors: a key with a raw newline (cJSON accepts control characters in strings) made a
+ * two-line error; every message is now one line, control bytes escaped */
+static void test_one_line_errors(void **state)
+{
+    (void)state;
+    static const char buf[] = "\x18\0\0\0\0\0\0\0{\"__$etada\nta__\":\"x\"}  ";
+    struct mlxc_st_file *f = NULL;
+    struct mlxc_err e = {0};
+    assert_true(mlxc_st_parse(buf, sizeof buf - 1, "f.safetensors", &f, &e) < 0);
+    assert_null(strchr(e.msg, '\n'));
+    assert_str_contains(e.msg, "__$etada\\nta__");
+    mlxc_errf(&e, MLXC_EINVAL, "tab\there \x1b[31m");
+    assert_string_equal(e.msg, "tab\\there \\x1b[31m");
+    mlxc_err_ctx(&e, "in 'a\rb'");
+    assert_string_equal(e.msg, "in 'a\\rb': tab\\there \\x1b[31m");
+}
+
+/* fuzz_tok_load: a tokenizer.json that is not UTF-8 (a vocabulary token with a stray byte) broke the
+ * tokenizer's invariants; it is refused as HF refuses it */
+static void test_tokenizer_not_utf8(void **state)
+{
+    (void)state;
+    const char *dir = test_tmpdir();
+    static const char json[] = "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"\xe2\x96\": 1}, \"merges\": []}}";
+    write_file(dir, "tokenizer.json", json, sizeof json - 1);
+    struct mlxc_tokenizer *t;
+    struct mlxc_err e = {0};
+    assert_int_equal(mlxc_tok_open(dir, &t, &e), MLXC_EFORMAT);
+    assert_str_contains(e.msg, "is not valid UTF-8 (byte 50)");
+}
+
+/* fuzz_tok_load: the Naive stream emitted the text before a trailing U+FFFD, which a ByteFallback run
+ * still in progress later turns into another character; as mlx_lm, it now waits */
+static void test_naive_stream_byte_run(void **state)
+{
+    (void)state;
+    const char *dir = test_tmpdir();
+    /* SentencePiece-like, but Strip(start=0) is not mlx_lm's SPM sequence: the Naive stream */
+    static const char json[] =
+        "{\"model\": {\"type\": \"BPE\", \"byte_fallback\": true, \"vocab\": {\"<unk>\": 0, \"<0xE2>\": 1, "
+        "\"<0x96>\": 2, \"<0x81>\": 3, \"a\": 4}, \"merges\": []}, \"decoder\": {\"type\": \"Sequence\", "
+        "\"decoders\": [{\"type\": \"Replace\", \"pattern\": {\"String\": \"\xe2\x96\x81\"}, \"content\": \" \"}, "
+        "{\"type\": \"ByteFallback\"}, {\"type\": \"Fuse\"}, {\"type\": \"Strip\", \"content\": \" \", \"start\": 0, "
+        "\"stop\": 0}]}}";
+    write_file(dir, "tokenizer.json", json, sizeof json - 1);
+    struct mlxc_tokenizer *t;
+    struct mlxc_err e = {0};
+    assert_int_equal(mlxc_tok_open(dir, &t, &e), 0);
+    struct mlxc_detok *d;
+    assert_int_equal(mlxc_detok_init(t, &d, &e), 0);
+    assert_int_equal(mlxc_detok_kind(d), MLXC_DETOK_NAIVE);
+    int32_t ids[] = {4, 1, 2, 3, 4};
+    char all[64] = "";
+    for (size_t i = 0; i <= 5; i++) {
+        char *piece;
+        size_t n;
+        assert_int_equal(i < 5 ? mlxc_detok_add(d, ids[i], &piece, &n, &e) : mlxc_detok_finalize(d, &piece, &n, &e), 0);
+        if (piece)
+            strncat(all, piece, sizeof all - strlen(all) - 1);
+        free(piece);
+    }
+    assert_string_equal(all, "a\xe2\x96\x81" "a"); /* "a▁a": the three bytes form U+2581 */
+    char *full;
+    assert_int_equal(mlxc_tok_decode(t, ids, 5, 0, &full, NULL, &e), 0);
+    assert_string_equal(all, full);
+    free(full);
+    mlxc_detok_free(d);
+    mlxc_tok_close(t);
+}
+
+/* A config asking for about 10^12 parameters (every dimension within its cap) beside small weights:
+ * the load fails on the first shape, having allocated nothing sized from the config. */
+static void test_config_trillion_params(void **state)
+{
+    (void)state;
+    const char *dir = test_tmpdir();
+    struct mlxc_err e = {0};
+    assert_int_equal(fixture_build(getenv("MLXC_TEST_DATA"), "llama3", MLXC_F32, dir, &e), 0);
+    static const char cfg[] = "{\"model_type\": \"llama\", \"hidden_size\": 131072, \"num_hidden_layers\": 1024, "
+                              "\"intermediate_size\": 1048576, \"num_attention_heads\": 1024, "
+                              "\"num_key_value_heads\": 8, \"vocab_size\": 8388608, \"max_position_embeddings\": 1000000000}";
+    write_file(dir, "config.json", cfg, sizeof cfg - 1);
+    uint64_t rss0 = mlxc_peak_rss();
+    struct mlxc_model *m;
+    assert_int_equal(mlxc_model_open(dir, &m, &e), MLXC_EFORMAT);
+    assert_str_contains(e.msg, "model.embed_tokens");
+    assert_null(strchr(e.msg, '\n'));
+    /* far below the 2^42 bytes of an f16 trillion-parameter model, or even one embedding row table */
+    assert_true(mlxc_peak_rss() - rss0 < (64u << 20));
+}
+
+/* CPU seconds of one encode */
+static double encode_seconds(const struct mlxc_tokenizer *t, const char *s, size_t n)
+{
+    int32_t *ids;
+    size_t k;
+    struct mlxc_err e = {0};
+    clock_t t0 = clock();
+    assert_int_equal(mlxc_tok_encode(t, s, n, 1, &ids, &k, &e), 0);
+    double dt = (double)(clock() - t0) / CLOCKS_PER_SEC;
+    free(ids);
+    return dt;
+}
+
+/* Tokenizer work is linear in the input on the shapes that make naive BPE or regex code quadratic:
+ * one huge word, a run of spaces or digits, repeated multi-byte characters, a near-miss of an added
+ * token. 8x the input may take at most 24x the time (quadratic would be 64x). */
+static void test_tokenizer_linear(void **state)
+{
+    (void)state;
+    static const char *const toks[] = {"tok/llama3", "tok/llama2", "tok/gemma3"};
+    static const char *const units[] = {"a", " ", "7", "\xc3\xa9", "\xe4\xb8\xad", "<|", "ab ", "\n\n"};
+    size_t small = 16384, big = 8 * small;
+    char *buf = malloc(big + 1);
+    assert_non_null(buf);
+    for (size_t k = 0; k < sizeof toks / sizeof toks[0]; k++) {
+        struct mlxc_tokenizer *t;
+        struct mlxc_err e = {0};
+        assert_int_equal(mlxc_tok_open(test_data(toks[k]), &t, &e), 0);
+        for (size_t u = 0; u < sizeof units / sizeof units[0]; u++) {
+            size_t ul = strlen(units[u]), n = 0;
+            while (n + ul <= big)
+                memcpy(buf + n, units[u], ul), n += ul;
+            size_t ns = n / 8 / ul * ul;
+            double ts = encode_seconds(t, buf, ns), tb = encode_seconds(t, buf, n);
+            /* the floor keeps timer resolution out of the ratio */
+            if (tb > 24 * (ts > 0.002 ? ts : 0.002))
+                fail_msg("%s: '%s' x %zu bytes took %.3f s, x %zu bytes %.3f s: not linear", toks[k], units[u], n, tb,
+                         ns, ts);
+        }
+        mlxc_tok_close(t);
+    }
+    free(buf);
+}
+
+/* fuzz_prompt_cache (writing its seeds): saving a quantized rotating cache overran the name buffer
+ * (19 names a layer, 14 allocated); every cache kind now saves and loads back */
+static void test_prompt_cache_kinds_round_trip(void **state)
+{
+    (void)state;
+    const char *dir = test_tmpdir();
+    struct mlxc_err e = {0};
+    char mdir[600], path[600];
+    snprintf(mdir, sizeof mdir, "%s/m", dir);
+    snprintf(path, sizeof path, "%s/c.safetensors", dir);
+    assert_int_equal(fixture_build(getenv("MLXC_TEST_DATA"), "qwen3", MLXC_F32, mdir, &e), 0);
+    struct mlxc_model *m;
+    assert_int_equal(mlxc_model_open(mdir, &m, &e), 0);
+    struct mlxc_state s = {0};
+    assert_int_equal(mlxc_state_init(&s, m, 1, 1, &e), 0);
+    const struct mlxc_cache_opts opts[] = {
+        {0}, {.max_kv_size = 6}, {.kv_bits = 4, .kv_group_size = 32},
+        {.max_kv_size = 8, .kv_bits = 8, .kv_group_size = 32},
+    };
+    for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++) {
+        struct mlxc_kv_cache c = {0}, back = {0};
+        assert_int_equal(mlxc_cache_make(m, &opts[k], &c, &e), 0);
+        for (int i = 0; i < 11; i++) {
+            int32_t tok = i + 3;
+            if (mlxc_forward(m, &s, &c, &tok, 1, 0, &e))
+                fail_msg("%s", e.msg);
+        }
+        if (mlxc_prompt_cache_save(path, &c, m, NULL, 0, &e) || mlxc_prompt_cache_load(path, m, &back, NULL, NULL, &e))
+            fail_msg("cache kind %zu: %s", k, e.msg);
+        assert_int_equal(back.offset, c.offset);
+        assert_int_equal(back.layers[0].bits, c.layers[0].bits);
+        assert_int_equal(back.layers[0].policy, c.layers[0].policy);
+        mlxc_kv_free(&c);
+        mlxc_kv_free(&back);
+    }
+    mlxc_state_free(&s);
+    mlxc_model_close(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_qwen2_zero_heads),       cmocka_unit_test(test_st_empty_lookups),
+        cmocka_unit_test(test_one_line_errors),        cmocka_unit_test(test_tokenizer_not_utf8),
+        cmocka_unit_test(test_naive_stream_byte_run),  cmocka_unit_test(test_config_trillion_params),
+        cmocka_unit_test(test_tokenizer_linear),       cmocka_unit_test(test_prompt_cache_kinds_round_trip),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
