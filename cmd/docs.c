@@ -26,13 +26,31 @@ static const struct mlxc_cli_doc docs[] = {
        "start from a prompt cache written by mlxc-cache-prompt (its model is the default)"},
       {NULL, NULL}}},
     {"mlxc-chat",
-     "Chats with an MLX model in the terminal, as mlx_lm.chat does: each line typed is a user message, the "
-     "reply streams back, and the conversation stays in the model's KV cache between turns. Typing q quits, "
-     "r resets the conversation and h shows these commands.\n\n"
-     "The seed defaults to 0, so a conversation is reproducible unless the seed is changed.",
+     "Chats with an MLX model in the terminal, as mlx_lm.chat does: each message is a user turn, the reply "
+     "streams back, and the conversation stays in the model's KV cache between turns, so each turn computes "
+     "only its own tokens. As in mlx_lm, a turn is the chat template over [system, user] for that message "
+     "alone; --render conversation renders the whole conversation instead and computes only what the cache "
+     "lacks.\n\n"
+     "On a terminal the chat is full-screen: the transcript, a status bar (model, context used and its limit, "
+     "the last reply's prompt and generation speed, peak memory) and a GNU readline input line with the "
+     "history kept in $XDG_STATE_HOME/mlxc/history (~/.local/state/mlxc/history). With --plain, or when "
+     "standard input or output is not a terminal, it reads one message per line and writes each reply to "
+     "standard output and a statistics line to standard error, for scripts.\n\n"
+     "A line ending in a backslash continues on the next line; a line starting with three double quotes "
+     "opens a block that a line ending with them closes. Ctrl-C stops a reply (what was generated stays in "
+     "the context) or clears the input; Ctrl-D on an empty line quits.\n\n"
+     "Commands: q quits, r resets the conversation and h shows the commands, as in mlx_lm; also /quit, "
+     "/reset, /help, /undo (drop the last exchange), /system TEXT (@FILE reads it, - clears it), /save FILE "
+     "and /load FILE (the session as a prompt-cache file in mlx_lm's layout, the messages in its metadata), "
+     "/stats; //text sends a message that starts with a slash.\n\n"
+     "The context ends at the model's max_position_embeddings (or --max-context); the chat then says so and "
+     "offers /undo and /reset, and --max-kv-size keeps a rotating window instead. The seed defaults to 0, so "
+     "a conversation is reproducible unless the seed is changed.",
      {{"mlxc-chat --model mlx-community/Qwen3-0.6B-4bit", "chat with greedy decoding"},
-      {"mlxc-chat --model ./qwen3 --temp 0.8 --top-p 0.95 --system-prompt 'You are terse.'",
-       "sample, with a system message"},
+      {"mlxc-chat --model ./qwen3 --temp 0.8 --top-p 0.95 --system-prompt @persona.txt",
+       "sample, with a system message read from a file"},
+      {"mlxc-chat --resume talk.safetensors", "continue a session saved with /save talk"},
+      {"printf 'hi\\nbye\\n' | mlxc-chat --model ./qwen3", "two turns from a script"},
       {NULL, NULL}}},
     {"mlxc-convert",
      "Converts a Hugging Face model folder (safetensors weights, config.json, tokenizer files) into an MLX "

@@ -137,7 +137,7 @@ static const struct mlxc_opt chat_opts[] = {
     PENALTY_OPTS,
     MAX_KV_SIZE_OPT,
     KV_QUANT_OPTS,
-    {"max-context", 0, OPT_INT, NULL, "N", "stop at N positions (default: the model's max_position_embeddings)",
+    {"max-context", 0, OPT_INT, NULL, "N", "end the context at N positions (none: the model's max_position_embeddings)",
      OFF(max_context), NULL, 0},
     {"prompt-cache-file", 0, OPT_STR, NULL, "FILE", "start from this cached prompt (mlxc-cache-prompt) or saved "
      "session", OFF(prompt_cache_file), NULL, COMPLETE_SAFETENSORS},

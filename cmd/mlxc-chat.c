@@ -9,6 +9,7 @@
 #include "cmd/sig.h"
 #include "core/chat.h"
 #include "core/chat_view.h"
+#include "core/term.h"
 
 int main(int argc, char **argv)
 {
@@ -66,12 +67,11 @@ int main(int argc, char **argv)
     char *history = NULL;
     if (tty && !(history = mlxc_chat_history_path(&e)))
         fprintf(stderr, "%s: warning: no input history: %s\n", cli->prog, e.msg);
-    const char *no_color = getenv("NO_COLOR");
     struct mlxc_chat_view_opts vo = {
         .prog = cli->prog,
         .interrupt = (volatile int *)&mlxc_interrupted,
         .history_path = history,
-        .color = !(no_color && *no_color),
+        .color = mlxc_term_use_color(o.color, STDOUT_FILENO), /* --color, NO_COLOR */
     };
     if (tty && !o.plain)
         rc = mlxc_chat_view_tui(c, &vo);

@@ -1,55 +1,24 @@
 /* The readline history file of mlxc-chat: $XDG_STATE_HOME/mlxc/history (XDG base directories: state
  * that should persist between restarts), one input line per entry, appended as it is entered. */
-#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <readline/history.h>
 
 #include "core/chat_view.h"
+#include "core/xdg.h"
 
 #define HISTORY_KEEP 5000
 
-/* mkdir -p for the folders of path (not its last part). */
-static int make_parents(char *path, struct mlxc_err *e)
-{
-    for (char *p = path + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        int bad = mkdir(path, 0700) != 0 && errno != EEXIST;
-        if (bad)
-            mlxc_errf_sys(e, MLXC_EIO, "cannot create '%s'", path);
-        *p = '/';
-        if (bad)
-            return e->code;
-    }
-    return 0;
-}
-
 char *mlxc_chat_history_path(struct mlxc_err *e)
 {
-    const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
-    char *path = NULL;
-    int n;
-    if (state && state[0] == '/') /* the spec ignores relative values */
-        n = asprintf(&path, "%s/mlxc/history", state);
-    else if (home && *home)
-        n = asprintf(&path, "%s/.local/state/mlxc/history", home);
-    else {
-        mlxc_errf(e, MLXC_ENOTFOUND, "neither XDG_STATE_HOME nor HOME is set");
-        return NULL;
-    }
-    if (n < 0) {
-        mlxc_errf(e, MLXC_ENOMEM, "out of memory");
-        return NULL;
-    }
+    char *path = mlxc_xdg_path(MLXC_XDG_STATE, "history", e);
     int fd = -1;
-    if (make_parents(path, e) == 0 && (fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) < 0)
+    if (path && mlxc_xdg_make_parent(path, e) == 0 &&
+        (fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) < 0)
         mlxc_errf_sys(e, MLXC_EIO, "cannot open '%s'", path);
     if (fd < 0) {
         free(path);
