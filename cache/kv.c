@@ -198,9 +198,12 @@ static enum mlxc_dtype act_dtype(const struct mlxc_model *m)
 int mlxc_cache_make(const struct mlxc_model *m, const struct mlxc_cache_opts *o, struct mlxc_kv_cache *c,
                     struct mlxc_err *e)
 {
+    static const struct mlxc_cache_opts none = {0};
     int rc = init_common(c, (int)m->cfg.n_layers, (int)m->cfg.n_kv_heads, (int)m->cfg.head_dim, act_dtype(m), e);
-    if (rc || !o)
+    if (rc)
         return rc;
+    if (!o)
+        o = &none;
     if (o->kv_bits) {
         struct mlxc_qparams q = {MLXC_Q_AFFINE, o->kv_bits, o->kv_group_size ? o->kv_group_size : 64};
         if ((rc = mlxc_qparams_check(q, e)) != 0 || (c->head_dim % q.group_size &&
@@ -214,13 +217,21 @@ int mlxc_cache_make(const struct mlxc_model *m, const struct mlxc_cache_opts *o,
         c->quant_group_size = q.group_size;
         c->quant_start = o->quantized_kv_start;
     }
-    if (o->max_kv_size > 0) {
-        if (o->max_kv_size <= 4) {
-            mlxc_kv_free(c);
-            return mlxc_errf(e, MLXC_EINVAL, "--max-kv-size %lld is too small: the first 4 positions are always kept",
-                             (long long)o->max_kv_size);
-        }
-        for (int l = 0; l < c->n_layers; l++) {
+    const struct mlxc_config *mc = &m->cfg;
+    if (o->max_kv_size > 0 && o->max_kv_size <= 4) {
+        mlxc_kv_free(c);
+        return mlxc_errf(e, MLXC_EINVAL, "--max-kv-size %lld is too small: the first 4 positions are always kept",
+                         (long long)o->max_kv_size);
+    }
+    for (int l = 0; l < c->n_layers; l++) {
+        if (mc->layer_sliding && mc->layer_sliding[l]) {
+            /* a sliding layer (gemma3, gpt-oss make_cache): RotatingKVCache(sliding_window, keep=0) */
+            c->layers[l].policy = MLXC_KV_ROTATING;
+            c->layers[l].max_size = mc->sliding_window;
+            c->layers[l].keep = 0;
+        } else if (o->max_kv_size > 0) {
+            /* mlx_lm: RotatingKVCache(max_kv_size, keep=4); it ignores the flag for make_cache models,
+             * mlxc applies it to their global layers */
             c->layers[l].policy = MLXC_KV_ROTATING;
             c->layers[l].max_size = o->max_kv_size;
             c->layers[l].keep = 4;

@@ -54,7 +54,9 @@ struct mlxc_cache_opts {
 
 struct mlxc_model;
 
-/* A cache for model m (NULL options: a plain KVCache per layer, in the model's activation dtype). */
+/* A cache for model m in the model's activation dtype: a plain KVCache per layer (NULL options), the
+ * sliding layers of make_cache families (gemma3_text) a RotatingKVCache(sliding_window, keep 0) always,
+ * and with max_kv_size the other layers a RotatingKVCache(max_kv_size, keep 4). */
 int mlxc_cache_make(const struct mlxc_model *m, const struct mlxc_cache_opts *o, struct mlxc_kv_cache *c,
                     struct mlxc_err *e);
 /* A plain f32 cache (tests and tools). */

@@ -40,7 +40,8 @@
 #define MAX_KV_SIZE_OPT                                                                                  \
     {"max-kv-size", 0, OPT_INT, NULL, "N",                                                               \
      "keep at most N positions in a rotating KV cache (the first 4 are always kept); works for every "   \
-     "family, unlike mlx_lm", OFF(max_kv_size), NULL, 0}
+     "family, unlike mlx_lm; sliding-window layers (gemma3) keep their window, N bounds the others",      \
+     OFF(max_kv_size), NULL, 0}
 #define KV_QUANT_OPTS                                                                                    \
     {"kv-bits", 0, OPT_INT, NULL, "BITS", "quantize the KV cache to BITS (2-8); also with a rotating cache (max-kv-size)",  \
      OFF(kv_bits), NULL, 0},                                                                             \

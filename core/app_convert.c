@@ -233,7 +233,7 @@ static int plan_tensor(struct convert *c, const struct mlxc_tensor *t, struct ml
     char path[600];
     if (strstr(name, "rotary_emb.inv_freq"))
         return 0; /* sanitize: computed, not loaded */
-    if (c->cfg.tie_word_embeddings && strncmp(name, "lm_head.", 8) == 0)
+    if (c->cfg.tie_word_embeddings && !c->cfg.tie_from_weights && strncmp(name, "lm_head.", 8) == 0)
         return 0; /* sanitize: the embedding serves as the head */
     if (ends_with(name, ".scales") || ends_with(name, ".biases")) {
         snprintf(path, sizeof path, "%.*s.weight", (int)(strlen(name) - 7), name);

@@ -1,7 +1,9 @@
 /* Causal grouped-query attention over a layer's KV cache (mlx fast.scaled_dot_product_attention):
  *   query t of head h (kv head h / (H/KV)) sees the cache slots j of its view (cache/kv.h):
  *   j <= base + t, and j > base + t - window when the cache has a window (rotating prefill);
- *   out[t,h] = sum_j softmax_j(q[t,h] . k[j] * scale) v[j],   scale = 1/sqrt(hd)
+ *   out[t,h] = sum_j softmax_j(cap(q[t,h] . k[j] * scale)) v[j]
+ *   scale = the config's attn_scale (1/sqrt(hd) unless the family says otherwise), cap(s) = tanh(s/c)*c
+ *   with gemma2's attention softcap c, else the identity
  * Heads are split across threads. Few queries: one dot product per key. Many queries (prefill): blocks
  * of queries against the keys with OpenBLAS, then the mask and softmax per row. Keys and values are
  * read as f32 (converted or dequantized row by row when the cache stores them otherwise). */
@@ -46,7 +48,7 @@ static void attend_one(const struct att_job *j, int tid, const float *q, int kvh
 {
     const struct mlxc_kernels *k = mlxc_kernels();
     const int hd = (int)j->c->head_dim;
-    const float scale = 1.0f / sqrtf((float)hd);
+    const float scale = j->c->attn_scale;
     float *scores = scratch(j, tid), *row = scores + j->s->scores_cap;
     int64_t lo, hi;
     visible(&j->view, t, &lo, &hi);
@@ -58,6 +60,8 @@ static void attend_one(const struct att_job *j, int tid, const float *q, int kvh
         }
         scores[p - lo] = k->dot(q, key, hd) * scale;
     }
+    if (j->c->attn_softcap != 0.0f)
+        mlxc_softcap(scores, hi - lo, j->c->attn_softcap);
     mlxc_softmax(scores, hi - lo);
     memset(out, 0, (size_t)hd * sizeof *out);
     for (int64_t p = lo; p < hi; p++) {
@@ -92,13 +96,15 @@ static void attend_block(const struct att_job *j, int h, const float *K, int ldk
 {
     const int hd = (int)j->c->head_dim, H = (int)j->c->n_heads;
     const int64_t qstride = (int64_t)H * hd, S = j->view.n;
-    const float scale = 1.0f / sqrtf((float)hd);
+    const float scale = j->c->attn_scale;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, (int)S, hd, scale, j->q + t0 * qstride + (int64_t)h * hd,
                 (int)qstride, K, ldk, 0.0f, scores, (int)S);
     for (int64_t i = 0; i < nb; i++) {
         float *row = scores + i * S;
         int64_t lo, hi;
         visible(&j->view, t0 + i, &lo, &hi);
+        if (j->c->attn_softcap != 0.0f)
+            mlxc_softcap(row + lo, hi - lo, j->c->attn_softcap);
         mlxc_softmax(row + lo, hi - lo);
         for (int64_t p = 0; p < lo; p++)
             row[p] = 0.0f;

@@ -196,7 +196,63 @@ static int parse_common(struct mlxc_config *c, struct mlxc_err *e)
     if (!rc) rc = mlxc_cfg_int_req(a, "vocab_size", &c->vocab_size, e);
     if (!rc) rc = mlxc_cfg_int(a, "max_position_embeddings", 0, &c->max_position_embeddings, e);
     if (!rc) rc = mlxc_cfg_float(a, "rms_norm_eps", 1e-6, &c->norm_eps, e);
+    /* the llama block; families change what differs */
+    c->norm = MLXC_NORM_RMS;
+    c->act = MLXC_ACT_SILU;
+    c->mlp_gated = 1;
+    c->pre_norms = 1;
     return rc;
+}
+
+int mlxc_config_layer_arrays(struct mlxc_config *c, struct mlxc_err *e)
+{
+    if (c->n_layers < 1 || c->n_layers > CAP_LAYERS)
+        return mlxc_errf(e, MLXC_EFORMAT, "'num_hidden_layers' is %lld, outside 1..%d", (long long)c->n_layers,
+                         CAP_LAYERS);
+    if (!c->layer_sliding && !(c->layer_sliding = calloc((size_t)c->n_layers, 1)))
+        return mlxc_errf(e, MLXC_ENOMEM, "out of memory");
+    if (!c->layer_rope) {
+        if (!(c->layer_rope = malloc((size_t)c->n_layers)))
+            return mlxc_errf(e, MLXC_ENOMEM, "out of memory");
+        memset(c->layer_rope, 1, (size_t)c->n_layers);
+    }
+    return 0;
+}
+
+/* Derived values and checks once the family hook ran. */
+static int finish(struct mlxc_config *c, struct mlxc_err *e)
+{
+    if (!c->rope_dims)
+        c->rope_dims = c->head_dim;
+    if (c->rope_dims < 2 || c->rope_dims > c->head_dim || c->rope_dims % 2)
+        return mlxc_errf(e, MLXC_EFORMAT, "rotary dimensions %lld do not fit head_dim %lld", (long long)c->rope_dims,
+                         (long long)c->head_dim);
+    if (c->attn_scale == 0.0f)
+        c->attn_scale = (float)(1.0 / sqrt((double)c->head_dim));
+    if (c->rope.type == MLXC_ROPE_SU) {
+        /* mlx_lm SuScaledRoPE: mscale = sqrt(1 + ln f / ln orig), f = max_pos / orig, when f > 1 */
+        if (!c->rope.original_max_pos) {
+            int64_t orig;
+            int rc = mlxc_cfg_int(c->args, "original_max_position_embeddings", 4096, &orig, e);
+            if (rc)
+                return rc;
+            c->rope.original_max_pos = orig;
+        }
+        if (c->rope.original_max_pos < 2)
+            return mlxc_errf(e, MLXC_EFORMAT, "'original_max_position_embeddings' must be at least 2");
+        if (c->rope.mscale == 0.0f) {
+            double f = (double)c->max_position_embeddings / (double)c->rope.original_max_pos;
+            c->rope.mscale = f <= 1.0 ? 1.0f : (float)sqrt(1.0 + log(f) / log((double)c->rope.original_max_pos));
+        }
+        if (c->rope.n_factors != c->rope_dims / 2)
+            return mlxc_errf(e, MLXC_EFORMAT, "'rope_scaling': 'long_factor' has %d entries, expected %lld",
+                             c->rope.n_factors, (long long)c->rope_dims / 2);
+    }
+    if (c->layer_sliding && c->sliding_window < 1)
+        for (int64_t i = 0; i < c->n_layers; i++)
+            if (c->layer_sliding[i])
+                return mlxc_errf(e, MLXC_EFORMAT, "'sliding_window' is %lld", (long long)c->sliding_window);
+    return 0;
 }
 
 int mlxc_config_parse(const char *json, const char *generation_json, const char *label, struct mlxc_config *c,
@@ -230,7 +286,7 @@ int mlxc_config_parse(const char *json, const char *generation_json, const char 
         goto fail;
     }
     if ((rc = parse_common(c, e)) != 0 || (rc = c->family->parse_config(c, e)) != 0 ||
-        (rc = check_dims(c, e)) != 0 || (rc = parse_quant(c->root, &c->quant, e)) != 0) {
+        (rc = check_dims(c, e)) != 0 || (rc = finish(c, e)) != 0 || (rc = parse_quant(c->root, &c->quant, e)) != 0) {
         mlxc_err_ctx(e, "'%s'", label);
         goto fail;
     }
@@ -289,5 +345,7 @@ void mlxc_config_free(struct mlxc_config *c)
     for (size_t i = 0; i < c->quant.nlayers; i++)
         free(c->quant.layers[i].path);
     free(c->quant.layers);
+    free(c->layer_sliding);
+    free(c->layer_rope);
     memset(c, 0, sizeof *c);
 }

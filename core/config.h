@@ -14,7 +14,24 @@
 
 struct mlxc_family;
 
-enum mlxc_rope_type { MLXC_ROPE_DEFAULT, MLXC_ROPE_LINEAR, MLXC_ROPE_DYNAMIC, MLXC_ROPE_LLAMA3 };
+enum mlxc_rope_type { MLXC_ROPE_DEFAULT, MLXC_ROPE_LINEAR, MLXC_ROPE_DYNAMIC, MLXC_ROPE_LLAMA3, MLXC_ROPE_SU };
+
+/* How a block normalises (mlx fast.rms_norm / fast.layer_norm). */
+enum mlxc_norm_kind {
+    MLXC_NORM_RMS,          /* x / rms(x) * w */
+    MLXC_NORM_RMS_PLUS_ONE, /* x / rms(x) * (1 + w): gemma (the loader stores 1 + w) */
+    MLXC_NORM_LAYER,        /* (x - mean) / std * w + b: starcoder2 */
+};
+
+/* The MLP's activation. */
+enum mlxc_act {
+    MLXC_ACT_SILU,      /* silu(g) = g sigmoid(g) */
+    MLXC_ACT_GELU_TANH, /* 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))): mlx_lm gelu_approx */
+    MLXC_ACT_GELU_ERF,  /* 0.5 x (1 + erf(x / sqrt 2)): mlx nn.gelu */
+};
+
+/* Where q/k RMSNorms apply. */
+enum mlxc_qk_norm { MLXC_QK_NONE, MLXC_QK_PER_HEAD, MLXC_QK_FULL_WIDTH };
 
 struct mlxc_rope_cfg {
     enum mlxc_rope_type type;
@@ -22,8 +39,11 @@ struct mlxc_rope_cfg {
     float factor;                /* linear/dynamic/llama3 */
     float low_freq_factor;       /* llama3, default 1 */
     float high_freq_factor;      /* llama3, default 4 */
-    int64_t original_max_pos;    /* llama3 (default 8192) */
+    int64_t original_max_pos;    /* llama3 (default 8192), su */
     int traditional;             /* pairs (2i, 2i+1) instead of (i, i+d/2) */
+    float su_factor[512];        /* su/longrope: the long factor per pair (mlx_lm always takes it) */
+    int n_factors;
+    float mscale;                /* su: q and k's rotated features are multiplied by it (1: none) */
 };
 
 /* Per-layer quantization entry of config["quantization"]: a module path with its own params, or
@@ -49,9 +69,27 @@ struct mlxc_config {
     float norm_eps;
     struct mlxc_rope_cfg rope;
     int tie_word_embeddings;
-    /* block options the family sets (see core/block.h) */
+    /* block options the family sets (see core/block.c); the generic loader leaves them at llama's */
     int q_bias, k_bias, v_bias, o_bias, mlp_bias;
-    int qk_norm;                        /* RMSNorm over head_dim on q and k, before RoPE */
+    enum mlxc_qk_norm qk_norm;          /* RMSNorm on q and k before RoPE: per head (qwen3) or full (olmo2) */
+    enum mlxc_norm_kind norm;           /* every norm of the model, the final one included */
+    enum mlxc_act act;
+    int mlp_gated;                      /* down(act(gate) * up) (1, llama) or down(act(up)) (starcoder2) */
+    int pre_norms, post_norms;          /* norm before each sub-block (llama), after it (gemma: both; olmo2) */
+    int fused_qkv, fused_gate_up;       /* phi3: self_attn.qkv_proj, mlp.gate_up_proj */
+    int64_t rope_dims;                  /* features of a head that RoPE rotates (partial rotary) */
+    float embed_scale;                  /* embedding output multiplied by it (0: not) */
+    float attn_scale;                   /* query scale (default head_dim^-0.5) */
+    float attn_softcap, final_softcap;  /* tanh(x / cap) * cap on attention scores / logits (0: none) */
+    /* Sliding-window layers: layer_sliding[i] marks a local layer (window `sliding_window`, its own
+     * rotating cache of that size, and rope_local when has_rope_local). layer_rope[i] = 0: no RoPE in
+     * layer i (smollm3 NoPE). NULL arrays: every layer global with RoPE. */
+    unsigned char *layer_sliding, *layer_rope;
+    int64_t sliding_window;
+    int has_rope_local;
+    int has_make_cache;                 /* mlx_lm's model defines make_cache (sliding layers' own caches) */
+    int tie_from_weights;               /* gemma3: tied iff the weights have no lm_head.weight */
+    struct mlxc_rope_cfg rope_local;
     int32_t eos_ids[32];                /* the EOS set (config, overridden by generation_config) */
     int n_eos;
     struct mlxc_quant_cfg quant;
@@ -71,6 +109,8 @@ void mlxc_config_free(struct mlxc_config *c);
 int mlxc_cfg_int(const cJSON *args, const char *key, int64_t def, int64_t *out, struct mlxc_err *e);
 int mlxc_cfg_float(const cJSON *args, const char *key, double def, float *out, struct mlxc_err *e);
 int mlxc_cfg_bool(const cJSON *args, const char *key, int def, int *out, struct mlxc_err *e);
+/* Allocates c->layer_sliding (all 0) and c->layer_rope (all 1) for n_layers, if not yet there. */
+int mlxc_config_layer_arrays(struct mlxc_config *c, struct mlxc_err *e);
 /* A required integer key. */
 int mlxc_cfg_int_req(const cJSON *args, const char *key, int64_t *out, struct mlxc_err *e);
 

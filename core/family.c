@@ -7,6 +7,12 @@ static const struct mlxc_family *const families[] = {
     &mlxc_family_llama,
     &mlxc_family_qwen2,
     &mlxc_family_qwen3,
+    &mlxc_family_gemma2,
+    &mlxc_family_gemma3_text,
+    &mlxc_family_phi3,
+    &mlxc_family_smollm3,
+    &mlxc_family_olmo2,
+    &mlxc_family_starcoder2,
 };
 
 const struct mlxc_family *mlxc_family_find(const char *model_type)

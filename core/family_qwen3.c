@@ -14,7 +14,7 @@ static int parse_qwen3(struct mlxc_config *c, struct mlxc_err *e)
         rc = mlxc_family_parse_llama_like(c, 1, 1000000.0f, e);
     c->head_dim = head_dim;
     c->q_bias = c->k_bias = c->v_bias = c->o_bias = c->mlp_bias = 0;
-    c->qk_norm = 1;
+    c->qk_norm = MLXC_QK_PER_HEAD;
     return rc;
 }
 

@@ -27,14 +27,21 @@ int mlxc_state_init(struct mlxc_state *s, const struct mlxc_model *m, int64_t ma
         {&s->k, max_chunk * kvd}, {&s->v, max_chunk * kvd},   {&s->att, max_chunk * qd},
         {&s->proj, max_chunk * D}, {&s->gate, max_chunk * inter}, {&s->up, max_chunk * inter},
         {&s->logits, c->vocab_size}, {&s->inv_freq, c->head_dim / 2},
+        {&s->inv_freq_local, c->has_rope_local ? c->head_dim / 2 : 0},
+        {&s->fused, c->fused_qkv || c->fused_gate_up
+                        ? max_chunk * (qd + 2 * kvd > 2 * inter ? qd + 2 * kvd : 2 * inter) : 0},
     };
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
+        if (!bufs[i].n)
+            continue;
         if (!(*bufs[i].p = mlxc_alloc_aligned((size_t)bufs[i].n * sizeof(float)))) {
             mlxc_state_free(s);
             return mlxc_errf(e, MLXC_ENOMEM, "out of memory for activations of %lld tokens", (long long)max_chunk);
         }
     }
-    mlxc_rope_inv_freq(&c->rope, (int)c->head_dim, 0, c->max_position_embeddings, s->inv_freq);
+    mlxc_rope_inv_freq(&c->rope, (int)c->rope_dims, 0, c->max_position_embeddings, s->inv_freq);
+    if (c->has_rope_local)
+        mlxc_rope_inv_freq(&c->rope_local, (int)c->rope_dims, 0, c->max_position_embeddings, s->inv_freq_local);
     s->pool = mlxc_pool_create(nthreads);
     if (!s->pool) {
         mlxc_state_free(s);
@@ -46,7 +53,8 @@ int mlxc_state_init(struct mlxc_state *s, const struct mlxc_model *m, int64_t ma
 
 void mlxc_state_free(struct mlxc_state *s)
 {
-    float *bufs[] = {s->x, s->xn, s->q, s->k, s->v, s->att, s->proj, s->gate, s->up, s->logits, s->inv_freq, s->scores};
+    float *bufs[] = {s->x,      s->xn,       s->q,      s->k,        s->v,           s->att,  s->proj,
+                     s->gate,   s->up,       s->logits, s->inv_freq, s->inv_freq_local, s->fused, s->scores};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         mlxc_free_aligned(bufs[i]);
     mlxc_pool_free(s->pool);
@@ -80,10 +88,14 @@ static int run_layers(const struct mlxc_model *m, struct mlxc_state *s, struct m
             return mlxc_errf(e, MLXC_EINVAL, "token id %d is outside the vocabulary (0..%lld)", tokens[t],
                              (long long)c->vocab_size - 1);
     if (c->rope.type == MLXC_ROPE_DYNAMIC) /* NTK frequencies depend on the length reached */
-        mlxc_rope_inv_freq(&c->rope, (int)c->head_dim, cache->offset + T, c->max_position_embeddings, s->inv_freq);
+        mlxc_rope_inv_freq(&c->rope, (int)c->rope_dims, cache->offset + T, c->max_position_embeddings, s->inv_freq);
 
-    for (int64_t t = 0; t < T; t++)
+    for (int64_t t = 0; t < T; t++) {
         mlxc_linear_row(&m->embed, tokens[t], s->x + t * D);
+        if (c->embed_scale != 0.0f) /* gemma: x * sqrt(hidden) */
+            for (int64_t i = 0; i < D; i++)
+                s->x[t * D + i] *= c->embed_scale;
+    }
     for (int l = 0; l < c->n_layers; l++) {
         int rc = mlxc_block_forward(m, l, s, cache, T, e);
         if (rc)
@@ -99,8 +111,10 @@ int mlxc_forward(const struct mlxc_model *m, struct mlxc_state *s, struct mlxc_k
     if (rc || !want_logits)
         return rc;
     const int64_t D = m->cfg.hidden_size;
-    mlxc_rmsnorm(s->xn, s->x + (T - 1) * D, m->final_norm, D, m->cfg.norm_eps);
+    mlxc_block_norm(&m->cfg, s->xn, s->x + (T - 1) * D, m->final_norm, m->final_norm_b, 1, D);
     mlxc_linear_forward(&m->lm_head, s->xn, 1, s->logits, s->pool);
+    if (m->cfg.final_softcap != 0.0f) /* gemma2: tanh(logits / cap) * cap */
+        mlxc_softcap(s->logits, m->cfg.vocab_size, m->cfg.final_softcap);
     return 0;
 }
 
@@ -111,8 +125,9 @@ int mlxc_forward_all_logits(const struct mlxc_model *m, struct mlxc_state *s, st
     if (rc)
         return rc;
     const int64_t D = m->cfg.hidden_size;
-    for (int64_t t = 0; t < T; t++)
-        mlxc_rmsnorm(s->xn + t * D, s->x + t * D, m->final_norm, D, m->cfg.norm_eps);
+    mlxc_block_norm(&m->cfg, s->xn, s->x, m->final_norm, m->final_norm_b, T, D);
     mlxc_linear_forward(&m->lm_head, s->xn, T, all_logits, s->pool);
+    if (m->cfg.final_softcap != 0.0f)
+        mlxc_softcap(all_logits, T * m->cfg.vocab_size, m->cfg.final_softcap);
     return 0;
 }

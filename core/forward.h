@@ -21,6 +21,8 @@ struct mlxc_state {
     float *gate, *up;/* (T, intermediate) */
     float *logits;   /* (vocab) logits of the last token */
     float *inv_freq; /* (rope_dims / 2) */
+    float *inv_freq_local; /* (rope_dims / 2) local layers' RoPE (gemma3), when the config has one */
+    float *fused;    /* (T, max(q + 2 kv widths, 2 intermediate)) fused projections (phi3), or NULL */
     float *scores;   /* attention scratch: nthreads * (scores_cap + 2 * head_dim) */
     int64_t scores_cap;
     struct mlxc_pool *pool;
@@ -58,6 +60,9 @@ void mlxc_block_qkv(const struct mlxc_model *m, int layer, struct mlxc_state *s,
 int mlxc_block_attend(const struct mlxc_model *m, int layer, struct mlxc_state *s, struct mlxc_kv_cache *cache,
                       int64_t r0, int64_t T, struct mlxc_err *e);
 void mlxc_block_out(const struct mlxc_model *m, int layer, struct mlxc_state *s, int64_t N);
+/* The config's norm (RMSNorm, or LayerNorm with bias b) of T rows of n values; out may be x. */
+void mlxc_block_norm(const struct mlxc_config *c, float *out, const float *x, const float *w, const float *b,
+                     int64_t T, int64_t n);
 
 /* Attention of T queries q (T, n_heads*hd) over the slots of the cache's layer that `view` makes visible
  * (the cache already holds the new keys). out: (T, n_heads*hd). s->scores must hold a view's worth. */

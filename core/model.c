@@ -5,6 +5,33 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/half.h"
+
+/* A norm's weight (and bias for LayerNorm) under `prefix` ("model.layers.3.input_layernorm"). Gemma's
+ * (1 + w) is folded in here, rounded to the file's dtype as mlx computes `1.0 + weight` in it. */
+static int load_norm(const struct mlxc_model *m, const char *prefix, int64_t n, float **w, float **b,
+                     struct mlxc_err *e)
+{
+    char name[300];
+    snprintf(name, sizeof name, "%s.weight", prefix);
+    if (!(*w = mlxc_load_vector(m->weights, name, n, e)))
+        return e->code;
+    if (m->cfg.norm == MLXC_NORM_RMS_PLUS_ONE) {
+        enum mlxc_dtype dt = mlxc_weights_get(m->weights, name)->dtype;
+        for (int64_t i = 0; i < n; i++) {
+            float v = 1.0f + (*w)[i];
+            (*w)[i] = dt == MLXC_BF16 ? mlxc_bf16_to_f32(mlxc_f32_to_bf16(v))
+                      : dt == MLXC_F16 ? mlxc_f16_to_f32(mlxc_f32_to_f16(v)) : v;
+        }
+    }
+    if (m->cfg.norm == MLXC_NORM_LAYER) {
+        snprintf(name, sizeof name, "%s.bias", prefix);
+        if (!(*b = mlxc_load_vector(m->weights, name, n, e)))
+            return e->code;
+    }
+    return 0;
+}
+
 static int load_layer(struct mlxc_model *m, int i, struct mlxc_err *e)
 {
     const struct mlxc_config *c = &m->cfg;
@@ -19,27 +46,49 @@ static int load_layer(struct mlxc_model *m, int i, struct mlxc_err *e)
         snprintf(p, sizeof p, "model.layers.%d.%s", i, name);                              \
         rc = mlxc_linear_load(&L->field, w, c, p, rows, cols, bias, e);                    \
     }
-#define VECTOR(field, name, n)                                                             \
+#define NORM(field, bias, name, n)                                                         \
     if (!rc) {                                                                             \
-        snprintf(p, sizeof p, "model.layers.%d.%s.weight", i, name);                       \
-        if (!(L->field = mlxc_load_vector(w, p, n, e)))                                    \
-            rc = e->code;                                                                  \
+        snprintf(p, sizeof p, "model.layers.%d.%s", i, name);                              \
+        rc = load_norm(m, p, n, &L->field, bias, e);                                       \
     }
-    LINEAR(wq, "self_attn.q_proj", qdim, D, c->q_bias)
-    LINEAR(wk, "self_attn.k_proj", kvdim, D, c->k_bias)
-    LINEAR(wv, "self_attn.v_proj", kvdim, D, c->v_bias)
+    if (c->fused_qkv) {
+        LINEAR(wq, "self_attn.qkv_proj", qdim + 2 * kvdim, D, c->q_bias)
+    } else {
+        LINEAR(wq, "self_attn.q_proj", qdim, D, c->q_bias)
+        LINEAR(wk, "self_attn.k_proj", kvdim, D, c->k_bias)
+        LINEAR(wv, "self_attn.v_proj", kvdim, D, c->v_bias)
+    }
     LINEAR(wo, "self_attn.o_proj", D, qdim, c->o_bias)
-    LINEAR(gate, "mlp.gate_proj", I, D, c->mlp_bias)
-    LINEAR(up, "mlp.up_proj", I, D, c->mlp_bias)
-    LINEAR(down, "mlp.down_proj", D, I, c->mlp_bias)
-    VECTOR(attn_norm, "input_layernorm", D)
-    VECTOR(mlp_norm, "post_attention_layernorm", D)
+    if (!c->mlp_gated) {
+        LINEAR(up, "mlp.c_fc", I, D, c->mlp_bias)
+        LINEAR(down, "mlp.c_proj", D, I, c->mlp_bias)
+    } else if (c->fused_gate_up) {
+        LINEAR(gate, "mlp.gate_up_proj", 2 * I, D, c->mlp_bias)
+        LINEAR(down, "mlp.down_proj", D, I, c->mlp_bias)
+    } else {
+        LINEAR(gate, "mlp.gate_proj", I, D, c->mlp_bias)
+        LINEAR(up, "mlp.up_proj", I, D, c->mlp_bias)
+        LINEAR(down, "mlp.down_proj", D, I, c->mlp_bias)
+    }
+    if (c->pre_norms && c->post_norms) { /* gemma's four norms */
+        NORM(attn_norm, &L->attn_norm_b, "input_layernorm", D)
+        NORM(attn_post_norm, NULL, "post_attention_layernorm", D)
+        NORM(mlp_norm, &L->mlp_norm_b, "pre_feedforward_layernorm", D)
+        NORM(mlp_post_norm, NULL, "post_feedforward_layernorm", D)
+    } else if (c->post_norms) { /* olmo2 */
+        NORM(attn_post_norm, NULL, "post_attention_layernorm", D)
+        NORM(mlp_post_norm, NULL, "post_feedforward_layernorm", D)
+    } else {
+        NORM(attn_norm, &L->attn_norm_b, "input_layernorm", D)
+        NORM(mlp_norm, &L->mlp_norm_b, "post_attention_layernorm", D)
+    }
     if (c->qk_norm) {
-        VECTOR(q_norm, "self_attn.q_norm", hd)
-        VECTOR(k_norm, "self_attn.k_norm", hd)
+        int full = c->qk_norm == MLXC_QK_FULL_WIDTH;
+        NORM(q_norm, NULL, "self_attn.q_norm", full ? qdim : hd)
+        NORM(k_norm, NULL, "self_attn.k_norm", full ? kvdim : hd)
     }
 #undef LINEAR
-#undef VECTOR
+#undef NORM
     return rc;
 }
 
@@ -81,10 +130,10 @@ static void free_layer(struct mlxc_layer *L)
     struct mlxc_linear *lin[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->gate, &L->up, &L->down};
     for (size_t i = 0; i < sizeof lin / sizeof lin[0]; i++)
         mlxc_linear_free(lin[i]);
-    free(L->attn_norm);
-    free(L->mlp_norm);
-    free(L->q_norm);
-    free(L->k_norm);
+    float *v[] = {L->attn_norm, L->mlp_norm, L->attn_post_norm, L->mlp_post_norm, L->attn_norm_b, L->mlp_norm_b,
+                  L->q_norm, L->k_norm};
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+        free(v[i]);
 }
 
 int mlxc_model_open(const char *dir, struct mlxc_model **out, struct mlxc_err *e)
@@ -98,6 +147,8 @@ int mlxc_model_open(const char *dir, struct mlxc_model **out, struct mlxc_err *e
     int rc = mlxc_config_load(dir, &m->cfg, e);
     if (!rc)
         rc = mlxc_weights_open(dir, &m->weights, e);
+    if (!rc && m->cfg.tie_from_weights)
+        m->cfg.tie_word_embeddings = !mlxc_weights_get(m->weights, "lm_head.weight");
     const struct mlxc_config *c = &m->cfg;
     if (!rc)
         rc = mlxc_linear_load(&m->embed, m->weights, c, "model.embed_tokens", c->vocab_size, c->hidden_size, 0, e);
@@ -107,8 +158,8 @@ int mlxc_model_open(const char *dir, struct mlxc_model **out, struct mlxc_err *e
         else
             rc = mlxc_linear_load(&m->lm_head, m->weights, c, "lm_head", c->vocab_size, c->hidden_size, 0, e);
     }
-    if (!rc && !(m->final_norm = mlxc_load_vector(m->weights, "model.norm.weight", c->hidden_size, e)))
-        rc = e->code;
+    if (!rc)
+        rc = load_norm(m, "model.norm", c->hidden_size, &m->final_norm, &m->final_norm_b, e);
     if (!rc && !(m->layers = calloc((size_t)c->n_layers, sizeof *m->layers)))
         rc = mlxc_errf(e, MLXC_ENOMEM, "out of memory");
     for (int i = 0; !rc && i < c->n_layers; i++)
@@ -133,6 +184,7 @@ void mlxc_model_close(struct mlxc_model *m)
             free_layer(&m->layers[i]);
     free(m->layers);
     free(m->final_norm);
+    free(m->final_norm_b);
     mlxc_linear_free(&m->embed);
     if (!m->cfg.tie_word_embeddings)
         mlxc_linear_free(&m->lm_head);

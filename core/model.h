@@ -6,7 +6,14 @@
  *   model.layers.{i}.self_attn.{q,k}_norm     (hd)            [qwen3]
  *   model.layers.{i}.post_attention_layernorm.weight (hidden)
  *   model.layers.{i}.mlp.{gate,up,down}_proj  (inter, hidden), down: (hidden, inter)
- *   model.norm.weight, lm_head.weight         (vocab, hidden) unless tied to the embedding */
+ *   model.norm.weight, lm_head.weight         (vocab, hidden) unless tied to the embedding
+ * and the family variants the config's block flags select:
+ *   gemma sandwich:  input_layernorm, post_attention_layernorm (on the attention output),
+ *                    pre_feedforward_layernorm, post_feedforward_layernorm
+ *   olmo2:           post_attention_layernorm, post_feedforward_layernorm only; q_norm/k_norm over the
+ *                    whole projection (n_heads*hd, n_kv*hd)
+ *   phi3:            self_attn.qkv_proj ((n_heads + 2 n_kv)*hd, hidden), mlp.gate_up_proj (2 inter, hidden)
+ *   starcoder2:      LayerNorms with .bias (model.norm too), mlp.c_fc (inter, hidden), mlp.c_proj */
 #ifndef MLXC_MODEL_H
 #define MLXC_MODEL_H
 
@@ -16,10 +23,13 @@
 #include "core/weights.h"
 
 struct mlxc_layer {
-    struct mlxc_linear wq, wk, wv, wo;
-    struct mlxc_linear gate, up, down;
-    float *attn_norm, *mlp_norm;  /* (hidden) */
-    float *q_norm, *k_norm;       /* (head_dim), qk_norm families only */
+    struct mlxc_linear wq, wk, wv, wo;   /* fused_qkv: wq is qkv_proj, wk/wv unused */
+    struct mlxc_linear gate, up, down;   /* fused_gate_up: gate is gate_up_proj, up unused; non-gated:
+                                            up is c_fc, down c_proj, gate unused */
+    float *attn_norm, *mlp_norm;         /* (hidden) norms before the sub-blocks (pre_norms) */
+    float *attn_post_norm, *mlp_post_norm; /* (hidden) norms of the sub-block outputs (post_norms) */
+    float *attn_norm_b, *mlp_norm_b;     /* LayerNorm biases (MLXC_NORM_LAYER) */
+    float *q_norm, *k_norm;              /* (head_dim) or (n_heads*hd, n_kv*hd): qk_norm families */
 };
 
 struct mlxc_model {
@@ -29,6 +39,7 @@ struct mlxc_model {
     struct mlxc_linear embed;     /* (vocab, hidden) */
     struct mlxc_linear lm_head;   /* (vocab, hidden); the embedding's storage when tied */
     float *final_norm;            /* (hidden) */
+    float *final_norm_b;          /* (hidden) LayerNorm bias, or NULL */
     struct mlxc_layer *layers;    /* n_layers */
     /* A cheap health check at load: the first norm or bias vector holding NaN or Inf (a broken
      * conversion or a corrupted file), "" when none. The big matrices are not scanned (mlxc-convert

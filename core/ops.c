@@ -2,6 +2,8 @@
 
 #include <math.h>
 
+#include "core/config.h"
+
 void mlxc_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps)
 {
     double ss = 0.0; /* sum of squares in double: exact enough that f32 rounding decides */
@@ -10,6 +12,59 @@ void mlxc_rmsnorm(float *out, const float *x, const float *w, int64_t n, float e
     float r = (float)(1.0 / sqrt(ss / (double)n + (double)eps));
     for (int64_t i = 0; i < n; i++)
         out[i] = x[i] * r * w[i];
+}
+
+void mlxc_rmsnorm_rows(float *x, int64_t rows, int64_t n, const float *w, float eps)
+{
+    for (int64_t i = 0; i < rows; i++)
+        mlxc_rmsnorm(x + i * n, x + i * n, w, n, eps);
+}
+
+void mlxc_layernorm(float *out, const float *x, const float *w, const float *b, int64_t n, float eps)
+{
+    double sum = 0.0, ss = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        sum += x[i];
+    double mean = sum / (double)n;
+    for (int64_t i = 0; i < n; i++)
+        ss += ((double)x[i] - mean) * ((double)x[i] - mean);
+    float r = (float)(1.0 / sqrt(ss / (double)n + (double)eps)), m = (float)mean;
+    for (int64_t i = 0; i < n; i++)
+        out[i] = (x[i] - m) * r * w[i] + (b ? b[i] : 0.0f);
+}
+
+static inline float act1(float g, int act)
+{
+    switch (act) {
+    case MLXC_ACT_GELU_TANH: /* mlx_lm gelu_approx */
+        return 0.5f * g * (1.0f + tanhf(0.7978845608028654f * (g + 0.044715f * g * g * g)));
+    case MLXC_ACT_GELU_ERF: /* mlx nn.gelu */
+        return 0.5f * g * (1.0f + erff(g * 0.7071067811865476f));
+    default:
+        return g / (1.0f + expf(-g));
+    }
+}
+
+void mlxc_activate(float *x, int64_t n, int act)
+{
+    for (int64_t i = 0; i < n; i++)
+        x[i] = act1(x[i], act);
+}
+
+void mlxc_gated_act(float *gate, const float *up, int64_t n, int act)
+{
+    if (act == MLXC_ACT_SILU) {
+        mlxc_swiglu(gate, up, n);
+        return;
+    }
+    for (int64_t i = 0; i < n; i++)
+        gate[i] = act1(gate[i], act) * up[i];
+}
+
+void mlxc_softcap(float *x, int64_t n, float cap)
+{
+    for (int64_t i = 0; i < n; i++)
+        x[i] = tanhf(x[i] / cap) * cap;
 }
 
 void mlxc_swiglu(float *gate, const float *up, int64_t n)

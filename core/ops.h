@@ -7,6 +7,21 @@
 /* out[i] = x[i] / sqrt(mean(x^2) + eps) * w[i]   (mlx fast.rms_norm; eps inside the root, f32) */
 void mlxc_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps);
 
+/* mlxc_rmsnorm in place on each of `rows` rows of n values. */
+void mlxc_rmsnorm_rows(float *x, int64_t rows, int64_t n, const float *w, float eps);
+
+/* out[i] = (x[i] - mean) / sqrt(var + eps) * w[i] + b[i]   (mlx fast.layer_norm, biased variance, f32) */
+void mlxc_layernorm(float *out, const float *x, const float *w, const float *b, int64_t n, float eps);
+
+/* In place, x[i] = act(x[i]) for act = enum mlxc_act (core/config.h): silu, tanh GELU, erf GELU. */
+void mlxc_activate(float *x, int64_t n, int act);
+
+/* gate[i] = act(gate[i]) * up[i] */
+void mlxc_gated_act(float *gate, const float *up, int64_t n, int act);
+
+/* In place, x[i] = tanh(x[i] / cap) * cap (gemma2 softcapping). */
+void mlxc_softcap(float *x, int64_t n, float cap);
+
 /* gate[i] = silu(gate[i]) * up[i], silu(g) = g / (1 + exp(-g))   (mlx_lm activations.swiglu) */
 void mlxc_swiglu(float *gate, const float *up, int64_t n);
 

@@ -38,6 +38,20 @@ int mlxc_rope_parse(const cJSON *args, float theta_default, struct mlxc_rope_cfg
             return mlxc_err_ctx(e, "'rope_scaling'");
         if (r->high_freq_factor == r->low_freq_factor)
             return mlxc_errf(e, MLXC_EFORMAT, "'rope_scaling': high_freq_factor equals low_freq_factor");
+    } else if (strcmp(t, "longrope") == 0 || strcmp(t, "su") == 0) {
+        /* SuScaledRoPE: the long factor always (mlx_lm never selects short_factor) */
+        r->type = MLXC_ROPE_SU;
+        const cJSON *lf = cJSON_GetObjectItemCaseSensitive(s, "long_factor");
+        if (!cJSON_IsArray(lf) || cJSON_GetArraySize(lf) > (int)(sizeof r->su_factor / sizeof r->su_factor[0]))
+            return mlxc_errf(e, MLXC_EFORMAT, "'rope_scaling': 'long_factor' is not a list of at most 512 numbers");
+        for (const cJSON *x = lf->child; x; x = x->next) {
+            if (!cJSON_IsNumber(x) || !(x->valuedouble > 0))
+                return mlxc_errf(e, MLXC_EFORMAT, "'rope_scaling': 'long_factor' holds a non-positive value");
+            r->su_factor[r->n_factors++] = (float)x->valuedouble;
+        }
+        if ((rc = mlxc_cfg_int(s, "original_max_position_embeddings", 0, &r->original_max_pos, e)) != 0 ||
+            (rc = mlxc_cfg_float(s, "long_mscale", 0.0, &r->mscale, e)) != 0)
+            return mlxc_err_ctx(e, "'rope_scaling'");
     } else {
         return mlxc_errf(e, MLXC_EUNSUP, "rope scaling type '%s' is not supported", t);
     }
@@ -67,6 +81,8 @@ void mlxc_rope_inv_freq(const struct mlxc_rope_cfg *r, int dims, int64_t seq_len
                 freq = freq / ((1.0f - smooth) / r->factor + smooth);
             }
         }
+        if (r->type == MLXC_ROPE_SU && i < r->n_factors)
+            freq = r->su_factor[i] * freq; /* freqs = long_factor * base^(2i/d) */
         inv_freq[i] = 1.0f / freq;
         if (r->type == MLXC_ROPE_LINEAR)
             inv_freq[i] /= r->factor; /* scale = 1/factor applied to positions */

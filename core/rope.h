@@ -12,7 +12,8 @@
 #include "core/config.h"
 #include "core/err.h"
 
-/* Reads rope_theta and rope_scaling ("type" or "rope_type": default, linear, dynamic, llama3) from a
+/* Reads rope_theta and rope_scaling ("type" or "rope_type": default, linear, dynamic, llama3,
+ * longrope/su: the long factor; the caller (config.c) adds original_max_position_embeddings and mscale) from a
  * config's args. */
 int mlxc_rope_parse(const cJSON *args, float theta_default, struct mlxc_rope_cfg *r, struct mlxc_err *e);
 

@@ -161,7 +161,7 @@ static struct {
     char name[64];
     enum mlxc_dtype dtype;
     char dir[600];
-} built[32];
+} built[64];
 static int n_built;
 
 static void remove_cache_root(void)
@@ -179,7 +179,7 @@ const char *fixture_path(const char *data_root, const char *name, enum mlxc_dtyp
     for (int i = 0; i < n_built; i++)
         if (strcmp(built[i].name, name) == 0 && built[i].dtype == dtype)
             return built[i].dir;
-    if (n_built == 32) {
+    if (n_built == 64) {
         mlxc_errf(e, MLXC_ENOMEM, "too many fixtures");
         return NULL;
     }

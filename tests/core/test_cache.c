@@ -462,6 +462,85 @@ static void test_seeded_sampling_repeats(void **state)
     assert_true(memcmp(a1, a3, sizeof a1) != 0);
 }
 
+/* gemma3_text's sliding-window layer (layer 0, window 16) keeps a RotatingKVCache(16, keep 0) of its
+ * own (mlx_lm make_cache), the global layer a KVCache, or a RotatingKVCache(N, keep 4) with
+ * --max-kv-size N. On an 80-token prompt prefilled in chunks of 7 (the rotating buffer reordered and
+ * trimmed between chunks) the greedy continuation is transformers'; a prompt-cache file of that state
+ * names both classes and continues identically after loading. */
+static void test_sliding_window_layers(void **state)
+{
+    (void)state;
+    struct mlxc_err e = {0};
+    const char *dir = fixture_path(test_data(""), "gemma3_text", MLXC_F32, &e);
+    if (!dir)
+        fail_msg("%s", e.msg);
+    struct mlxc_model *m;
+    assert_int_equal(mlxc_model_open(dir, &m, &e), 0);
+    char *text = mlxc_read_file(test_data("models/gemma3_text/reference.json"), 1 << 24, NULL, NULL);
+    cJSON *ref = cJSON_Parse(text);
+    free(text);
+    const cJSON *p = cJSON_GetObjectItem(cJSON_GetObjectItem(ref, "prompts"), "medium");
+    const cJSON *ids = cJSON_GetObjectItem(p, "input_ids");
+    int64_t n = cJSON_GetArraySize(ids);
+    int32_t *prompt = malloc((size_t)n * sizeof *prompt);
+    for (int64_t i = 0; i < n; i++)
+        prompt[i] = (int32_t)cJSON_GetArrayItem(ids, (int)i)->valuedouble;
+    assert_true(n > 2 * m->cfg.sliding_window);
+    for (int variant = 0; variant < 2; variant++) {
+        struct mlxc_cache_opts o = {.max_kv_size = variant ? 40 : 0};
+        struct mlxc_state s;
+        struct mlxc_kv_cache c, c2;
+        assert_int_equal(mlxc_state_init(&s, m, 7, 2, &e), 0);
+        assert_int_equal(mlxc_cache_make(m, &o, &c, &e), 0);
+        assert_int_equal(c.layers[0].policy, MLXC_KV_ROTATING);
+        assert_int_equal(c.layers[0].max_size, 16);
+        assert_int_equal(c.layers[0].keep, 0);
+        assert_int_equal(c.layers[1].policy, variant ? MLXC_KV_ROTATING : MLXC_KV_PLAIN);
+        if (variant)
+            assert_true(c.layers[1].max_size == 40 && c.layers[1].keep == 4);
+        for (int64_t i = 0; i < n; i += 7)
+            assert_int_equal(mlxc_forward(m, &s, &c, prompt + i, n - i < 7 ? n - i : 7, 1, &e), 0);
+        const char *path = in_scratch("sliding.safetensors");
+        if (mlxc_prompt_cache_save(path, &c, m, NULL, 0, &e) != 0)
+            fail_msg("%s", e.msg);
+        float *logits = malloc((size_t)m->cfg.vocab_size * 4);
+        memcpy(logits, s.logits, (size_t)m->cfg.vocab_size * 4);
+        int32_t want[32], got[32];
+        greedy(m, &s, &c, 32, want);
+        if (!variant) { /* transformers' tokens, up to a near-tie */
+            const cJSON *g = cJSON_GetObjectItem(p, "greedy")->child, *gap = cJSON_GetObjectItem(p, "top2_gap")->child;
+            for (int i = 0; g; i++, g = g->next, gap = gap->next) {
+                if (want[i] == (int32_t)g->valuedouble)
+                    continue;
+                if (gap->valuedouble >= 1e-3)
+                    fail_msg("gemma3_text/medium chunked: step %d gives %d, transformers %d", i, want[i],
+                             (int)g->valuedouble);
+                break;
+            }
+        }
+        assert_int_equal(mlxc_prompt_cache_load(path, m, &c2, NULL, NULL, &e), 0);
+        assert_int_equal(c2.layers[0].policy, MLXC_KV_ROTATING);
+        assert_int_equal(c2.layers[0].max_size, 16);
+        assert_int_equal(c2.layers[1].policy, variant ? MLXC_KV_ROTATING : MLXC_KV_PLAIN);
+        memcpy(s.logits, logits, (size_t)m->cfg.vocab_size * 4);
+        greedy(m, &s, &c2, 32, got);
+        assert_memory_equal(want, got, sizeof want);
+        size_t len;
+        char *raw = mlxc_read_file(path, 1u << 30, &len, &e);
+        assert_str_contains(raw + 8, "\"RotatingKVCache\"");
+        if (!variant)
+            assert_str_contains(raw + 8, "\"KVCache\"");
+        free(raw);
+        free(logits);
+        mlxc_kv_free(&c);
+        mlxc_kv_free(&c2);
+        mlxc_state_free(&s);
+    }
+    free(prompt);
+    cJSON_Delete(ref);
+    mlxc_model_close(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -474,6 +553,7 @@ int main(void)
         cmocka_unit_test(test_generate_with_prompt_cache),
         cmocka_unit_test(test_save_prompt_cache_resume),
         cmocka_unit_test(test_seeded_sampling_repeats),
+        cmocka_unit_test(test_sliding_window_layers),
     };
     return cmocka_run_group_tests_name("cache", tests, setup, teardown);
 }

@@ -2,11 +2,13 @@
  * sharded weights, with the errors each bad input must give. */
 #include "tests/test_util.h"
 
+#include <math.h>
 #include <sys/stat.h>
 
 #include "core/config.h"
 #include "core/family.h"
 #include "core/model_dir.h"
+#include "core/rope.h"
 #include "core/safetensors.h"
 #include "core/sys.h"
 #include "core/weights.h"
@@ -64,6 +66,63 @@ static void test_family_rules(void **state)
     mlxc_config_free(&c);
 }
 
+/* The rules of the newer families that the transformers fixtures cannot see (mlx_lm-specific choices or
+ * defaults the fixtures override). */
+static void test_more_families(void **state)
+{
+    (void)state;
+    struct mlxc_config c;
+    struct mlxc_err e = {0};
+    /* gemma3_text: default pattern 6 (layers 5, 11 global), window 512, query scale 256^-0.5 */
+    assert_int_equal(parse("{\"model_type\": \"gemma3_text\", \"hidden_size\": 64, \"num_hidden_layers\": 12, "
+                           "\"intermediate_size\": 128, \"num_attention_heads\": 4, \"vocab_size\": 100, "
+                           "\"head_dim\": 32}", NULL, &c, &e), 0);
+    for (int i = 0; i < 12; i++)
+        assert_int_equal(c.layer_sliding[i], i != 5 && i != 11);
+    assert_int_equal(c.sliding_window, 512);
+    assert_true(c.attn_scale == 1.0f / 16.0f && c.embed_scale == 8.0f && c.norm == MLXC_NORM_RMS_PLUS_ONE);
+    assert_true(c.has_rope_local && c.rope_local.theta == 10000.0f && c.rope.theta == 1000000.0f);
+    mlxc_config_free(&c);
+    /* gemma2: softcaps 50 and 30, query_pre_attn_scalar 144, every layer global */
+    assert_int_equal(parse("{\"model_type\": \"gemma2\", " LLAMA_BASE ", \"head_dim\": 16}", NULL, &c, &e), 0);
+    assert_true(c.attn_softcap == 50.0f && c.final_softcap == 30.0f && c.attn_scale == 1.0f / 12.0f);
+    assert_null(c.layer_sliding);
+    mlxc_config_free(&c);
+    /* phi3 longrope: the long factor whatever the length (transformers would take the short one below
+     * the original context), mscale sqrt(1 + ln 32 / ln 4096) */
+    assert_int_equal(parse("{\"model_type\": \"phi3\", " LLAMA_BASE ", \"max_position_embeddings\": 131072, "
+                           "\"rope_scaling\": {\"type\": \"longrope\", \"short_factor\": [1,1,1,1,1,1,1,1], "
+                           "\"long_factor\": [1,2,3,4,5,6,7,8]}}", NULL, &c, &e), 0);
+    float inv[8];
+    mlxc_rope_inv_freq(&c.rope, (int)c.rope_dims, 10, c.max_position_embeddings, inv);
+    assert_true(fabsf(inv[3] - 1.0f / (4.0f * powf(10000.0f, 6.0f / 16.0f))) < 1e-9f);
+    assert_true(fabsf(c.rope.mscale - sqrtf(1.0f + logf(32.0f) / logf(4096.0f))) < 1e-6f);
+    assert_true(c.fused_qkv && c.fused_gate_up && !c.tie_word_embeddings);
+    mlxc_config_free(&c);
+    assert_int_equal(parse("{\"model_type\": \"phi3\", " LLAMA_BASE ", \"partial_rotary_factor\": 0.5, "
+                           "\"rope_scaling\": {\"type\": \"su\", \"long_factor\": [1,2,3,4,5,6,7,8]}}", NULL, &c, &e),
+                     MLXC_EFORMAT);
+    assert_str_contains(e.msg, "'long_factor' has 8 entries, expected 4");
+    /* smollm3: NoPE every 4th layer by default, or the explicit list */
+    assert_int_equal(parse("{\"model_type\": \"smollm3\", \"hidden_size\": 64, \"num_hidden_layers\": 8, "
+                           "\"intermediate_size\": 128, \"num_attention_heads\": 4, \"vocab_size\": 100}", NULL, &c, &e), 0);
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(c.layer_rope[i], i != 3 && i != 7);
+    mlxc_config_free(&c);
+    assert_int_equal(parse("{\"model_type\": \"smollm3\", " LLAMA_BASE ", \"no_rope_layers\": [1]}", NULL, &c, &e),
+                     MLXC_EFORMAT);
+    assert_str_contains(e.msg, "'no_rope_layers' is not a list of 2 flags");
+    /* starcoder2: LayerNorm eps from norm_epsilon, rope_theta 1e5, exact GELU, biases */
+    assert_int_equal(parse("{\"model_type\": \"starcoder2\", " LLAMA_BASE ", \"norm_epsilon\": 0.001}", NULL, &c, &e), 0);
+    assert_true(c.norm == MLXC_NORM_LAYER && c.norm_eps == 0.001f && c.rope.theta == 100000.0f);
+    assert_true(c.act == MLXC_ACT_GELU_ERF && !c.mlp_gated && c.q_bias && c.o_bias && c.mlp_bias);
+    mlxc_config_free(&c);
+    /* olmo2: post-norms only, full-width q/k norms */
+    assert_int_equal(parse("{\"model_type\": \"olmo2\", " LLAMA_BASE "}", NULL, &c, &e), 0);
+    assert_true(!c.pre_norms && c.post_norms && c.qk_norm == MLXC_QK_FULL_WIDTH);
+    mlxc_config_free(&c);
+}
+
 static void test_text_config_and_rope(void **state)
 {
     (void)state;
@@ -77,9 +136,12 @@ static void test_text_config_and_rope(void **state)
     assert_int_equal(c.rope.type, MLXC_ROPE_LLAMA3);
     assert_true(c.rope.low_freq_factor == 1.0f && c.rope.high_freq_factor == 4.0f);
     mlxc_config_free(&c);
-    assert_int_equal(parse("{\"model_type\": \"llama\", " LLAMA_BASE ", \"rope_scaling\": {\"type\": \"su\"}}", NULL, &c, &e),
+    assert_int_equal(parse("{\"model_type\": \"llama\", " LLAMA_BASE ", \"rope_scaling\": {\"type\": \"yarn\"}}", NULL, &c, &e),
                      MLXC_EUNSUP);
-    assert_str_contains(e.msg, "rope scaling type 'su'");
+    assert_str_contains(e.msg, "rope scaling type 'yarn'");
+    assert_int_equal(parse("{\"model_type\": \"llama\", " LLAMA_BASE ", \"rope_scaling\": {\"type\": \"su\"}}", NULL, &c, &e),
+                     MLXC_EFORMAT);
+    assert_str_contains(e.msg, "'long_factor' is not a list");
 }
 
 static void test_eos(void **state)
@@ -249,6 +311,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_llama_defaults),   cmocka_unit_test(test_family_rules),
+        cmocka_unit_test(test_more_families),
         cmocka_unit_test(test_text_config_and_rope), cmocka_unit_test(test_eos),
         cmocka_unit_test(test_quantization),     cmocka_unit_test(test_bad_configs),
         cmocka_unit_test(test_model_dir_hf_cache), cmocka_unit_test(test_sharded_weights),

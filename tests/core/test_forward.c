@@ -16,7 +16,8 @@
 #define LOGPROB_TOL 1e-3
 #define NEAR_TIE 1e-3
 
-static const char *const fixtures[] = {"llama3", "llama_linear", "llama_dynamic", "mistral", "qwen2", "qwen3"};
+static const char *const fixtures[] = {"llama3", "llama_linear", "llama_dynamic", "mistral", "qwen2", "qwen3",
+                                       "gemma2", "gemma3_text", "phi3", "smollm3", "olmo2", "starcoder2"};
 
 static int64_t argmax(const float *x, int64_t n)
 {
@@ -110,10 +111,12 @@ static void check_fixture(const char *name, enum mlxc_dtype dtype, int64_t chunk
     if (mlxc_model_open(dir, &m, &e) != 0)
         fail_msg("%s", e.msg);
     cJSON *ref = load_reference(name);
+    char label[96];
+    snprintf(label, sizeof label, "%s (%s)", name, mlxc_dtype_name(dtype));
     for (const cJSON *p = cJSON_GetObjectItem(ref, "prompts")->child; p; p = p->next) {
         if (fixture_quick() && strcmp(p->string, "long") == 0)
             continue; /* sanitizer builds: the ~400-token prompts run in the release build */
-        run_prompt(m, name, p->string, p, chunk, check_logprobs, flip_gap);
+        run_prompt(m, label, p->string, p, chunk, check_logprobs, flip_gap);
     }
     cJSON_Delete(ref);
     mlxc_model_close(m);
@@ -137,8 +140,10 @@ static void test_f32_chunked_prefill(void **state)
             check_fixture(fixtures[i], MLXC_F32, 37, 1, NEAR_TIE);
 }
 
-/* f16 and bf16 files of the same weights: the same greedy tokens. Rounding the weights to 16 bits moves
- * logits by ~1e-2, so here a flip is tolerated only where transformers' gap is under 0.02. */
+/* f16 and bf16 files of the same weights: the same greedy tokens. Rounding the weights to f16 moves
+ * logits by ~1e-2, so there a flip is tolerated only where transformers' gap is under 0.02; bf16 keeps 3
+ * fewer mantissa bits and moves them up to ~0.05 (phi3's 470-token prompt: the second token's logprob
+ * moves by 0.03 against f32), so 0.06 there. */
 static void test_half_weights(void **state)
 {
     (void)state;
@@ -146,7 +151,7 @@ static void test_half_weights(void **state)
         if (fixture_quick() && i >= 2)
             break;
         check_fixture(fixtures[i], MLXC_F16, 2048, 0, 0.02);
-        check_fixture(fixtures[i], MLXC_BF16, 2048, 0, 0.02);
+        check_fixture(fixtures[i], MLXC_BF16, 2048, 0, 0.06);
     }
 }
 

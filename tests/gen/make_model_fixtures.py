@@ -12,7 +12,9 @@ bytes (spot-checked). Committed per fixture, under tests/data/models/<name>/:
 
 Usage (on a machine with torch + transformers + tokenizers):
   python3 tests/gen/make_model_fixtures.py --tokenizers DIR --out tests/data/models
-where DIR holds <tok>/tokenizer.json for tok in llama3, qwen3, llama2.
+where DIR holds <tok>/tokenizer.json for tok in llama3, qwen3, llama2, gemma3, gptoss (tests/data/tok).
+mixtral, qwen3_moe and gpt_oss are defined here for the MoE families (issue 11) but their outputs are
+not committed until mlxc runs them.
 """
 import argparse
 import json
@@ -65,6 +67,71 @@ FIXTURES = {
     "qwen3": dict(tok="qwen3", config=dict(BASE, model_type="qwen3", architectures=["Qwen3ForCausalLM"],
                   num_hidden_layers=2, vocab_size=151936, head_dim=32, rope_theta=1000000.0,
                   tie_word_embeddings=False, attention_bias=False, eos_token_id=151645)),
+    # gemma2: (1+w) sandwich norms, tanh GELU, sqrt(hidden) embedding scale, query_pre_attn_scalar,
+    # attention and final logit softcaps (small caps so tanh bends the values); the window exceeds every
+    # prompt (mlx_lm does not implement gemma2's alternating window)
+    "gemma2": dict(tok="gemma3", config=dict(BASE, model_type="gemma2", architectures=["Gemma2ForCausalLM"],
+                   num_hidden_layers=2, vocab_size=262144, head_dim=16, rms_norm_eps=1e-6,
+                   hidden_activation="gelu_pytorch_tanh", hidden_act="gelu_pytorch_tanh",
+                   query_pre_attn_scalar=24, attn_logit_softcapping=3.0, final_logit_softcapping=2.0,
+                   sliding_window=4096, rope_theta=10000.0, tie_word_embeddings=True,
+                   bos_token_id=2, eos_token_id=1, pad_token_id=0)),
+    # gemma3_text: layer 0 local (sliding window 16, RoPE base 10000), layer 1 global (RoPE 1e6 with
+    # linear scaling 8), (1+w) q/k norms, head_dim 32 (q width 128 != hidden)
+    "gemma3_text": dict(tok="gemma3", config=dict(BASE, model_type="gemma3_text", architectures=["Gemma3ForCausalLM"],
+                        num_hidden_layers=2, vocab_size=262144, head_dim=32, rms_norm_eps=1e-6,
+                        hidden_activation="gelu_pytorch_tanh", query_pre_attn_scalar=32, sliding_window=16,
+                        sliding_window_pattern=2, layer_types=["sliding_attention", "full_attention"],
+                        rope_theta=1000000.0, rope_local_base_freq=10000.0,
+                        rope_scaling={"rope_type": "linear", "factor": 8.0},
+                        final_logit_softcapping=None, attn_logit_softcapping=None, tie_word_embeddings=True,
+                        bos_token_id=2, eos_token_id=1, pad_token_id=0)),
+    # phi3: fused qkv_proj and gate_up_proj, partial rotary (12 of 16 dims), longrope ("su") scaling with
+    # mscale; short == long factors because transformers picks the short ones below the original
+    # length while mlx_lm always takes the long ones
+    "phi3": dict(tok="llama2", config=dict(BASE, model_type="phi3", architectures=["Phi3ForCausalLM"],
+                 num_hidden_layers=2, vocab_size=32064, rope_theta=10000.0, partial_rotary_factor=0.75,
+                 max_position_embeddings=131072, original_max_position_embeddings=4096,
+                 rope_scaling={"type": "longrope", "short_factor": [1.0, 1.25, 1.5, 2.0, 3.0, 5.0],
+                               "long_factor": [1.0, 1.25, 1.5, 2.0, 3.0, 5.0]},
+                 sliding_window=None, tie_word_embeddings=False, bos_token_id=1, eos_token_id=2)),
+    # smollm3: llama with NoPE layers (interval 2: layer 1 has no RoPE)
+    "smollm3": dict(tok="llama3", config=dict(BASE, model_type="smollm3", architectures=["SmolLM3ForCausalLM"],
+                    num_hidden_layers=2, vocab_size=128256, rope_theta=5000000.0, no_rope_layer_interval=2,
+                    use_sliding_window=False, tie_word_embeddings=True, bos_token_id=128000,
+                    eos_token_id=128001)),
+    # olmo2: no pre-norms, post norms on both sub-block outputs, q/k RMSNorm over the whole projection
+    "olmo2": dict(tok="llama2", config=dict(BASE, model_type="olmo2", architectures=["Olmo2ForCausalLM"],
+                  num_hidden_layers=2, vocab_size=32000, rope_theta=500000.0, rms_norm_eps=1e-6,
+                  attention_bias=False, tie_word_embeddings=False, bos_token_id=1, eos_token_id=2)),
+    # starcoder2: LayerNorm with bias, biases everywhere, non-gated c_fc/c_proj MLP with exact GELU (mlx_lm
+    # uses nn.gelu whatever hidden_act says, so the reference is made with "gelu")
+    "starcoder2": dict(tok="llama2", config=dict(BASE, model_type="starcoder2", architectures=["Starcoder2ForCausalLM"],
+                       num_hidden_layers=2, vocab_size=32000, rope_theta=100000.0, norm_epsilon=1e-5,
+                       use_bias=True, hidden_act="gelu", sliding_window=None, tie_word_embeddings=True,
+                       bos_token_id=1, eos_token_id=2)),
+    # --- MoE families: references made, not yet committed (mlxc support pending) ---
+    # mixtral: 4 experts, top-2 of the raw router logits then softmax over those two
+    "mixtral": dict(tok="llama2", config=dict(BASE, model_type="mixtral", architectures=["MixtralForCausalLM"],
+                    num_hidden_layers=2, vocab_size=32000, rope_theta=1000000.0, num_local_experts=4,
+                    num_experts_per_tok=2, sliding_window=None, tie_word_embeddings=False, bos_token_id=1,
+                    eos_token_id=2)),
+    # qwen3_moe: layer 0 dense (mlp_only_layers), layer 1 MoE: softmax over all 4 experts, top-2,
+    # renormalised (norm_topk_prob)
+    "qwen3_moe": dict(tok="qwen3", config=dict(BASE, model_type="qwen3_moe", architectures=["Qwen3MoeForCausalLM"],
+                      num_hidden_layers=2, vocab_size=151936, head_dim=32, rope_theta=1000000.0,
+                      num_experts=4, num_experts_per_tok=2, moe_intermediate_size=32, decoder_sparse_step=1,
+                      mlp_only_layers=[0], norm_topk_prob=True, tie_word_embeddings=False,
+                      attention_bias=False, use_sliding_window=False, eos_token_id=151645)),
+    # gpt_oss: sinks, biases, alternating sliding (16) / full layers, yarn RoPE, clipped SwiGLU experts
+    "gpt_oss": dict(tok="gptoss", config=dict(BASE, model_type="gpt_oss", architectures=["GptOssForCausalLM"],
+                    num_hidden_layers=2, vocab_size=201088, head_dim=16, num_local_experts=4,
+                    num_experts_per_tok=2, experts_per_token=2, intermediate_size=64, sliding_window=16,
+                    layer_types=["sliding_attention", "full_attention"], attention_bias=True, swiglu_limit=7.0,
+                    rope_theta=150000.0, max_position_embeddings=131072, initial_context_length=4096,
+                    rope_scaling={"rope_type": "yarn", "factor": 32.0, "beta_fast": 32.0, "beta_slow": 1.0,
+                                  "truncate": False, "original_max_position_embeddings": 4096},
+                    tie_word_embeddings=False, eos_token_id=200002, pad_token_id=199999)),
 }
 
 
@@ -73,29 +140,76 @@ def tensor_list(cfg):
     D, I, V = cfg["hidden_size"], cfg["intermediate_size"], cfg["vocab_size"]
     H, KV = cfg["num_attention_heads"], cfg["num_key_value_heads"]
     mt = cfg["model_type"]
-    hd = cfg.get("head_dim") if mt != "qwen2" else None
+    hd = cfg.get("head_dim") if mt not in ("qwen2", "phi3", "olmo2", "starcoder2", "smollm3") else None
     hd = hd or D // H
-    qkv_bias = mt == "qwen2" or cfg.get("attention_bias", False)
-    o_bias = mt != "qwen2" and cfg.get("attention_bias", False)
+    if mt == "gpt_oss":
+        hd = cfg["head_dim"]
+    qkv_bias = mt in ("qwen2", "starcoder2") or cfg.get("attention_bias", False)
+    o_bias = mt == "starcoder2" or (mt != "qwen2" and cfg.get("attention_bias", False))
     mlp_bias = cfg.get("mlp_bias", False)
+    gemma = mt in ("gemma2", "gemma3_text")
     out = [("model.embed_tokens.weight", (V, D))]
     for i in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{i}."
-        out += [(p + "input_layernorm.weight", (D,)), (p + "post_attention_layernorm.weight", (D,))]
-        for name, rows in (("q_proj", H * hd), ("k_proj", KV * hd), ("v_proj", KV * hd)):
-            out.append((p + f"self_attn.{name}.weight", (rows, D)))
-            if qkv_bias:
-                out.append((p + f"self_attn.{name}.bias", (rows,)))
+        if mt == "olmo2":
+            norms = ["post_attention_layernorm", "post_feedforward_layernorm"]
+        elif gemma:
+            norms = ["input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm",
+                     "post_feedforward_layernorm"]
+        else:
+            norms = ["input_layernorm", "post_attention_layernorm"]
+        for n in norms:
+            out.append((p + n + ".weight", (D,)))
+            if mt == "starcoder2":
+                out.append((p + n + ".bias", (D,)))
+        if mt == "phi3":
+            out.append((p + "self_attn.qkv_proj.weight", ((H + 2 * KV) * hd, D)))
+        else:
+            for name, rows in (("q_proj", H * hd), ("k_proj", KV * hd), ("v_proj", KV * hd)):
+                out.append((p + f"self_attn.{name}.weight", (rows, D)))
+                if qkv_bias:
+                    out.append((p + f"self_attn.{name}.bias", (rows,)))
         out.append((p + "self_attn.o_proj.weight", (D, H * hd)))
         if o_bias:
             out.append((p + "self_attn.o_proj.bias", (D,)))
-        if mt == "qwen3":
+        if mt in ("qwen3", "gemma3_text", "qwen3_moe"):
             out += [(p + "self_attn.q_norm.weight", (hd,)), (p + "self_attn.k_norm.weight", (hd,))]
-        for name, shape in (("gate_proj", (I, D)), ("up_proj", (I, D)), ("down_proj", (D, I))):
+        if mt == "olmo2":
+            out += [(p + "self_attn.q_norm.weight", (H * hd,)), (p + "self_attn.k_norm.weight", (KV * hd,))]
+        if mt == "gpt_oss":
+            E = cfg["num_local_experts"]
+            out += [(p + "self_attn.sinks", (H,)), (p + "mlp.router.weight", (E, D)), (p + "mlp.router.bias", (E,)),
+                    (p + "mlp.experts.gate_up_proj", (E, D, 2 * I)), (p + "mlp.experts.gate_up_proj_bias", (E, 2 * I)),
+                    (p + "mlp.experts.down_proj", (E, I, D)), (p + "mlp.experts.down_proj_bias", (E, D))]
+            continue
+        if mt == "mixtral":
+            E = cfg["num_local_experts"]
+            out.append((p + "block_sparse_moe.gate.weight", (E, D)))
+            for e in range(E):
+                for w, shape in (("w1", (I, D)), ("w2", (D, I)), ("w3", (I, D))):
+                    out.append((p + f"block_sparse_moe.experts.{e}.{w}.weight", shape))
+            continue
+        if mt == "qwen3_moe" and i not in cfg["mlp_only_layers"] and (i + 1) % cfg["decoder_sparse_step"] == 0:
+            E, MI = cfg["num_experts"], cfg["moe_intermediate_size"]
+            out.append((p + "mlp.gate.weight", (E, D)))
+            for e in range(E):
+                for w, shape in (("gate_proj", (MI, D)), ("up_proj", (MI, D)), ("down_proj", (D, MI))):
+                    out.append((p + f"mlp.experts.{e}.{w}.weight", shape))
+            continue
+        if mt == "phi3":
+            mlp = (("gate_up_proj", (2 * I, D)), ("down_proj", (D, I)))
+        elif mt == "starcoder2":
+            mlp = (("c_fc", (I, D)), ("c_proj", (D, I)))
+            mlp_bias = True
+        else:
+            mlp = (("gate_proj", (I, D)), ("up_proj", (I, D)), ("down_proj", (D, I)))
+        for name, shape in mlp:
             out.append((p + f"mlp.{name}.weight", shape))
             if mlp_bias:
                 out.append((p + f"mlp.{name}.bias", (shape[0],)))
     out.append(("model.norm.weight", (D,)))
+    if mt == "starcoder2":
+        out.append(("model.norm.bias", (D,)))
     if not cfg["tie_word_embeddings"]:
         out.append(("lm_head.weight", (V, D)))
     return out
@@ -119,9 +233,17 @@ def reference(model_dir, tok_path, steps=32):
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     dev = "cuda" if torch.cuda.is_available() else "cpu"
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32,
-                                                 attn_implementation="eager").to(dev).eval()
+    model, info = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32, attn_implementation="eager",
+                                                       output_loading_info=True)
+    model = model.to(dev).eval()
+    bad = {k: v for k, v in info.items() if v and k in ("missing_keys", "unexpected_keys", "mismatched_keys")}
+    if bad:  # randomly initialised weights would make the reference meaningless
+        raise RuntimeError(f"loading {model_dir}: {bad}")
     tok = Tokenizer.from_file(tok_path)
+    hf = model.config.to_dict()
+    print("  hf config:", {k: hf.get(k) for k in ("layer_types", "rope_parameters", "rope_scaling", "sliding_window",
+                                                 "no_rope_layers", "hidden_act", "hidden_activation",
+                                                 "partial_rotary_factor", "tie_word_embeddings")}, flush=True)
     out = {}
     for pname, text in PROMPTS.items():
         ids = tok.encode(text, add_special_tokens=True).ids
@@ -157,25 +279,35 @@ def main():
     for name, fx in FIXTURES.items():
         if args.only and name not in args.only:
             continue
-        cfg = fx["config"]
-        tensors, meta = build_tensors(cfg)
-        mdir = os.path.join(args.scratch, name)
-        os.makedirs(mdir, exist_ok=True)
-        with open(os.path.join(mdir, "config.json"), "w") as f:
-            json.dump(cfg, f, indent=2)
-        fw.write_safetensors(os.path.join(mdir, "model.safetensors"), tensors, {"format": "pt"})
-        ref = reference(mdir, os.path.join(args.tokenizers, fx["tok"], "tokenizer.json"))
-        odir = os.path.join(args.out, name)
-        os.makedirs(odir, exist_ok=True)
-        with open(os.path.join(odir, "config.json"), "w") as f:
-            json.dump(cfg, f, indent=2)
-        with open(os.path.join(odir, "tensors.json"), "w") as f:
-            json.dump({"seed": fw.SEED, "tokenizer": fx["tok"], "tensors": meta}, f)
-        with open(os.path.join(odir, "reference.json"), "w") as f:
-            json.dump({"made_by": f"transformers {transformers.__version__}, float32, eager attention",
-                       "prompts": ref}, f)
-        print(name, {k: (len(v["input_ids"]), v["greedy"][:4], min(v["top2_gap"])) for k, v in ref.items()},
-              flush=True)
+        try:
+            make_one(args, name, fx)
+        except Exception as ex:  # one family's failure must not lose the others
+            import traceback
+            traceback.print_exc()
+            print(name, "FAILED", ex, flush=True)
+
+
+def make_one(args, name, fx):
+    import transformers
+    cfg = fx["config"]
+    tensors, meta = build_tensors(cfg)
+    mdir = os.path.join(args.scratch, name)
+    os.makedirs(mdir, exist_ok=True)
+    with open(os.path.join(mdir, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+    fw.write_safetensors(os.path.join(mdir, "model.safetensors"), tensors, {"format": "pt"})
+    ref = reference(mdir, os.path.join(args.tokenizers, fx["tok"], "tokenizer.json"))
+    odir = os.path.join(args.out, name)
+    os.makedirs(odir, exist_ok=True)
+    with open(os.path.join(odir, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+    with open(os.path.join(odir, "tensors.json"), "w") as f:
+        json.dump({"seed": fw.SEED, "tokenizer": fx["tok"], "tensors": meta}, f)
+    with open(os.path.join(odir, "reference.json"), "w") as f:
+        json.dump({"made_by": f"transformers {transformers.__version__}, float32, eager attention",
+                   "prompts": ref}, f)
+    print(name, {k: (len(v["input_ids"]), v["greedy"][:4], min(v["top2_gap"])) for k, v in ref.items()},
+          flush=True)
 
 
 if __name__ == "__main__":
