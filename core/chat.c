@@ -192,8 +192,8 @@ static int pick_model(struct mlxc_chat *c, const struct mlxc_chat_params *p, str
         c->model_arg = strdup(p->model);
     } else {
         const char *file = p->resume ? p->resume : p->prompt_cache_file;
-        if (!file)
-            return mlxc_errf(e, MLXC_EINVAL, "no model given: pass --model with a model folder or a cached repo id");
+        if (!file) /* without --model: the model this project ships */
+            return (c->model_arg = mlxc_default_model_dir(e)) ? 0 : e->code;
         struct mlxc_st_meta *user = NULL;
         size_t n = 0;
         char *name = mlxc_chat_file_name(file);
