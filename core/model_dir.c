@@ -1,11 +1,10 @@
 #include "core/model_dir.h"
 
 #include <dirent.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <limits.h>
 #include <unistd.h>
 
 #include "core/buf.h"

@@ -15,6 +15,13 @@ Modes (any together):
   --model M --text FILE --json OUT   a Hugging Face model folder on a text (bf16 weights: computed in
                    float32, then also in bfloat16, and with the weights quantized and dequantized as MLX's
                    affine quantization does (group 64; 8 and 4 bits), the embedding and every linear layer)
+                   --settings L:stride:num_samples,... picks the windows.
+Without transformers (a CPU box with Debian's python3-torch), --model uses the Llama of
+tools/train-default-model/train.py and $MLXC_TOKENIZE (mlxc-tokenize) for the ids: that made the
+default_model_cpu entry of tests/data/perplexity/reference.json:
+  MLXC_TOKENIZE=build/cmd/mlxc-tokenize python3 tests/gen/make_perplexity_reference.py --model HF_DIR \
+    --text tests/data/perplexity/sample.txt --json OUT --settings 128:128:-1,64:64:2,32:32:2 --no-bf16
+The GPU entries (fixtures, default_model) come from tools/train-default-model/run_gpu.sh.
 """
 import argparse
 import hashlib
