@@ -15,7 +15,9 @@ B=$1 secs=$2
 shift 2
 src=$(cd "$(dirname "$0")" && pwd)
 if [ $# -eq 0 ]; then
-  set -- $(cd "$B/tests/fuzz" 2>/dev/null && ls fuzz_* 2>/dev/null | grep -v '\.p$' | sed 's/^fuzz_//')
+  for f in "$B"/tests/fuzz/fuzz_*; do
+    [ -f "$f" ] && [ -x "$f" ] && set -- "$@" "${f##*/fuzz_}"
+  done
 fi
 [ $# -gt 0 ] || { echo "no fuzz targets in '$B/tests/fuzz': configure with -Dfuzz=true (tests/fuzz/README.md)" >&2; exit 2; }
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}"
