@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cmd/cli.h"
+#include "cmd/cli_params.h"
 #include "cmd/sig.h"
 #include "core/app_cache_prompt.h"
 #include "core/sys.h"
@@ -38,10 +39,7 @@ int main(int argc, char **argv)
         .prompt = prompt ? prompt : o.prompt,
         .prompt_cache_file = o.prompt_cache_file,
         .eos_token = o.eos_token,
-        .cache = {.max_kv_size = mlxc_cli_given(cli, &o, "max-kv-size") ? o.max_kv_size : 0,
-                  .kv_bits = mlxc_cli_given(cli, &o, "kv-bits") ? (int)o.kv_bits : 0,
-                  .kv_group_size = (int)o.kv_group_size,
-                  .quantized_kv_start = o.quantized_kv_start},
+        .cache = mlxc_cli_cache_opts(cli, &o),
         .prefill_step_size = o.prefill_step_size,
         .threads = (int)o.threads,
         .progress_in_place = mlxc_term_interactive(fileno(stderr)), /* plain lines in pipes and logs */

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cmd/cli.h"
+#include "cmd/cli_params.h"
 #include "cmd/sig.h"
 #include "core/chat.h"
 #include "core/chat_view.h"
@@ -34,19 +35,12 @@ int main(int argc, char **argv)
         .extra_eos_token = o.extra_eos_token,
         .max_tokens = o.max_tokens,
         .prefill_step_size = o.prefill_step_size,
-        .sampling = {.temp = (float)o.temp, .top_p = (float)o.top_p, .min_p = (float)o.min_p,
-                     .min_tokens_to_keep = (int)o.min_tokens_to_keep, .top_k = (int)o.top_k,
-                     .xtc_probability = (float)o.xtc_probability, .xtc_threshold = (float)o.xtc_threshold},
-        .logits = {.repetition_penalty = mlxc_cli_given(cli, &o, "repetition-penalty") ? (float)o.repetition_penalty
-                                                                                     : 0.0f,
-                   .presence_penalty = (float)o.presence_penalty, .frequency_penalty = (float)o.frequency_penalty,
-                   .context_size = (int)o.repetition_context_size},
+        .sampling = mlxc_cli_sampling(&o),
+        .logits = mlxc_cli_penalties(cli, &o),
         .logit_bias = o.logit_bias,
         .stop = o.stop,
         .seed = (uint64_t)o.seed,
-        .cache = {.max_kv_size = mlxc_cli_given(cli, &o, "max-kv-size") ? o.max_kv_size : 0,
-                  .kv_bits = mlxc_cli_given(cli, &o, "kv-bits") ? (int)o.kv_bits : 0,
-                  .kv_group_size = (int)o.kv_group_size, .quantized_kv_start = o.quantized_kv_start},
+        .cache = mlxc_cli_cache_opts(cli, &o),
         .prompt_cache_file = o.prompt_cache_file,
         .resume = o.resume,
         .render = strcmp(o.render_mode, "conversation") == 0 ? MLXC_CHAT_RENDER_CONVERSATION : MLXC_CHAT_RENDER_TURN,

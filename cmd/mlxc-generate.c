@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cmd/cli.h"
+#include "cmd/cli_params.h"
 #include "cmd/sig.h"
 #include "core/app_batch.h"
 #include "core/app_generate.h"
@@ -53,12 +54,7 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    struct mlxc_logits_params lp = {
-        .repetition_penalty = mlxc_cli_given(cli, &o, "repetition-penalty") ? (float)o.repetition_penalty : 0.0f,
-        .presence_penalty = (float)o.presence_penalty,
-        .frequency_penalty = (float)o.frequency_penalty,
-        .context_size = (int)o.repetition_context_size,
-    };
+    struct mlxc_logits_params lp = mlxc_cli_penalties(cli, &o);
     int32_t *bias_ids = NULL;
     float *bias_values = NULL;
     if (o.logit_bias && mlxc_logit_bias_parse(o.logit_bias, 0, &bias_ids, &bias_values, &lp.n_bias, &e) != 0) {
@@ -78,9 +74,7 @@ int main(int argc, char **argv)
         .extra_eos_token = o.extra_eos_token,
         .max_tokens = o.max_tokens,
         .prefill_step_size = o.prefill_step_size,
-        .sampling = {.temp = (float)o.temp, .top_p = (float)o.top_p, .min_p = (float)o.min_p,
-                     .min_tokens_to_keep = (int)o.min_tokens_to_keep, .top_k = (int)o.top_k,
-                     .xtc_probability = (float)o.xtc_probability, .xtc_threshold = (float)o.xtc_threshold},
+        .sampling = mlxc_cli_sampling(&o),
         .has_seed = mlxc_cli_given(cli, &o, "seed"),
         .seed = (uint64_t)o.seed,
         .verbose = o.verbose,
@@ -88,10 +82,7 @@ int main(int argc, char **argv)
         .top_logprobs = (int)o.top_logprobs,
         .threads = (int)o.threads,
         .interrupt = (volatile int *)&mlxc_interrupted,
-        .cache = {.max_kv_size = mlxc_cli_given(cli, &o, "max-kv-size") ? o.max_kv_size : 0,
-                  .kv_bits = mlxc_cli_given(cli, &o, "kv-bits") ? (int)o.kv_bits : 0,
-                  .kv_group_size = (int)o.kv_group_size,
-                  .quantized_kv_start = o.quantized_kv_start},
+        .cache = mlxc_cli_cache_opts(cli, &o),
         .kv_bits_given = mlxc_cli_given(cli, &o, "kv-bits"),
         .kv_group_size_given = mlxc_cli_given(cli, &o, "kv-group-size"),
         .logits = lp,
