@@ -65,9 +65,10 @@ void mlxc_block_norm(const struct mlxc_config *c, float *out, const float *x, co
                      int64_t T, int64_t n);
 
 /* Attention of T queries q (T, n_heads*hd) over the slots of the cache's layer that `view` makes visible
- * (the cache already holds the new keys). out: (T, n_heads*hd). s->scores must hold, per thread, view.n
- * floats per query head of a kv group (and 2 * head_dim more per position for a quantized cache). */
+ * (the cache already holds the new keys). out: (T, n_heads*hd). s->scores must hold
+ * mlxc_attention_scratch(c, T, view->n, quantized cache) floats per thread. */
 void mlxc_attention(const struct mlxc_config *c, struct mlxc_state *s, const struct mlxc_kv_cache *cache,
                     int layer, const struct mlxc_kv_view *view, const float *q, int64_t T, float *out);
+int64_t mlxc_attention_scratch(const struct mlxc_config *c, int64_t T, int64_t n, int quantized);
 
 #endif
