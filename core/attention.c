@@ -3,7 +3,9 @@
  *   j <= base + t, and j > base + t - window when the cache has a window (rotating prefill);
  *   out[t,h] = sum_j softmax_j(cap(q[t,h] . k[j] * scale)) v[j]
  *   scale = the config's attn_scale (1/sqrt(hd) unless the family says otherwise), cap(s) = tanh(s/c)*c
- *   with gemma2's attention softcap c, else the identity
+ *   with gemma2's attention softcap c, else the identity; with sinks (gpt_oss) the softmax has one more
+ *   logit sink[h] in its denominator: exp(s_j - m) / (sum_j exp(s_j - m) + exp(sink[h] - m)),
+ *   m = max(max_j s_j, sink[h])
  * Heads are split across threads. Few queries: one dot product per key. Many queries (prefill): blocks
  * of queries against the keys with OpenBLAS, then the mask and softmax per row. Keys and values are
  * read as f32 (converted or dequantized row by row when the cache stores them otherwise). */
@@ -25,6 +27,7 @@ struct att_job {
     const struct mlxc_kv_cache *cache;
     int layer;
     struct mlxc_kv_view view;
+    const float *sinks;
     const float *q;
     int64_t T;
     float *out;
@@ -44,7 +47,16 @@ static float *scratch(const struct att_job *j, int tid)
     return j->s->scores + (int64_t)tid * (j->s->scores_cap + 2 * j->c->head_dim);
 }
 
-static void attend_one(const struct att_job *j, int tid, const float *q, int kvh, int64_t t, float *out)
+/* softmax of a row of scores, with head h's sink when the model has them */
+static void softmax_row(const struct att_job *j, int h, float *x, int64_t n)
+{
+    if (j->sinks)
+        mlxc_softmax_sink(x, n, j->sinks[h]);
+    else
+        mlxc_softmax(x, n);
+}
+
+static void attend_one(const struct att_job *j, int tid, const float *q, int h, int kvh, int64_t t, float *out)
 {
     const struct mlxc_kernels *k = mlxc_kernels();
     const int hd = (int)j->c->head_dim;
@@ -62,7 +74,7 @@ static void attend_one(const struct att_job *j, int tid, const float *q, int kvh
     }
     if (j->c->attn_softcap != 0.0f)
         mlxc_softcap(scores, hi - lo, j->c->attn_softcap);
-    mlxc_softmax(scores, hi - lo);
+    softmax_row(j, h, scores, hi - lo);
     memset(out, 0, (size_t)hd * sizeof *out);
     for (int64_t p = lo; p < hi; p++) {
         const float *val = mlxc_kv_v_f32(j->cache, j->layer, p, kvh);
@@ -105,7 +117,7 @@ static void attend_block(const struct att_job *j, int h, const float *K, int ldk
         visible(&j->view, t0 + i, &lo, &hi);
         if (j->c->attn_softcap != 0.0f)
             mlxc_softcap(row + lo, hi - lo, j->c->attn_softcap);
-        mlxc_softmax(row + lo, hi - lo);
+        softmax_row(j, h, row + lo, hi - lo);
         for (int64_t p = 0; p < lo; p++)
             row[p] = 0.0f;
         for (int64_t p = hi; p < S; p++)
@@ -125,7 +137,7 @@ static void attention_task(void *ctx, int tid, int nth)
     if (j->T < QBLOCK / 4) {
         for (int64_t h = h0; h < h1; h++)
             for (int64_t t = 0; t < j->T; t++)
-                attend_one(j, tid, j->q + (t * H + h) * hd, (int)h / group, t, j->out + (t * H + h) * hd);
+                attend_one(j, tid, j->q + (t * H + h) * hd, (int)h, (int)h / group, t, j->out + (t * H + h) * hd);
         return;
     }
     const int64_t S = j->view.n;
@@ -138,7 +150,7 @@ static void attention_task(void *ctx, int tid, int nth)
         int kvh = (int)h / group;
         if (!scores || !kbuf || !vbuf) { /* no memory for blocks: the per-query path */
             for (int64_t t = 0; t < j->T; t++)
-                attend_one(j, tid, j->q + (t * H + h) * hd, kvh, t, j->out + (t * H + h) * hd);
+                attend_one(j, tid, j->q + (t * H + h) * hd, (int)h, kvh, t, j->out + (t * H + h) * hd);
             continue;
         }
         if (kvh != last_kvh) {
@@ -155,8 +167,9 @@ static void attention_task(void *ctx, int tid, int nth)
 }
 
 void mlxc_attention(const struct mlxc_config *c, struct mlxc_state *s, const struct mlxc_kv_cache *cache,
-                    int layer, const struct mlxc_kv_view *view, const float *q, int64_t T, float *out)
+                    int layer, const struct mlxc_kv_view *view, const float *sinks, const float *q, int64_t T,
+                    float *out)
 {
-    struct att_job j = {c, s, cache, layer, *view, q, T, out};
+    struct att_job j = {c, s, cache, layer, *view, sinks, q, T, out};
     mlxc_pool_run(s->pool, attention_task, &j);
 }

@@ -25,7 +25,8 @@ const char *mlxc_family_list(char *buf, size_t cap);
 
 /* The families (one per core/family_<name>.c). */
 extern const struct mlxc_family mlxc_family_llama, mlxc_family_qwen2, mlxc_family_qwen3, mlxc_family_gemma2,
-    mlxc_family_gemma3_text, mlxc_family_phi3, mlxc_family_smollm3, mlxc_family_olmo2, mlxc_family_starcoder2;
+    mlxc_family_gemma3_text, mlxc_family_phi3, mlxc_family_smollm3, mlxc_family_olmo2, mlxc_family_starcoder2,
+    mlxc_family_mixtral, mlxc_family_qwen3_moe, mlxc_family_gpt_oss;
 
 /* Shared by llama-like families: the llama ModelArgs keys (head_dim, attention_bias, mlp_bias,
  * rope_scaling, tie_word_embeddings) with the given defaults. */
