@@ -207,3 +207,124 @@ int mlxc_xview_get(const struct mlxc_config *c, const struct mlxc_weights *w, in
         mlxc_xview_free(v);
     return rc;
 }
+
+/* ---- mlxc-convert ---- */
+
+static int add_virtual(struct mlxc_vtensors *vt, struct mlxc_xview *v, struct mlxc_err *e)
+{
+    struct mlxc_tensor *t = realloc(vt->t, (vt->n + 1) * sizeof *t);
+    if (t)
+        vt->t = t;
+    struct mlxc_xview *vv = t ? realloc(vt->v, (vt->n + 1) * sizeof *vv) : NULL;
+    if (vv)
+        vt->v = vv;
+    char *name = vv ? strdup(v->name) : NULL;
+    if (!name || mlxc_strmap_put(&vt->names, v->name, strlen(v->name), (int64_t)vt->n) < 0) {
+        free(name);
+        return mlxc_errf(e, MLXC_ENOMEM, "out of memory");
+    }
+    struct mlxc_tensor *n = &vt->t[vt->n];
+    memset(n, 0, sizeof *n);
+    n->name = name;
+    n->dtype = v->dtype;
+    n->ndim = v->ndim;
+    n->shape[0] = v->E;
+    n->shape[1] = v->ndim == 3 ? v->R : v->C;
+    n->shape[2] = v->C;
+    n->nbytes = mlxc_xview_expert_bytes(v) * (size_t)v->E;
+    vt->v[vt->n++] = *v;
+    for (int i = 0; i < v->nsrc; i++)
+        if (mlxc_strmap_put(&vt->names, v->src[i]->name, strlen(v->src[i]->name), -1) < 0)
+            return mlxc_errf(e, MLXC_ENOMEM, "out of memory");
+    return 0;
+}
+
+int mlxc_vtensors_make(struct mlxc_vtensors *vt, const struct mlxc_config *c, const struct mlxc_weights *w,
+                       struct mlxc_err *e)
+{
+    memset(vt, 0, sizeof *vt);
+    mlxc_strmap_init(&vt->names);
+    for (int l = 0; c->layer_moe && l < c->n_layers; l++) {
+        if (!c->layer_moe[l])
+            continue;
+        for (int p = 0; p < 3; p++)
+            for (int k = 0; k < 4; k++) {
+                struct mlxc_xview v;
+                int rc = mlxc_xview_get(c, w, l, (enum mlxc_xproj)p, (enum mlxc_xpart)k, &v, e);
+                if (rc < 0)
+                    return rc;
+                if (rc && v.stacked)
+                    mlxc_xview_free(&v);
+                else if (rc && (rc = add_virtual(vt, &v, e)) != 0) {
+                    mlxc_xview_free(&v);
+                    return rc;
+                }
+            }
+    }
+    return 0;
+}
+
+void mlxc_vtensors_free(struct mlxc_vtensors *vt)
+{
+    for (size_t i = 0; i < vt->n; i++) {
+        free((void *)vt->t[i].name);
+        free((void *)vt->t[i].data);
+        mlxc_xview_free(&vt->v[i]);
+    }
+    free(vt->t);
+    free(vt->v);
+    mlxc_strmap_free(&vt->names);
+    memset(vt, 0, sizeof *vt);
+}
+
+static int64_t index_of(const struct mlxc_vtensors *vt, const char *name)
+{
+    int64_t k;
+    return mlxc_strmap_get(&vt->names, name, strlen(name), &k) ? k : -2;
+}
+
+const struct mlxc_tensor *mlxc_vtensors_find(const struct mlxc_vtensors *vt, const struct mlxc_weights *w,
+                                             const char *name)
+{
+    int64_t k = index_of(vt, name);
+    return k >= 0 ? &vt->t[k] : k == -1 ? NULL : mlxc_weights_get(w, name);
+}
+
+int mlxc_vtensors_hidden(const struct mlxc_vtensors *vt, const char *name)
+{
+    return index_of(vt, name) == -1;
+}
+
+static int64_t virtual_index(const struct mlxc_vtensors *vt, const struct mlxc_tensor *t)
+{
+    return t && vt->n && t >= vt->t && t < vt->t + vt->n ? t - vt->t : -1;
+}
+
+int mlxc_vtensors_load(const struct mlxc_vtensors *vt, const struct mlxc_tensor *t, struct mlxc_err *e)
+{
+    int64_t k = virtual_index(vt, t);
+    if (k < 0 || t->data)
+        return 0;
+    const struct mlxc_xview *v = &vt->v[k];
+    size_t n = mlxc_xview_expert_bytes(v);
+    unsigned char *buf = malloc(n * (size_t)v->E + 1);
+    if (!buf)
+        return mlxc_errf(e, MLXC_ENOMEM, "out of memory for '%s'", t->name);
+    for (int64_t x = 0; x < v->E; x++)
+        mlxc_xview_gather(v, x, buf + (size_t)x * n);
+    vt->t[k].data = buf;
+    return 0;
+}
+
+void mlxc_vtensors_release(const struct mlxc_vtensors *vt, const struct mlxc_tensor *t)
+{
+    int64_t k = virtual_index(vt, t);
+    if (k < 0) {
+        mlxc_tensor_release(t);
+        return;
+    }
+    free((void *)vt->t[k].data);
+    vt->t[k].data = NULL;
+    for (int i = 0; i < vt->v[k].nsrc; i++)
+        mlxc_tensor_release(vt->v[k].src[i]);
+}

@@ -18,6 +18,7 @@
 #define MLXC_EXPERTS_H
 
 #include "core/config.h"
+#include "core/strmap.h"
 #include "core/weights.h"
 
 enum mlxc_xproj { MLXC_XP_GATE, MLXC_XP_UP, MLXC_XP_DOWN };
@@ -54,5 +55,30 @@ void mlxc_xview_gather(const struct mlxc_xview *v, int64_t e, void *out);
 /* The stacked tensor's name for (layer, proj, part) into buf: "<block>.<experts>.<proj>_proj.<part>". */
 const char *mlxc_xview_name(const struct mlxc_config *c, int layer, enum mlxc_xproj proj, enum mlxc_xpart part,
                             char *buf, size_t cap);
+
+/* ---- mlxc-convert: the views as tensors ---- */
+
+/* The stacked tensors a checkpoint's experts make (its layout is not mlx_lm's), as tensors without data
+ * until loaded; the checkpoint's own expert tensors are hidden behind them. */
+struct mlxc_vtensors {
+    struct mlxc_tensor *t;      /* n tensors: name, dtype, shape, nbytes; data NULL until loaded */
+    struct mlxc_xview *v;       /* their views */
+    size_t n;
+    struct mlxc_strmap names;   /* a virtual tensor's name -> its index; a hidden tensor's name -> -1 */
+};
+
+int mlxc_vtensors_make(struct mlxc_vtensors *vt, const struct mlxc_config *c, const struct mlxc_weights *w,
+                       struct mlxc_err *e);
+void mlxc_vtensors_free(struct mlxc_vtensors *vt);
+/* The tensor named `name`: a virtual one, or the files' own unless hidden (NULL). */
+const struct mlxc_tensor *mlxc_vtensors_find(const struct mlxc_vtensors *vt, const struct mlxc_weights *w,
+                                             const char *name);
+/* 1 when the files' tensor `name` is hidden behind a virtual one. */
+int mlxc_vtensors_hidden(const struct mlxc_vtensors *vt, const char *name);
+/* Gives a virtual tensor its data (a copy of all experts); no-op for the files' own tensors. */
+int mlxc_vtensors_load(const struct mlxc_vtensors *vt, const struct mlxc_tensor *t, struct mlxc_err *e);
+/* Done with t: a virtual tensor's copy is freed and its sources' pages dropped, a file tensor's pages
+ * dropped (mlxc_tensor_release). */
+void mlxc_vtensors_release(const struct mlxc_vtensors *vt, const struct mlxc_tensor *t);
 
 #endif

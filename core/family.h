@@ -6,6 +6,7 @@
 #include <cjson/cJSON.h>
 
 #include "core/err.h"
+#include "quant/quant.h"
 
 struct mlxc_config;
 
@@ -15,6 +16,9 @@ struct mlxc_family {
     /* Reads the family's config keys and applies its defaults (mlx_lm's ModelArgs), after the generic
      * loader filled the shared fields it could. */
     int (*parse_config)(struct mlxc_config *c, struct mlxc_err *e);
+    /* mlx_lm's Model.quant_predicate, or NULL: returns 1 and sets q when module `path` gets params of its
+     * own when quantizing (qwen3_moe's and gpt_oss's routers: 8 bits, group 64, affine). */
+    int (*quant_predicate)(const char *path, struct mlxc_qparams *q);
 };
 
 /* The family for a model_type (aliases included), or NULL. */

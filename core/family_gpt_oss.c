@@ -62,4 +62,15 @@ static int parse_gpt_oss(struct mlxc_config *c, struct mlxc_err *e)
     return 0;
 }
 
-const struct mlxc_family mlxc_family_gpt_oss = {.name = "gpt_oss", .parse_config = parse_gpt_oss};
+/* the routers ("....router") are quantized at 8 bits, group 64, affine (also in an mxfp4 model) */
+static int gpt_oss_quant(const char *path, struct mlxc_qparams *q)
+{
+    size_t n = strlen(path);
+    if (n < 6 || strcmp(path + n - 6, "router") != 0)
+        return 0;
+    *q = (struct mlxc_qparams){MLXC_Q_AFFINE, 8, 64};
+    return 1;
+}
+
+const struct mlxc_family mlxc_family_gpt_oss = {.name = "gpt_oss", .parse_config = parse_gpt_oss,
+                                                .quant_predicate = gpt_oss_quant};

@@ -10,6 +10,7 @@
  *     norm_topk_prob, renormalised to sum 1; experts of width moe_intermediate_size stacked as
  *     mlp.switch_mlp.* (Hugging Face: mlp.experts.{e}.{gate,up,down}_proj). */
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/config.h"
 #include "core/family.h"
@@ -96,5 +97,16 @@ static int parse_qwen3_moe(struct mlxc_config *c, struct mlxc_err *e)
     return 0;
 }
 
+/* qwen3_moe's routers ("....mlp.gate") are quantized at 8 bits, group 64 */
+static int qwen3_moe_quant(const char *path, struct mlxc_qparams *q)
+{
+    size_t n = strlen(path);
+    if (n < 8 || strcmp(path + n - 8, "mlp.gate") != 0)
+        return 0;
+    *q = (struct mlxc_qparams){MLXC_Q_AFFINE, 8, 64};
+    return 1;
+}
+
 const struct mlxc_family mlxc_family_mixtral = {.name = "mixtral", .parse_config = parse_mixtral};
-const struct mlxc_family mlxc_family_qwen3_moe = {.name = "qwen3_moe", .parse_config = parse_qwen3_moe};
+const struct mlxc_family mlxc_family_qwen3_moe = {.name = "qwen3_moe", .parse_config = parse_qwen3_moe,
+                                                  .quant_predicate = qwen3_moe_quant};

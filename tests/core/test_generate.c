@@ -13,7 +13,8 @@
 #include "tokenizer/tokenizer.h"
 
 static const char *const fixtures[] = {"llama3", "llama_linear", "mistral", "qwen2", "qwen3", "gemma2",
-                                       "gemma3_text", "phi3", "smollm3", "olmo2", "starcoder2"};
+                                       "gemma3_text", "phi3", "smollm3", "olmo2", "starcoder2", "mixtral",
+                                       "qwen3_moe", "gpt_oss"};
 
 static void check_prompt(const char *fixture, const char *dir, const char *pname, const cJSON *ref)
 {
