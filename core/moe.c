@@ -33,17 +33,16 @@ static const void *expert_data(struct mlxc_moe *moe, const struct mlxc_xview *v,
     if (mlxc_xview_contiguous(v))
         return v->base[x];
     if (!*copy) {
+        int slot = 0;
+        while (slot < MLXC_MOE_OWNED && moe->owned[slot])
+            slot++;
         size_t n = mlxc_xview_expert_bytes(v);
-        unsigned char *buf = malloc(n * (size_t)v->E + 1);
+        unsigned char *buf = slot < MLXC_MOE_OWNED ? malloc(n * (size_t)v->E + 1) : NULL;
         if (!buf)
             return NULL;
         for (int64_t k = 0; k < v->E; k++)
             mlxc_xview_gather(v, k, buf + (size_t)k * n);
-        for (int i = 0; i < 9; i++)
-            if (!moe->owned[i]) {
-                moe->owned[i] = buf;
-                break;
-            }
+        moe->owned[slot] = buf;
         *copy = buf;
     }
     return (unsigned char *)*copy + (size_t)x * mlxc_xview_expert_bytes(v);
@@ -144,7 +143,7 @@ static int load_proj(struct mlxc_moe *moe, const struct mlxc_weights *w, const s
     }
 out:
     /* the biases' copy is done with (each expert's is in f32 now); the others stay in moe->owned */
-    for (int i = 0; i < 9; i++)
+    for (int i = 0; i < MLXC_MOE_OWNED; i++)
         if (copies[3] && moe->owned[i] == copies[3])
             moe->owned[i] = NULL;
     free(copies[3]);
@@ -174,7 +173,7 @@ void mlxc_moe_free(struct mlxc_moe *moe)
             mlxc_linear_free(&moe->proj[p][x]);
         free(moe->proj[p]);
     }
-    for (int i = 0; i < 9; i++)
+    for (int i = 0; i < MLXC_MOE_OWNED; i++)
         free(moe->owned[i]);
     memset(moe, 0, sizeof *moe);
 }

@@ -14,11 +14,13 @@
 
 struct mlxc_state;
 
+#define MLXC_MOE_OWNED 9 /* 3 projections x (weight, scales, biases) */
+
 struct mlxc_moe {
     struct mlxc_linear router;    /* (E, hidden) */
     struct mlxc_linear *proj[3];  /* gate (I, hidden), up (I, hidden), down (hidden, I): E each */
     int64_t n_experts;
-    void *owned[9];               /* copies of experts a strided layout kept apart (core/experts.h) */
+    void *owned[MLXC_MOE_OWNED];  /* copies of experts a strided layout kept apart (core/experts.h) */
 };
 
 /* Loads layer `layer`'s router and experts from any layout core/experts.h reads. */
