@@ -562,7 +562,8 @@ static void test_moe_max_kv_size(void **state)
 {
     (void)state;
     check_cache_layers("mixtral");
-    check_cache_layers("qwen3_moe");
+    if (!fixture_quick()) /* sanitizer builds: one MoE family */
+        check_cache_layers("qwen3_moe");
 }
 
 int main(void)
