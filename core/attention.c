@@ -3,7 +3,9 @@
  *   j <= base + t, and j > base + t - window when the cache has a window (rotating prefill);
  *   out[t,h] = sum_j softmax_j(cap(q[t,h] . k[j] * scale)) v[j]
  *   scale = the config's attn_scale (1/sqrt(hd) unless the family says otherwise), cap(s) = tanh(s/c)*c
- *   with gemma2's attention softcap c, else the identity
+ *   with gemma2's attention softcap c, else the identity; with sinks (gpt_oss) the softmax has one more
+ *   logit sink[h] in its denominator: exp(s_j - m) / (sum_j exp(s_j - m) + exp(sink[h] - m)),
+ *   m = max(max_j s_j, sink[h])
  * The work is cut into units of (kv head, share of its query heads, block of up to TBLOCK tokens), dealt
  * round-robin to the threads (later token blocks see more keys). A unit's queries, (tokens x heads) rows,
  * go together through the attention kernels (core/kernels.h), which convert each cached key and value
@@ -27,6 +29,7 @@ struct att_job {
     const struct mlxc_kv_cache *cache;
     int layer;
     struct mlxc_kv_view view;
+    const float *sinks; /* (n_heads) or NULL */
     const float *q;
     int64_t T;
     float *out;
@@ -84,7 +87,10 @@ static void attend_unit(const struct att_job *j, int tid, int kvh, int h0, int n
         b -= lo;
         if (j->c->attn_softcap != 0.0f)
             mlxc_softcap(row + a, b - a, j->c->attn_softcap);
-        mlxc_softmax(row + a, b - a);
+        if (j->sinks)
+            mlxc_softmax_sink(row + a, b - a, j->sinks[h0 + i % nh]);
+        else
+            mlxc_softmax(row + a, b - a);
         memset(row, 0, (size_t)a * sizeof *row);
         memset(row + b, 0, (size_t)(n - b) * sizeof *row);
     }
@@ -109,9 +115,10 @@ static void attention_task(void *ctx, int tid, int nth)
 }
 
 void mlxc_attention(const struct mlxc_config *c, struct mlxc_state *s, const struct mlxc_kv_cache *cache,
-                    int layer, const struct mlxc_kv_view *view, const float *q, int64_t T, float *out)
+                    int layer, const struct mlxc_kv_view *view, const float *sinks, const float *q, int64_t T,
+                    float *out)
 {
-    struct att_job j = {c, s, cache, layer, *view, q, T, out, 1, (T + TBLOCK - 1) / TBLOCK};
+    struct att_job j = {c, s, cache, layer, *view, sinks, q, T, out, 1, (T + TBLOCK - 1) / TBLOCK};
     /* few units (decode with fewer kv heads than threads): share a kv head's query heads out */
     const int nth = mlxc_pool_size(s->pool), group = (int)(c->n_heads / c->n_kv_heads);
     if (c->n_kv_heads * j.nblocks < nth) {

@@ -18,7 +18,11 @@ struct mlxc_state {
     float *k, *v;    /* (T, n_kv * hd) */
     float *att;      /* (T, n_heads * hd) attention output */
     float *proj;     /* (T, hidden) output of o_proj / down_proj */
-    float *gate, *up;/* (T, intermediate) */
+    float *gate, *up;/* (T, intermediate), or (T, expert width) when wider */
+    /* MoE (core/moe.c): router logits (T, n_experts), chosen experts and weights (T, top_k), one
+     * expert's gathered input and output rows (T, hidden), their token indices and weights (T) */
+    float *moe_logits, *moe_w, *moe_x, *moe_y, *moe_rw;
+    int32_t *moe_idx, *moe_rows;
     float *logits;   /* (vocab) logits of the last token */
     float *inv_freq; /* (rope_dims / 2) */
     float *inv_freq_local; /* (rope_dims / 2) local layers' RoPE (gemma3), when the config has one */
@@ -66,9 +70,11 @@ void mlxc_block_norm(const struct mlxc_config *c, float *out, const float *x, co
 
 /* Attention of T queries q (T, n_heads*hd) over the slots of the cache's layer that `view` makes visible
  * (the cache already holds the new keys). out: (T, n_heads*hd). s->scores must hold
- * mlxc_attention_scratch(c, T, view->n, quantized cache) floats per thread. */
+ * mlxc_attention_scratch(c, T, view->n, quantized cache) floats per thread.
+ * sinks (n_heads) or NULL: head h's softmax has exp(sinks[h]) more in its denominator. */
 void mlxc_attention(const struct mlxc_config *c, struct mlxc_state *s, const struct mlxc_kv_cache *cache,
-                    int layer, const struct mlxc_kv_view *view, const float *q, int64_t T, float *out);
+                    int layer, const struct mlxc_kv_view *view, const float *sinks, const float *q, int64_t T,
+                    float *out);
 int64_t mlxc_attention_scratch(const struct mlxc_config *c, int64_t T, int64_t n, int quantized);
 
 #endif

@@ -4,7 +4,7 @@
  *    rounding otherwise);
  *  - 50 requests of mixed prompt lengths and max_tokens, inserted at different times into a batch with
  *    small prefill/completion sizes, produce the tokens of 50 separate mlxc_generate runs, greedy and
- *    seeded sampling alike, on F32 and BF16 fixtures;
+ *    seeded sampling alike, on F32 and BF16 fixtures (gpt_oss: MoE, sinks, a sliding-window layer);
  *  - the engine's limits and statistics. */
 #include "tests/test_util.h"
 
@@ -201,6 +201,16 @@ static void same_as_single(const char *fixture, enum mlxc_dtype dt, float temp)
 
 static void test_greedy_f32(void **st) { (void)st; same_as_single("qwen3", MLXC_F32, 0.0f); }
 static void test_seeded_bf16(void **st) { (void)st; same_as_single("llama3", MLXC_BF16, 0.8f); }
+/* MoE rows of different requests grouped by expert, sinks and a sliding-window layer: gpt_oss */
+static void test_moe(void **st)
+{
+    (void)st;
+    if (fixture_quick()) { /* sanitizer builds run the MoE forward in the forward and cache tests */
+        print_message("# skipped in quick mode\n");
+        return;
+    }
+    same_as_single("gpt_oss", MLXC_BF16, 0.8f);
+}
 
 static void test_limits(void **st)
 {
@@ -240,6 +250,7 @@ int main(void)
         cmocka_unit_test(test_rowwise_products),
         cmocka_unit_test(test_greedy_f32),
         cmocka_unit_test(test_seeded_bf16),
+        cmocka_unit_test(test_moe),
         cmocka_unit_test(test_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
