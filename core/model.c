@@ -161,6 +161,8 @@ int mlxc_model_open(const char *dir, struct mlxc_model **out, struct mlxc_err *e
     int rc = mlxc_config_load(dir, &m->cfg, e);
     if (!rc)
         rc = mlxc_weights_open(dir, &m->weights, e);
+    if (!rc)
+        mlxc_weights_willneed(m->weights);
     if (!rc && m->cfg.tie_from_weights)
         m->cfg.tie_word_embeddings = !mlxc_weights_get(m->weights, "lm_head.weight");
     const struct mlxc_config *c = &m->cfg;
