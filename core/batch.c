@@ -6,6 +6,7 @@
 
 #include "core/forward_batch.h"
 #include "core/ops.h"
+#include "core/pool.h"
 #include "core/sys.h"
 
 struct req {
@@ -27,6 +28,7 @@ struct req {
     float *top_vals;
     int64_t n_gen;
     int32_t next;                /* the token the next decode step feeds */
+    int32_t y;                   /* the token the decode step sampled */
 };
 
 struct mlxc_batch {
@@ -39,7 +41,7 @@ struct mlxc_batch {
     int32_t *tokens;                 /* (max_chunk): a decode step's tokens, or a prefill pass's chunks */
     int64_t *seg_T;                  /* (prefill_batch_size) */
     struct req **seg_req;            /* (prefill_batch_size) */
-    float *logits, *lp, *work;       /* (completion, vocab), (vocab), (vocab) */
+    float *logits, *work;            /* (completion, vocab) each: logits, then log-probabilities; sampler input */
     uint64_t next_uid;
     struct mlxc_batch_stats st;
 };
@@ -93,10 +95,8 @@ int mlxc_batch_create(const struct mlxc_model *m, const struct mlxc_batch_opts *
     b->seg_T = calloc((size_t)P, sizeof *b->seg_T);
     b->seg_req = calloc((size_t)P, sizeof *b->seg_req);
     b->logits = mlxc_alloc_aligned((size_t)(C * V) * sizeof(float));
-    b->lp = malloc((size_t)V * sizeof(float));
-    b->work = malloc((size_t)V * sizeof(float));
-    if (!b->pre || !b->act || !b->caches || !b->tokens || !b->seg_T || !b->seg_req || !b->logits || !b->lp ||
-        !b->work) {
+    b->work = mlxc_alloc_aligned((size_t)(C * V) * sizeof(float));
+    if (!b->pre || !b->act || !b->caches || !b->tokens || !b->seg_T || !b->seg_req || !b->logits || !b->work) {
         mlxc_batch_free(b);
         return mlxc_errf(e, MLXC_ENOMEM, "out of memory for a batch of %lld", (long long)C);
     }
@@ -122,8 +122,7 @@ void mlxc_batch_free(struct mlxc_batch *b)
     free(b->seg_T);
     free(b->seg_req);
     mlxc_free_aligned(b->logits);
-    free(b->lp);
-    free(b->work);
+    mlxc_free_aligned(b->work);
     if (b->s.pool)
         mlxc_state_free(&b->s);
     free(b);
@@ -335,7 +334,33 @@ static int is_eos(const struct mlxc_gen_params *p, int32_t id)
     return 0;
 }
 
-/* One decode step for every active request. */
+/* Sampling of the decode step's requests, spread over the pool's threads (each request has its own
+ * processors' scratch, sampler and generator, so the order does not matter): processors, log-softmax
+ * (in place: the logits row becomes the log-probabilities), the sampler on a copy, top_logprobs. */
+struct sample_job {
+    struct mlxc_batch *b;
+    int64_t n;
+};
+
+static void sample_task(void *ctx, int tid, int nth)
+{
+    const struct sample_job *j = ctx;
+    struct mlxc_batch *b = j->b;
+    const int64_t V = b->m->cfg.vocab_size;
+    for (int64_t i = tid; i < j->n; i += nth) {
+        struct req *r = b->act[i];
+        float *lp = b->logits + i * V, *work = b->work + i * V;
+        if (r->hist)
+            mlxc_logits_apply(&r->p.logits, lp, V, r->hist, r->n_hist, r->seen);
+        mlxc_log_softmax(lp, lp, V);
+        memcpy(work, lp, (size_t)V * sizeof *lp);
+        r->y = mlxc_sampler_sample(&r->sampler, work);
+        if (r->p.top_logprobs > 0)
+            mlxc_top_logprobs(lp, V, r->p.top_logprobs, r->top_ids, r->top_vals);
+    }
+}
+
+/* One decode step for every active request: the forward pass, sampling, then the events in order. */
 static int decode(struct mlxc_batch *b, mlxc_batch_cb cb, void *ctx, struct mlxc_err *e)
 {
     const int64_t V = b->m->cfg.vocab_size, n = b->n_act;
@@ -351,15 +376,13 @@ static int decode(struct mlxc_batch *b, mlxc_batch_cb cb, void *ctx, struct mlxc
         b->n_act = 0;
         return rc;
     }
+    struct sample_job sj = {b, n};
+    mlxc_pool_run(b->s.pool, sample_task, &sj);
     int64_t kept = 0;
     for (int64_t i = 0; i < n; i++) {
         struct req *r = b->act[i];
-        float *logits = b->logits + i * V;
-        if (r->hist)
-            mlxc_logits_apply(&r->p.logits, logits, V, r->hist, r->n_hist, r->seen);
-        mlxc_log_softmax(b->lp, logits, V);
-        memcpy(b->work, b->lp, (size_t)V * sizeof *b->lp);
-        int32_t y = mlxc_sampler_sample(&r->sampler, b->work);
+        const float *lp = b->logits + i * V;
+        int32_t y = r->y;
         r->n_gen++;
         if (r->hist) {
             if (r->n_hist == r->hist_cap) {
@@ -375,11 +398,9 @@ static int decode(struct mlxc_batch *b, mlxc_batch_cb cb, void *ctx, struct mlxc
             }
             r->hist[r->n_hist++] = y;
         }
-        if (r->p.top_logprobs > 0)
-            mlxc_top_logprobs(b->lp, V, r->p.top_logprobs, r->top_ids, r->top_vals);
         struct mlxc_batch_event ev = {
             .uid = r->uid, .user = r->user,
-            .tok = {.id = y, .is_eos = is_eos(&r->p, y), .logprob = b->lp[y], .top_ids = r->top_ids,
+            .tok = {.id = y, .is_eos = is_eos(&r->p, y), .logprob = lp[y], .top_ids = r->top_ids,
                     .top_logprobs = r->top_vals, .n_top = r->p.top_logprobs},
             .prompt_tokens = r->n_prompt, .generation_tokens = r->n_gen,
         };

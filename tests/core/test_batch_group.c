@@ -7,7 +7,8 @@
  *    of several chunks sharing passes, give the tokens of separate mlxc_generate runs: F32, BF16 and a
  *    4-bit conversion, and the families whose block differs (gemma2's embedding scale, sandwich norms
  *    and soft-capping, gemma3's sliding layers, dynamic RoPE, starcoder2's LayerNorm, phi3's fused
- *    projections, olmo2), greedy and seeded sampling;
+ *    projections, olmo2), greedy and seeded sampling with top-p, top-k and min-p (the requests of a
+ *    decode step sample on the pool's threads);
  *  - requests that start from a shared prefix cache (a loaded prompt cache: copied per request) equal
  *    runs that prefill the prefix themselves;
  *  - per-request top_logprobs and logits processors (bias copied at insertion) equal the single runs'. */
@@ -184,7 +185,12 @@ static void same_as_single(const struct mlxc_model *m, const struct spec *sp)
     for (int64_t j = 0; j < sp->n_prefix; j++)
         prefix[j] = (int32_t)(rnd() % (uint32_t)V);
     int32_t eos[1] = {(int32_t)(rnd() % (uint32_t)V)};
-    struct mlxc_gen_params gp = {.prefill_step_size = sp->step, .sampling = {.temp = sp->temp, .top_p = 1.0f},
+    /* sampling with every filter (the requests sample on the pool's threads at once) */
+    struct mlxc_sampler_params sampling = {.temp = sp->temp, .top_p = 1.0f};
+    if (sp->temp > 0)
+        sampling = (struct mlxc_sampler_params){.temp = sp->temp, .top_p = 0.9f, .top_k = 50, .min_p = 0.02f,
+                                                .min_tokens_to_keep = 1};
+    struct mlxc_gen_params gp = {.prefill_step_size = sp->step, .sampling = sampling,
                                  .logits = sp->logits, .top_logprobs = sp->top_logprobs, .has_seed = 1,
                                  .eos = eos, .n_eos = 1};
     static struct collect want, got;
