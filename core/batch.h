@@ -4,9 +4,10 @@
  *      prefill_batch_size requests, the group and the decoding batch together completion_batch_size);
  *      a request's cache is made then (or copied from its prefix);
  *   2. runs one prefill pass for the group: every member's next chunk of its prompt (all but the last
- *      token, in chunks of prefill_step_size, as mlxc_generate cuts it), as many chunks as fit in
- *      prefill_step_size tokens (at least one), stacked into one matrix so that each weight is read once
- *      for the whole group (core/forward_batch.h mlxc_forward_group); members whose prompt is in join
+ *      token, in chunks of prefill_step_size, as mlxc_generate cuts it), as many chunks as fit in the
+ *      engine's max(prefill_step_size, completion_batch_size) rows of activations (so memory stays that
+ *      of one request's prefill), stacked into one matrix so that each weight is read once per pass for
+ *      all the short chunks (core/forward_batch.h mlxc_forward_group); members whose prompt is in join
  *      the decoding batch, which goes on meanwhile (a long prompt takes one chunk per step);
  *   3. decodes one token for every active request at once (mlxc_forward_batch): the last prompt
  *      token of a newly joined request, or its previous token, goes through the model; the linears
