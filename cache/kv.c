@@ -144,20 +144,20 @@ void mlxc_kv_read_v(const struct mlxc_kv_cache *c, int l, int64_t slot, int h, f
     read_row(c, &c->layers[l], 1, slot, h, out);
 }
 
-const float *mlxc_kv_k_f32(const struct mlxc_kv_cache *c, int l, int64_t slot, int h)
+const void *mlxc_kv_k_row(const struct mlxc_kv_cache *c, int l, int64_t slot, int h)
 {
     const struct mlxc_kv_layer *L = &c->layers[l];
-    if (L->bits || c->dtype != MLXC_F32)
+    if (L->bits)
         return NULL;
-    return (const float *)L->k + ((size_t)slot * c->n_kv_heads + h) * c->head_dim;
+    return (const char *)L->k + ((size_t)slot * c->n_kv_heads + h) * c->head_dim * es(c);
 }
 
-const float *mlxc_kv_v_f32(const struct mlxc_kv_cache *c, int l, int64_t slot, int h)
+const void *mlxc_kv_v_row(const struct mlxc_kv_cache *c, int l, int64_t slot, int h)
 {
     const struct mlxc_kv_layer *L = &c->layers[l];
-    if (L->bits || c->dtype != MLXC_F32)
+    if (L->bits)
         return NULL;
-    return (const float *)L->v + ((size_t)slot * c->n_kv_heads + h) * c->head_dim;
+    return (const char *)L->v + ((size_t)slot * c->n_kv_heads + h) * c->head_dim * es(c);
 }
 
 /* ---- lifecycle ---- */

@@ -81,9 +81,10 @@ int mlxc_kv_step_done(struct mlxc_kv_cache *c, int64_t T, struct mlxc_err *e);
 /* Key or value of slot `slot`, kv head h, as f32 (head_dim floats) into out. */
 void mlxc_kv_read_k(const struct mlxc_kv_cache *c, int l, int64_t slot, int h, float *out);
 void mlxc_kv_read_v(const struct mlxc_kv_cache *c, int l, int64_t slot, int h, float *out);
-/* Pointer to the key row of slot/head when storage is f32 (else NULL); the row stride is n_kv * hd. */
-const float *mlxc_kv_k_f32(const struct mlxc_kv_cache *c, int l, int64_t slot, int h);
-const float *mlxc_kv_v_f32(const struct mlxc_kv_cache *c, int l, int64_t slot, int h);
+/* The stored key/value row of slot/head when storage is float (c->dtype; else NULL): rows of one head
+ * are n_kv * hd elements apart. */
+const void *mlxc_kv_k_row(const struct mlxc_kv_cache *c, int l, int64_t slot, int h);
+const void *mlxc_kv_v_row(const struct mlxc_kv_cache *c, int l, int64_t slot, int h);
 
 /* mlx_lm can_trim / trim: a rotating layer that has wrapped (offset >= max_size) cannot be trimmed.
  * Returns how many positions were removed (0 when not trimmable). */

@@ -4,9 +4,12 @@
  *   out[t,h] = sum_j softmax_j(cap(q[t,h] . k[j] * scale)) v[j]
  *   scale = the config's attn_scale (1/sqrt(hd) unless the family says otherwise), cap(s) = tanh(s/c)*c
  *   with gemma2's attention softcap c, else the identity
- * Heads are split across threads. Few queries: one dot product per key. Many queries (prefill): blocks
- * of queries against the keys with OpenBLAS, then the mask and softmax per row. Keys and values are
- * read as f32 (converted or dequantized row by row when the cache stores them otherwise). */
+ * Few queries (decode): the query heads of one kv head go together through the attention kernels
+ * (core/kernels.h), which read each cached key and value once for all of them, in the cache's dtype;
+ * units of (kv head, share of its query heads) are split across threads. Many queries (prefill): heads
+ * are split across threads, keys and values converted to f32 once per kv head, and blocks of queries go
+ * against the keys with OpenBLAS (only up to the block's last visible key), then the mask and softmax
+ * per row. Quantized caches are dequantized row by row. */
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
@@ -38,40 +41,45 @@ static void visible(const struct mlxc_kv_view *v, int64_t t, int64_t *lo, int64_
     *lo = v->window > 0 && last - v->window + 1 > 0 ? last - v->window + 1 : 0;
 }
 
-/* Per-thread scratch: scores (scores_cap) then two rows of head_dim. */
+/* Per-thread scratch (s->scores_cap floats each): scores of the heads in hand, then (quantized caches)
+ * their keys and values dequantized. */
 static float *scratch(const struct att_job *j, int tid)
 {
-    return j->s->scores + (int64_t)tid * (j->s->scores_cap + 2 * j->c->head_dim);
+    return j->s->scores + (int64_t)tid * j->s->scores_cap;
 }
 
-static void attend_one(const struct att_job *j, int tid, const float *q, int kvh, int64_t t, float *out)
+/* Query heads [h0, h0 + nh) of kv head kvh (consecutive, so their queries are one (nh, hd) block) for
+ * query t: each key and value row is read once for all of them. */
+static void attend_heads(const struct att_job *j, int tid, int kvh, int h0, int nh, int64_t t)
 {
     const struct mlxc_kernels *k = mlxc_kernels();
-    const int hd = (int)j->c->head_dim;
-    const float scale = j->c->attn_scale;
-    float *scores = scratch(j, tid), *row = scores + j->s->scores_cap;
+    const int hd = (int)j->c->head_dim, H = (int)j->c->n_heads;
     int64_t lo, hi;
     visible(&j->view, t, &lo, &hi);
-    for (int64_t p = lo; p < hi; p++) {
-        const float *key = mlxc_kv_k_f32(j->cache, j->layer, p, kvh);
-        if (!key) {
-            mlxc_kv_read_k(j->cache, j->layer, p, kvh, row);
-            key = row;
+    const int64_t n = hi - lo;
+    float *scores = scratch(j, tid);
+    const void *K = mlxc_kv_k_row(j->cache, j->layer, lo, kvh), *V = mlxc_kv_v_row(j->cache, j->layer, lo, kvh);
+    enum mlxc_dtype dt = j->cache->dtype;
+    int64_t ld = j->c->n_kv_heads * hd;
+    if (!K) { /* quantized storage: dequantize the visible rows */
+        float *kb = scores + (int64_t)nh * n, *vb = kb + n * hd;
+        for (int64_t p = 0; p < n; p++) {
+            mlxc_kv_read_k(j->cache, j->layer, lo + p, kvh, kb + p * hd);
+            mlxc_kv_read_v(j->cache, j->layer, lo + p, kvh, vb + p * hd);
         }
-        scores[p - lo] = k->dot(q, key, hd) * scale;
+        K = kb;
+        V = vb;
+        dt = MLXC_F32;
+        ld = hd;
     }
-    if (j->c->attn_softcap != 0.0f)
-        mlxc_softcap(scores, hi - lo, j->c->attn_softcap);
-    mlxc_softmax(scores, hi - lo);
-    memset(out, 0, (size_t)hd * sizeof *out);
-    for (int64_t p = lo; p < hi; p++) {
-        const float *val = mlxc_kv_v_f32(j->cache, j->layer, p, kvh);
-        if (!val) {
-            mlxc_kv_read_v(j->cache, j->layer, p, kvh, row);
-            val = row;
-        }
-        k->axpy(scores[p - lo], val, out, hd);
+    const float *q = j->q + (t * H + h0) * hd;
+    k->att_scores(K, dt, ld, n, q, nh, hd, j->c->attn_scale, scores, n);
+    for (int i = 0; i < nh; i++) {
+        if (j->c->attn_softcap != 0.0f)
+            mlxc_softcap(scores + i * n, n, j->c->attn_softcap);
+        mlxc_softmax(scores + i * n, n);
     }
+    k->att_values(V, dt, ld, n, scores, nh, n, hd, j->out + (t * H + h0) * hd);
 }
 
 /* Keys or values of kv head kvh as an f32 matrix (n, hd) with row stride *ld: the cache itself when it
@@ -79,7 +87,9 @@ static void attend_one(const struct att_job *j, int tid, const float *q, int kvh
 static const float *head_matrix(const struct att_job *j, int which, int kvh, float *buf, int *ld)
 {
     const int hd = (int)j->c->head_dim;
-    const float *direct = which ? mlxc_kv_v_f32(j->cache, j->layer, 0, kvh) : mlxc_kv_k_f32(j->cache, j->layer, 0, kvh);
+    const float *direct = j->cache->dtype != MLXC_F32 ? NULL
+                          : which ? mlxc_kv_v_row(j->cache, j->layer, 0, kvh)
+                                  : mlxc_kv_k_row(j->cache, j->layer, 0, kvh);
     if (direct) {
         *ld = (int)(j->c->n_kv_heads * hd);
         return direct;
@@ -95,7 +105,9 @@ static void attend_block(const struct att_job *j, int h, const float *K, int ldk
                          int64_t t0, int64_t nb, float *scores)
 {
     const int hd = (int)j->c->head_dim, H = (int)j->c->n_heads;
-    const int64_t qstride = (int64_t)H * hd, S = j->view.n;
+    const int64_t qstride = (int64_t)H * hd;
+    int64_t lo_last, S; /* keys past the last query's are masked for every query of the block */
+    visible(&j->view, t0 + nb - 1, &lo_last, &S);
     const float scale = j->c->attn_scale;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, (int)S, hd, scale, j->q + t0 * qstride + (int64_t)h * hd,
                 (int)qstride, K, ldk, 0.0f, scores, (int)S);
@@ -115,19 +127,36 @@ static void attend_block(const struct att_job *j, int h, const float *K, int ldk
                 j->out + t0 * qstride + (int64_t)h * hd, (int)qstride);
 }
 
+/* Few queries: units of (kv head, a share of its query heads), as many shares per kv head as it takes
+ * to give every thread work. */
+static void attention_few(const struct att_job *j, int tid, int nth)
+{
+    const int KV = (int)j->c->n_kv_heads, group = (int)j->c->n_heads / KV;
+    int shares = KV >= nth ? 1 : (nth + KV - 1) / KV;
+    shares = shares < group ? shares : group;
+    int64_t u0, u1;
+    mlxc_split_range((int64_t)KV * shares, tid, nth, 1, &u0, &u1);
+    for (int64_t u = u0; u < u1; u++) {
+        int kvh = (int)(u / shares);
+        int64_t a, b;
+        mlxc_split_range(group, (int)(u % shares), shares, 1, &a, &b);
+        for (int64_t t = 0; t < j->T; t++)
+            if (b > a)
+                attend_heads(j, tid, kvh, kvh * group + (int)a, (int)(b - a), t);
+    }
+}
+
 static void attention_task(void *ctx, int tid, int nth)
 {
     const struct att_job *j = ctx;
     const int H = (int)j->c->n_heads, hd = (int)j->c->head_dim;
     const int group = H / (int)j->c->n_kv_heads;
-    int64_t h0, h1;
-    mlxc_split_range(H, tid, nth, 1, &h0, &h1);
     if (j->T < QBLOCK / 4) {
-        for (int64_t h = h0; h < h1; h++)
-            for (int64_t t = 0; t < j->T; t++)
-                attend_one(j, tid, j->q + (t * H + h) * hd, (int)h / group, t, j->out + (t * H + h) * hd);
+        attention_few(j, tid, nth);
         return;
     }
+    int64_t h0, h1;
+    mlxc_split_range(H, tid, nth, 1, &h0, &h1);
     const int64_t S = j->view.n;
     float *scores = mlxc_alloc_aligned((size_t)QBLOCK * (size_t)S * sizeof(float));
     float *kbuf = mlxc_alloc_aligned((size_t)S * (size_t)hd * sizeof(float));
@@ -138,7 +167,7 @@ static void attention_task(void *ctx, int tid, int nth)
         int kvh = (int)h / group;
         if (!scores || !kbuf || !vbuf) { /* no memory for blocks: the per-query path */
             for (int64_t t = 0; t < j->T; t++)
-                attend_one(j, tid, j->q + (t * H + h) * hd, kvh, t, j->out + (t * H + h) * hd);
+                attend_heads(j, tid, kvh, (int)h, 1, t);
             continue;
         }
         if (kvh != last_kvh) {

@@ -117,8 +117,8 @@ int mlxc_block_attend(const struct mlxc_model *m, int layer, struct mlxc_state *
     rope(c, s, layer, k, T, KV, pos0);
     struct mlxc_kv_view view;
     int rc = mlxc_kv_update(cache, layer, k, v, T, &view, e);
-    if (!rc)
-        rc = mlxc_state_reserve_scores(s, view.n, hd, e);
+    if (!rc) /* per thread: the scores of one kv head's query heads, and its rows when dequantized */
+        rc = mlxc_state_reserve_scores(s, view.n * (H / KV + (cache->layers[layer].bits ? 2 * hd : 0)), e);
     if (rc)
         return rc;
     /* a sliding layer over a plain cache (slot = position) still sees only its window; a rotating cache

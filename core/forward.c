@@ -61,12 +61,12 @@ void mlxc_state_free(struct mlxc_state *s)
     memset(s, 0, sizeof *s);
 }
 
-int mlxc_state_reserve_scores(struct mlxc_state *s, int64_t positions, int head_dim, struct mlxc_err *e)
+int mlxc_state_reserve_scores(struct mlxc_state *s, int64_t floats, struct mlxc_err *e)
 {
-    if (positions <= s->scores_cap)
+    if (floats <= s->scores_cap)
         return 0;
-    int64_t cap = (positions + MLXC_KV_STEP - 1) / MLXC_KV_STEP * MLXC_KV_STEP;
-    float *p = mlxc_alloc_aligned((size_t)mlxc_pool_size(s->pool) * (size_t)(cap + 2 * head_dim) * sizeof(float));
+    int64_t cap = (floats + 4095) / 4096 * 4096;
+    float *p = mlxc_alloc_aligned((size_t)mlxc_pool_size(s->pool) * (size_t)cap * sizeof(float));
     if (!p)
         return mlxc_errf(e, MLXC_ENOMEM, "out of memory for attention scores");
     mlxc_free_aligned(s->scores);

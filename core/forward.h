@@ -23,7 +23,7 @@ struct mlxc_state {
     float *inv_freq; /* (rope_dims / 2) */
     float *inv_freq_local; /* (rope_dims / 2) local layers' RoPE (gemma3), when the config has one */
     float *fused;    /* (T, max(q + 2 kv widths, 2 intermediate)) fused projections (phi3), or NULL */
-    float *scores;   /* attention scratch: nthreads * (scores_cap + 2 * head_dim) */
+    float *scores;   /* attention scratch: scores_cap floats per thread */
     int64_t scores_cap;
     struct mlxc_pool *pool;
     int rowwise;     /* linears give each row what a one-row call gives (batched decode) */
@@ -39,8 +39,8 @@ int mlxc_state_init(struct mlxc_state *s, const struct mlxc_model *m, int64_t ma
                     struct mlxc_err *e);
 void mlxc_state_free(struct mlxc_state *s);
 
-/* Grows the attention scratch to cover `positions` visible keys (amortised: steps of 256). */
-int mlxc_state_reserve_scores(struct mlxc_state *s, int64_t positions, int head_dim, struct mlxc_err *e);
+/* Grows the attention scratch to `floats` per thread (amortised: steps of 4096 floats). */
+int mlxc_state_reserve_scores(struct mlxc_state *s, int64_t floats, struct mlxc_err *e);
 
 /* Runs tokens[0..T) (T <= max_chunk) at positions cache->offset.., appending their keys and values to
  * the cache. With want_logits, the last token's logits land in s->logits. */
@@ -70,7 +70,8 @@ void mlxc_block_norm(const struct mlxc_config *c, float *out, const float *x, co
                      int64_t T, int64_t n);
 
 /* Attention of T queries q (T, n_heads*hd) over the slots of the cache's layer that `view` makes visible
- * (the cache already holds the new keys). out: (T, n_heads*hd). s->scores must hold a view's worth. */
+ * (the cache already holds the new keys). out: (T, n_heads*hd). s->scores must hold, per thread, view.n
+ * floats per query head of a kv group (and 2 * head_dim more per position for a quantized cache). */
 void mlxc_attention(const struct mlxc_config *c, struct mlxc_state *s, const struct mlxc_kv_cache *cache,
                     int layer, const struct mlxc_kv_view *view, const float *q, int64_t T, float *out);
 
