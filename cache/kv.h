@@ -91,6 +91,10 @@ const void *mlxc_kv_v_row(const struct mlxc_kv_cache *c, int l, int64_t slot, in
 int mlxc_kv_trimmable(const struct mlxc_kv_cache *c);
 int64_t mlxc_kv_trim(struct mlxc_kv_cache *c, int64_t n);
 
+/* dst = a deep copy of src (the slots in use, its policies, offsets and quantization settings), e.g.
+ * a loaded prompt cache that several requests continue each on their own. */
+int mlxc_kv_copy(struct mlxc_kv_cache *dst, const struct mlxc_kv_cache *src, struct mlxc_err *e);
+
 /* Converts every layer to quantized storage now (mlx_lm to_quantized). */
 int mlxc_kv_quantize(struct mlxc_kv_cache *c, int bits, int group_size, struct mlxc_err *e);
 

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "core/forward.h"
+#include "core/linear_group.h"
 #include "core/ops.h"
 #include "core/rope.h"
 
@@ -70,10 +71,14 @@ static void rope(const struct mlxc_config *c, const struct mlxc_state *s, int la
                         r->traditional);
 }
 
-/* The state's choice of product: rowwise in batched decode (see mlxc_linear_forward_rowwise). */
+/* The state's choice of product: rowwise in batched decode (see mlxc_linear_forward_rowwise), per
+ * segment in grouped prefill (mlxc_linear_forward_group). */
 static void lin(const struct mlxc_state *s, const struct mlxc_linear *l, const float *x, int64_t T, float *y)
 {
-    (s->rowwise ? mlxc_linear_forward_rowwise : mlxc_linear_forward)(l, x, T, y, s->pool);
+    if (s->n_seg > 0)
+        mlxc_linear_forward_group(l, x, s->seg_T, s->n_seg, y, s->seg_scratch, s->pool);
+    else
+        (s->rowwise ? mlxc_linear_forward_rowwise : mlxc_linear_forward)(l, x, T, y, s->pool);
 }
 
 void mlxc_block_qkv(const struct mlxc_model *m, int layer, struct mlxc_state *s, int64_t N)

@@ -31,6 +31,11 @@ struct mlxc_state {
     int64_t scores_cap;
     struct mlxc_pool *pool;
     int rowwise;     /* linears give each row what a one-row call gives (batched decode) */
+    /* grouped prefill (core/forward_batch.h): the rows are n_seg segments of seg_T[i] tokens and every
+     * linear runs as mlxc_linear_forward_group with seg_scratch; n_seg 0: one sequence */
+    const int64_t *seg_T;
+    int n_seg;
+    float *seg_scratch;
 };
 
 /* Allocates buffers for chunks of up to max_chunk tokens and a pool of nthreads (<= 0: default). */

@@ -171,7 +171,7 @@ static void same_as_single(const char *fixture, enum mlxc_dtype dt, float temp)
         for (; k > 0 && inserted < nreq; k--, inserted++) {
             gp.max_tokens = maxt[inserted];
             gp.seed = 1000 + (uint64_t)inserted;
-            struct mlxc_batch_request r = {prompts[inserted], plen[inserted], gp, NULL, (void *)(intptr_t)inserted};
+            struct mlxc_batch_request r = {prompts[inserted], plen[inserted], gp, NULL, (void *)(intptr_t)inserted, NULL};
             assert_int_equal(mlxc_batch_insert(b, &r, NULL, &e), 0);
         }
         if (mlxc_batch_step(b, on_event, &got, &e) != 0)
@@ -226,7 +226,7 @@ static void test_limits(void **st)
     bo.completion_batch_size = 8;
     assert_int_equal(mlxc_batch_create(m, &bo, &b, &e), 0);
     int32_t ids[2] = {1, 2};
-    struct mlxc_batch_request r = {ids, 0, {.max_tokens = 3}, NULL, NULL};
+    struct mlxc_batch_request r = {ids, 0, {.max_tokens = 3}, NULL, NULL, NULL};
     assert_int_equal(mlxc_batch_insert(b, &r, NULL, &e), MLXC_EINVAL);
     r.n_prompt = 2;
     r.params.sampling.top_k = -1;
