@@ -18,6 +18,9 @@ struct mlxc_kernels {
     mlxc_matmul_fn matmul_f32, matmul_f16, matmul_bf16;
     float (*dot)(const float *a, const float *b, int64_t n);        /* sum a[i] b[i] */
     void (*axpy)(float a, const float *x, float *y, int64_t n);     /* y += a x */
+    float (*max)(const float *x, int64_t n);                        /* max x[i] (-inf for n = 0) */
+    /* sum_i exp(x[i] - m), storing the terms into y unless y is NULL (y may be x) */
+    float (*exp_sum)(float *y, const float *x, int64_t n, float m);
     /* Attention over n cached rows of one kv head, row p at kv + p*ld elements of dtype dt (F32, F16 or
      * BF16), for nq queries of head_dim hd (q: (nq, hd) contiguous):
      *   att_scores: s[i*lds + p] = scale * sum_d q[i*hd + d] * k_p[d]

@@ -2,6 +2,7 @@
  * have them). Same contracts as kernels_ref.c. Decode is memory-bound: each weight row is streamed once
  * and four rows share every load of x. */
 #include <immintrin.h>
+#include <math.h>
 #include <string.h>
 
 #include "core/half.h"
@@ -128,6 +129,71 @@ static void axpy(float a, const float *x, float *y, int64_t n)
         y[i] += a * x[i];
 }
 
+/* ---- max, exp ---- */
+
+static float max_f32(const float *x, int64_t n)
+{
+    __m256 m8 = _mm256_set1_ps(-INFINITY);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        m8 = _mm256_max_ps(m8, _mm256_loadu_ps(x + i));
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m8), _mm256_extractf128_ps(m8, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    float m = _mm_cvtss_f32(m4);
+    for (; i < n; i++)
+        m = x[i] > m ? x[i] : m;
+    return m;
+}
+
+/* e^x for x <= 0 (the callers subtract the maximum), about 1 ulp: x = k ln2 + r with |r| <= ln2/2 (ln2 in
+ * two parts, Cody-Waite), e^r by Cephes' expf polynomial, 2^k through the exponent bits. Below -87.3
+ * (under the smallest normal float) the result is 0. */
+static inline __m256 exp_neg(__m256 x)
+{
+    const __m256 lo = _mm256_set1_ps(-87.33654f);
+    __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+    x = _mm256_max_ps(x, lo);
+    __m256 k = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(k, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
+    return _mm256_andnot_ps(under, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
+}
+
+static float exp_sum(float *y, const float *x, int64_t n, float m)
+{
+    const __m256 mv = _mm256_set1_ps(m);
+    __m256 s8 = _mm256_setzero_ps();
+    double s = 0.0;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 e = exp_neg(_mm256_sub_ps(_mm256_loadu_ps(x + i), mv));
+        if (y)
+            _mm256_storeu_ps(y + i, e);
+        s8 = _mm256_add_ps(s8, e);
+        if ((i & 4095) == 4088) { /* fold into the double every 4096 terms */
+            s += hsum(s8);
+            s8 = _mm256_setzero_ps();
+        }
+    }
+    s += hsum(s8);
+    for (; i < n; i++) {
+        float e = expf(x[i] - m);
+        if (y)
+            y[i] = e;
+        s += e;
+    }
+    return (float)s;
+}
+
 /* ---- attention ---- */
 
 enum { ATT_MAXHD = 512, KBLK = 16 };
@@ -241,6 +307,8 @@ const struct mlxc_kernels mlxc_kernels_avx2 = {
     .matmul_bf16 = matmul_bf16,
     .dot = dot,
     .axpy = axpy,
+    .max = max_f32,
+    .exp_sum = exp_sum,
     .att_scores = att_scores,
     .att_values = att_values,
 };

@@ -1,4 +1,5 @@
 /* Reference float kernels: plain C, no intrinsics. The spec the SIMD variants are tested against. */
+#include <math.h>
 #include <string.h>
 
 #include "core/half.h"
@@ -64,6 +65,26 @@ static void axpy(float a, const float *x, float *y, int64_t n)
         y[i] += a * x[i];
 }
 
+static float max_f32(const float *x, int64_t n)
+{
+    float m = -INFINITY;
+    for (int64_t i = 0; i < n; i++)
+        m = x[i] > m ? x[i] : m;
+    return m;
+}
+
+static float exp_sum(float *y, const float *x, int64_t n, float m)
+{
+    double s = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        float e = expf(x[i] - m);
+        if (y)
+            y[i] = e;
+        s += e;
+    }
+    return (float)s;
+}
+
 /* Element i of a row of dtype dt (F32, F16, BF16). */
 static float elem(const void *row, enum mlxc_dtype dt, int64_t i)
 {
@@ -113,6 +134,8 @@ const struct mlxc_kernels mlxc_kernels_ref = {
     .matmul_bf16 = matmul_bf16,
     .dot = dot,
     .axpy = axpy,
+    .max = max_f32,
+    .exp_sum = exp_sum,
     .att_scores = att_scores,
     .att_values = att_values,
 };

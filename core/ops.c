@@ -3,6 +3,7 @@
 #include <math.h>
 
 #include "core/config.h"
+#include "core/kernels.h"
 
 void mlxc_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps)
 {
@@ -84,30 +85,18 @@ void mlxc_swiglu(float *gate, const float *up, int64_t n)
 
 void mlxc_softmax(float *x, int64_t n)
 {
-    float m = -INFINITY;
-    for (int64_t i = 0; i < n; i++)
-        m = x[i] > m ? x[i] : m;
-    float s = 0.0f;
-    for (int64_t i = 0; i < n; i++) {
-        x[i] = expf(x[i] - m);
-        s += x[i];
-    }
-    float inv = 1.0f / s;
+    const struct mlxc_kernels *k = mlxc_kernels();
+    float inv = 1.0f / k->exp_sum(x, x, n, k->max(x, n));
     for (int64_t i = 0; i < n; i++)
         x[i] *= inv;
 }
 
 void mlxc_softmax_sink(float *x, int64_t n, float sink)
 {
-    float m = sink;
-    for (int64_t i = 0; i < n; i++)
-        m = x[i] > m ? x[i] : m;
-    float s = expf(sink - m);
-    for (int64_t i = 0; i < n; i++) {
-        x[i] = expf(x[i] - m);
-        s += x[i];
-    }
-    float inv = 1.0f / s;
+    const struct mlxc_kernels *k = mlxc_kernels();
+    float m = k->max(x, n);
+    m = sink > m ? sink : m;
+    float inv = 1.0f / (expf(sink - m) + k->exp_sum(x, x, n, m));
     for (int64_t i = 0; i < n; i++)
         x[i] *= inv;
 }
@@ -120,13 +109,9 @@ void mlxc_add(float *y, const float *x, int64_t n)
 
 void mlxc_log_softmax(float *out, const float *x, int64_t n)
 {
-    float m = -INFINITY;
-    for (int64_t i = 0; i < n; i++)
-        m = x[i] > m ? x[i] : m;
-    double s = 0.0;
-    for (int64_t i = 0; i < n; i++)
-        s += exp((double)x[i] - m);
-    float lse = m + (float)log(s);
+    const struct mlxc_kernels *k = mlxc_kernels();
+    float m = k->max(x, n);
+    float lse = m + logf(k->exp_sum(NULL, x, n, m));
     for (int64_t i = 0; i < n; i++)
         out[i] = x[i] - lse;
 }

@@ -1,15 +1,16 @@
-/* Prefill through affine 4- and 8-bit weights (AVX2): the integer arithmetic of qmatmul_avx2.c in tiles of
- * R rows x T tokens, so that each unpacked chunk of weights serves T tokens and each loaded chunk of
- * activations R rows, with R*T accumulators in registers. The scales and biases of a block of rows are
- * converted to f32 once for all tokens (the row kernels convert them once per pass of 4 tokens).
+/* Affine 4- and 8-bit weights (AVX2), every number of tokens: the integer arithmetic of qmatmul_avx2.c in
+ * tiles of R rows x T tokens, so that each unpacked chunk of weights serves T tokens and each loaded chunk
+ * of activations R rows, with R*T accumulators in registers. The scales and biases of a block of rows are
+ * converted to f32 once for all tokens.
  *
  * Per tile and 64-column chunk (4-bit), with the activations of qact_avx2.h:
  *   acc[r][t] += scale_r * cvt(vpmaddwd(lo_r . xe_t + hi_r . xo_t, m_t))     (8 lanes of 8 columns)
  *   y[t, r] = D_t * sum(acc[r][t]) + sum_g bias_{r,g} * gsum_{t,g}
  * 8-bit codes q are taken as (q - 128) + 128 (vpmaddubsw needs one unsigned operand, and u8 x s8 pairs of
  * full-range codes would saturate): |q - 128| times xq with the sign of q - 128, and the 128 goes into the
- * bias term. Each (r, t) accumulates its chunks in order, so the result does not depend on the tiling;
- * it differs from the row kernels' only in the order of the f32 sums. */
+ * bias term. Each (r, t) has one accumulator and takes its chunks in order whatever the tile, so a token's
+ * outputs are bitwise the same alone (decode) or with any others (prefill, batched decode): this is also
+ * mlxc_qmatmul_rows_exact for these formats. */
 #include "quant/qact_avx2.h"
 #include "core/sys.h"
 
@@ -18,6 +19,7 @@ enum {
     TT = 4,               /* tokens per tile */
     BLOCK_BYTES = 1 << 17, /* packed bytes of a block of rows: in L2 while every token tile passes */
     AHEAD = 2048,         /* bytes of the weight stream prefetched ahead (first pass over a block) */
+    SCALES_MAX = 4096,    /* f32 scales (and as many biases) of a block of rows kept on the stack */
 };
 
 _Static_assert((int)TT <= (int)QACT_TOK, "tiles take at most the tokens of an activation view");
@@ -147,11 +149,15 @@ int mlxc_qgemm_avx2(const struct mlxc_qmatrix *m, const struct mlxc_qact *X, flo
     const int64_t cols = m->cols, groups = cols / gs, row_bytes = cols * bits / 8;
     int64_t rb = BLOCK_BYTES / row_bytes;
     rb = rb < TR ? TR : rb / TR * TR;
+    if (rb * groups > SCALES_MAX && groups * TR <= SCALES_MAX)
+        rb = SCALES_MAX / groups / TR * TR;
     /* scales (one float of padding read by the last chunk of gs 32) and biases (+ 128 scale for 8 bits)
-     * of a block of rows as f32 */
-    float *sf = mlxc_alloc_aligned(sizeof(float) * (size_t)(2 * rb * groups + 1)), *bf = sf + rb * groups + 1;
+     * of a block of rows as f32: on the stack, unless the rows are enormous */
+    float stack[2 * SCALES_MAX + 1] __attribute__((aligned(32)));
+    float *sf = rb * groups <= SCALES_MAX ? stack : mlxc_alloc_aligned(sizeof(float) * (size_t)(2 * rb * groups + 1));
     if (!sf)
         return -1;
+    float *bf = sf + rb * groups + 1;
     for (int64_t b0 = row0; b0 < row1; b0 += rb) {
         const int64_t nr = row1 - b0 < rb ? row1 - b0 : rb;
         mlxc_qscalars_to_f32(m->scales, b0 * groups, nr * groups, m->scale_dtype, sf);
@@ -176,6 +182,7 @@ int mlxc_qgemm_avx2(const struct mlxc_qmatrix *m, const struct mlxc_qact *X, flo
             }
         }
     }
-    mlxc_free_aligned(sf);
+    if (sf != stack)
+        mlxc_free_aligned(sf);
     return 0;
 }

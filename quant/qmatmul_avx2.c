@@ -36,7 +36,6 @@ enum {
     SPAN = 4096,   /* columns whose scales are converted to f32 at a time (stack buffers) */
     ROWBLK = 1 << 18, /* bytes of packed rows kept hot while all token blocks pass over them */
     TCHUNK = 256,     /* tokens of x quantized at a time */
-    GEMM_MIN_TOKENS = 8, /* from this many tokens, affine 4/8-bit go through the tiles of qgemm_avx2.c */
     PREFETCH = 4096,  /* bytes ahead in the weight stream: the hardware prefetcher alone does not run far
                        * enough ahead of a loop this busy, and memory time would add to compute time */
 };
@@ -504,8 +503,7 @@ static void qmatmul_rows_tok(const struct mlxc_qmatrix *m, const float *x, int64
             mlxc_qkernels_ref.qmatmul_rows(m, xc, nc, yc, ldy, row0, row1);
             continue;
         }
-        if (tok == TOK && nc >= GEMM_MIN_TOKENS && mlxc_qgemm_avx2_has(m) &&
-            mlxc_qgemm_avx2(m, &X, yc, ldy, row0, row1) == 0) {
+        if (mlxc_qgemm_avx2_has(m) && mlxc_qgemm_avx2(m, &X, yc, ldy, row0, row1) == 0) {
             mlxc_qact_free(&X);
             continue;
         }

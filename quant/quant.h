@@ -64,16 +64,18 @@ void mlxc_dequantize_rows(const struct mlxc_qmatrix *m, int64_t row0, int64_t nr
  * x is (n, cols) row-major; y has row stride ldy (>= m->rows). The caller splits rows across threads.
  * Never dequantizes the matrix: decode (n = 1) reads every packed weight once. The AVX2 kernels for
  * affine (every width), mxfp4 and nvfp4 round x to int8 per block of 8 columns (like llama.cpp's Q8
- * activations: d = max|x_block| / 127, xhat = d * rint(x / d)) and use integer dot products; they compute
- * sum_k W[r, k] * xhat[t, k] up to f32 summation, so |y - y_f32| <= sum_k |W[r, k]| * max|x over k's
- * block| / 254 (plus summation). The normalized mean square error against the f32 result is about 1e-5
- * for Gaussian activations and stays below 3e-4 with outliers (tests/quant/test_qkernels.c). The
- * reference and the mxfp8 kernel keep x in f32. */
+ * activations, with the block scales themselves as 15-bit multiples of one scale per token:
+ * quant/qact_avx2.h) and use integer dot products; they compute sum_k W[r, k] * xhat[t, k] up to f32
+ * summation, with |x_k - xhat_k| <= max|x over k's block| / 254 + max|x_t| / 65534, so |y - y_f32| <=
+ * sum_k |W[r, k]| * |x_k - xhat_k| (plus summation). The normalized mean square error against the f32
+ * result is about 1e-5 for Gaussian activations and stays below 3e-4 with outliers
+ * (tests/quant/test_qkernels.c). The reference and the mxfp8 kernel keep x in f32. */
 void mlxc_qmatmul_rows(const struct mlxc_qmatrix *m, const float *x, int64_t n, float *y, int64_t ldy,
                        int64_t row0, int64_t row1);
 /* Like mlxc_qmatmul_rows, with each token's output row bitwise equal to what n = 1 gives for that token
  * (batched decode must not depend on what else is in the batch). The weights are still read once per
- * block of rows for all n tokens; only the tokens-per-pass blocking is smaller. */
+ * block of rows for all n tokens. Affine 4/8-bit (AVX2) are exact in every case; other formats use
+ * passes of at most two tokens, which compute like one. */
 void mlxc_qmatmul_rows_exact(const struct mlxc_qmatrix *m, const float *x, int64_t n, float *y, int64_t ldy,
                              int64_t row0, int64_t row1);
 

@@ -109,6 +109,32 @@ static void test_dot_axpy(void **state)
     }
 }
 
+/* max and exp_sum against the reference: values from -100 to 10 (the sum's terms below exp(-87.3) count as
+ * zero in the vector kernel), every tail length, with and without storing the terms. */
+static void test_max_exp_sum(void **state)
+{
+    (void)state;
+    const struct mlxc_kernels *k = mlxc_kernels_named("avx2");
+    if (!k)
+        k = &mlxc_kernels_ref;
+    for (int64_t n = 1; n < 300; n += 7) {
+        float x[300], y0[300], y1[300];
+        for (int64_t i = 0; i < n; i++)
+            x[i] = frand() * 55.0f - 45.0f;
+        if (n > 1)
+            x[n / 2] = -INFINITY; /* a masked logit */
+        assert_true(k->max(x, n) == mlxc_kernels_ref.max(x, n));
+        float m = mlxc_kernels_ref.max(x, n);
+        float s0 = mlxc_kernels_ref.exp_sum(y0, x, n, m), s1 = k->exp_sum(y1, x, n, m);
+        if (fabsf(s0 - s1) > 1e-5f * s0)
+            fail_msg("%s exp_sum n %lld: %.9g vs %.9g", k->isa, (long long)n, s1, s0);
+        assert_true(k->exp_sum(NULL, x, n, m) == s1);
+        for (int64_t i = 0; i < n; i++)
+            if (fabsf(y0[i] - y1[i]) > 2e-7f * y0[i] + 1e-37f)
+                fail_msg("%s exp_sum n %lld term %lld: %g vs %g", k->isa, (long long)n, (long long)i, y1[i], y0[i]);
+    }
+}
+
 /* The attention kernels against the reference: key/value rows strided as in the cache (ld > hd), every
  * cache dtype, head sizes with and without a vector path (hd % 8), block edges of the key loops. */
 static void test_attention_kernels(void **state)
@@ -212,6 +238,7 @@ int main(void)
         cmocka_unit_test(test_matmul_variants),
         cmocka_unit_test(test_dot_axpy),
         cmocka_unit_test(test_attention_kernels),
+        cmocka_unit_test(test_max_exp_sum),
         cmocka_unit_test(test_pool_and_split),
     };
     return cmocka_run_group_tests_name("kernels", tests, NULL, NULL);
