@@ -224,6 +224,9 @@ static const struct mlxc_opt bench_opts[] = {
     {"generation-tokens", 'g', OPT_INT, "128", "N", "tokens generated per trial (EOS ignored)",
      OFF(generation_tokens), NULL, 0},
     {"num-trials", 'n', OPT_INT, "5", "N", "timed trials after one warm-up run", OFF(num_trials), NULL, 0},
+    {"batch-size", 'b', OPT_INT, "1", "N",
+     "sequences processed together: N random prompts prefilled as one group, then decoded together (the batch "
+     "engine of generate's batch mode); tokens/s are summed over them", OFF(batch_size), NULL, 0},
     {"prefill-step-size", 0, OPT_INT, "2048", "N", "prompt tokens processed per step", OFF(prefill_step_size),
      NULL, 0},
     {"output-format", 0, OPT_CHOICE, "text", NULL, "text, or one JSON object per trial and the averages (jsonl)",

@@ -18,6 +18,7 @@ int main(int argc, char **argv)
         .prefill_step_size = o.prefill_step_size,
         .trials = (int)o.num_trials,
         .threads = (int)o.threads,
+        .batch_size = (int)o.batch_size,
         .jsonl = strcmp(o.output_format, "jsonl") == 0,
     };
     if (!a.model)

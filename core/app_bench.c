@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 
+#include "core/batch.h"
 #include "core/generate.h"
 #include "core/membw.h"
 #include "core/model_dir.h"
@@ -32,10 +33,41 @@ static int run_trial(const struct mlxc_model *m, struct mlxc_state *s, const str
     return rc;
 }
 
+/* batch_size > 1: that many sequences (prompts ids + i * prompt_tokens) through the batch engine, all
+ * prefilled in one group and decoded together; tokens/s are the engine's, summed over the sequences. */
+static int run_batch_trial(const struct mlxc_model *m, const struct mlxc_bench_args *a, const int32_t *ids,
+                           struct trial *t, struct mlxc_err *e)
+{
+    const int B = a->batch_size;
+    struct mlxc_batch_opts o = {.prefill_batch_size = B, .completion_batch_size = B,
+                                .prefill_step_size = a->prefill_step_size, .threads = a->threads};
+    struct mlxc_batch *b = NULL;
+    int rc = mlxc_batch_create(m, &o, &b, e);
+    double t0 = mlxc_now();
+    for (int i = 0; !rc && i < B; i++) {
+        struct mlxc_batch_request r = {.prompt = ids + (int64_t)i * a->prompt_tokens, .n_prompt = a->prompt_tokens,
+                                       .params = {.max_tokens = a->generation_tokens, .has_seed = 1, .seed = (uint64_t)i}};
+        uint64_t uid;
+        rc = mlxc_batch_insert(b, &r, &uid, e);
+    }
+    while (!rc && mlxc_batch_pending(b) > 0)
+        rc = mlxc_batch_step(b, NULL, NULL, e);
+    t->total_s = mlxc_now() - t0;
+    if (!rc) {
+        struct mlxc_batch_stats st;
+        mlxc_batch_get_stats(b, &st);
+        t->prompt_tps = st.prompt_tps;
+        t->generation_tps = st.generation_tps;
+        t->peak_gb = (double)mlxc_peak_rss() / 1e9;
+    }
+    mlxc_batch_free(b);
+    return rc;
+}
+
 int mlxc_bench_main(const struct mlxc_bench_args *a, FILE *out, struct mlxc_err *e)
 {
-    if (a->prompt_tokens < 1 || a->generation_tokens < 1 || a->trials < 1)
-        return mlxc_errf(e, MLXC_EINVAL, "prompt tokens, generation tokens and trials must be positive");
+    if (a->prompt_tokens < 1 || a->generation_tokens < 1 || a->trials < 1 || a->batch_size < 1)
+        return mlxc_errf(e, MLXC_EINVAL, "prompt tokens, generation tokens, trials and batch size must be positive");
     char *dir = mlxc_model_dir_resolve(a->model, e);
     if (!dir)
         return e->code;
@@ -48,26 +80,26 @@ int mlxc_bench_main(const struct mlxc_bench_args *a, FILE *out, struct mlxc_err 
         rc = mlxc_state_init(&s, m, a->prompt_tokens < step ? a->prompt_tokens : step, a->threads, e);
     if (rc)
         goto out;
-    ids = malloc((size_t)a->prompt_tokens * sizeof *ids);
+    ids = malloc((size_t)a->prompt_tokens * (size_t)a->batch_size * sizeof *ids);
     if (!ids) {
         rc = mlxc_errf(e, MLXC_ENOMEM, "out of memory");
         goto out;
     }
     struct mlxc_rng rng;
     mlxc_rng_seed(&rng, 0);
-    for (int64_t i = 0; i < a->prompt_tokens; i++)
+    for (int64_t i = 0; i < a->prompt_tokens * a->batch_size; i++)
         ids[i] = (int32_t)(mlxc_rng_uniform(&rng) * (float)m->cfg.vocab_size) % (int32_t)m->cfg.vocab_size;
 
     if (!a->jsonl)
         fprintf(out, "Running warmup..\n");
     struct trial t, sum = {0};
-    if ((rc = run_trial(m, &s, a, ids, &t, e)) != 0)
+    if ((rc = a->batch_size > 1 ? run_batch_trial(m, a, ids, &t, e) : run_trial(m, &s, a, ids, &t, e)) != 0)
         goto out;
     if (!a->jsonl)
-        fprintf(out, "Timing with prompt_tokens=%lld, generation_tokens=%lld, batch_size=1, threads=%d.\n",
-                (long long)a->prompt_tokens, (long long)a->generation_tokens, mlxc_pool_size(s.pool));
+        fprintf(out, "Timing with prompt_tokens=%lld, generation_tokens=%lld, batch_size=%d, threads=%d.\n",
+                (long long)a->prompt_tokens, (long long)a->generation_tokens, a->batch_size, mlxc_pool_size(s.pool));
     for (int i = 0; i < a->trials; i++) {
-        if ((rc = run_trial(m, &s, a, ids, &t, e)) != 0)
+        if ((rc = a->batch_size > 1 ? run_batch_trial(m, a, ids, &t, e) : run_trial(m, &s, a, ids, &t, e)) != 0)
             goto out;
         if (a->jsonl)
             fprintf(out, "{\"trial\": %d, \"prompt_tps\": %.3f, \"generation_tps\": %.3f, \"peak_memory_gb\": %.3f, "

@@ -14,6 +14,7 @@ struct mlxc_bench_args {
     const char *model;
     int64_t prompt_tokens, generation_tokens, prefill_step_size;
     int trials, threads, jsonl;
+    int batch_size; /* > 1: sequences decoded together (the batch engine) */
 };
 
 int mlxc_bench_main(const struct mlxc_bench_args *a, FILE *out, struct mlxc_err *e);

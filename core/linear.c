@@ -1,6 +1,7 @@
 #include "core/linear.h"
 
 #include <cblas.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +12,7 @@
 
 #define SGEMM_MIN_TOKENS 8  /* from this many tokens, float layers go through OpenBLAS */
 #define SGEMM_TILE_ROWS 256 /* rows of W converted to f32 per sgemm call */
+#define DYNAMIC_MAX_TOKENS 4 /* up to this many tokens, rows are handed out in chunks (linear_run) */
 
 static const struct mlxc_tensor *need(const struct mlxc_weights *w, const char *name, struct mlxc_err *e)
 {
@@ -197,7 +199,10 @@ struct linear_job {
     const float *x;
     int64_t T;
     float *y;
-    int rowwise; /* mlxc_linear_forward_rowwise */
+    int rowwise;           /* mlxc_linear_forward_rowwise */
+    int64_t chunk;         /* > 0: rows handed out in chunks of this size to whichever thread is free */
+    void *prep;            /* quantized weights: activations prepared once for all chunks, or NULL */
+    _Atomic int64_t next;  /* the next chunk's first row */
 };
 
 /* Many tokens with float weights: convert tiles of W rows to f32 and let OpenBLAS do the product. */
@@ -228,16 +233,13 @@ static void forward_sgemm(const struct mlxc_linear *l, const float *x, int64_t T
     mlxc_free_aligned(tile);
 }
 
-static void linear_task(void *ctx, int tid, int nth)
+static void linear_rows(const struct linear_job *j, int64_t r0, int64_t r1)
 {
-    const struct linear_job *j = ctx;
     const struct mlxc_linear *l = j->l;
-    int64_t r0, r1;
-    mlxc_split_range(l->rows, tid, nth, 16, &r0, &r1);
-    if (r0 >= r1)
-        return;
     const struct mlxc_kernels *k = mlxc_kernels();
-    if (l->kind == MLXC_W_QUANT)
+    if (l->kind == MLXC_W_QUANT && j->prep)
+        mlxc_qmatmul_prepared(&l->q, j->prep, j->x, j->T, j->y, l->rows, r0, r1, j->rowwise);
+    else if (l->kind == MLXC_W_QUANT)
         (j->rowwise ? mlxc_qmatmul_rows_exact : mlxc_qmatmul_rows)(&l->q, j->x, j->T, j->y, l->rows, r0, r1);
     else if (j->T >= SGEMM_MIN_TOKENS && !j->rowwise)
         forward_sgemm(l, j->x, j->T, j->y, r0, r1);
@@ -253,10 +255,44 @@ static void linear_task(void *ctx, int tid, int nth)
                 j->y[t * l->rows + r] += l->bias[r];
 }
 
+static void linear_task(void *ctx, int tid, int nth)
+{
+    struct linear_job *j = ctx;
+    const int64_t rows = j->l->rows;
+    if (j->chunk > 0) {
+        int64_t r0;
+        while ((r0 = atomic_fetch_add_explicit(&j->next, j->chunk, memory_order_relaxed)) < rows)
+            linear_rows(j, r0, r0 + j->chunk < rows ? r0 + j->chunk : rows);
+        return;
+    }
+    int64_t r0, r1;
+    mlxc_split_range(rows, tid, nth, 16, &r0, &r1);
+    if (r0 < r1)
+        linear_rows(j, r0, r1);
+}
+
+/* Few tokens (decode): rows in chunks of about an eighth of a thread's share, taken by whichever thread is
+ * free, so that a thread the system delays holds the others back by one chunk at most (quantized
+ * activations are prepared once for all chunks). Many tokens: one range per thread. */
+static void linear_run(struct linear_job *j, struct mlxc_pool *pool)
+{
+    const int nth = mlxc_pool_size(pool);
+    if (j->T <= DYNAMIC_MAX_TOKENS && nth > 1) {
+        int64_t c = j->l->rows / ((int64_t)nth * 8);
+        c = c < 64 ? 64 : (c + 15) / 16 * 16;
+        j->chunk = c;
+        if (j->l->kind == MLXC_W_QUANT)
+            j->prep = mlxc_qmatmul_prepare(&j->l->q, j->x, j->T);
+    }
+    atomic_init(&j->next, 0);
+    mlxc_pool_run(pool, linear_task, j);
+    mlxc_qmatmul_release(j->prep);
+}
+
 void mlxc_linear_forward(const struct mlxc_linear *l, const float *x, int64_t T, float *y, struct mlxc_pool *pool)
 {
-    struct linear_job j = {l, x, T, y, 0};
-    mlxc_pool_run(pool, linear_task, &j);
+    struct linear_job j = {.l = l, .x = x, .T = T, .y = y};
+    linear_run(&j, pool);
 }
 
 /* The float row kernels loop over tokens inside each block of 4 weight rows, with one accumulator set
@@ -264,6 +300,6 @@ void mlxc_linear_forward(const struct mlxc_linear *l, const float *x, int64_t T,
 void mlxc_linear_forward_rowwise(const struct mlxc_linear *l, const float *x, int64_t T, float *y,
                                  struct mlxc_pool *pool)
 {
-    struct linear_job j = {l, x, T, y, 1};
-    mlxc_pool_run(pool, linear_task, &j);
+    struct linear_job j = {.l = l, .x = x, .T = T, .y = y, .rowwise = 1};
+    linear_run(&j, pool);
 }

@@ -1,6 +1,7 @@
 #include "core/pool.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #endif
 
 #define SPIN_ROUNDS 20000 /* pauses before a worker goes to sleep (roughly 0.1-1 ms) */
+#define WAIT_SPINS 2000   /* pauses before the caller waiting for the workers starts yielding */
 
 struct worker {
     struct mlxc_pool *pool;
@@ -126,8 +128,13 @@ void mlxc_pool_run(struct mlxc_pool *p, void (*fn)(void *ctx, int tid, int nthre
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
     fn(ctx, 0, p->n);
-    while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0)
-        CPU_RELAX();
+    /* spin a while, then give the CPU away: on a busy machine the worker we wait for may need it */
+    for (int spins = 0; atomic_load_explicit(&p->pending, memory_order_acquire) > 0; spins++) {
+        if (spins < WAIT_SPINS)
+            CPU_RELAX();
+        else
+            sched_yield();
+    }
 }
 
 void mlxc_split_range(int64_t n, int tid, int nth, int64_t align, int64_t *begin, int64_t *end)

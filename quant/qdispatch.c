@@ -92,6 +92,27 @@ void mlxc_qmatmul_rows_exact(const struct mlxc_qmatrix *m, const float *x, int64
     k->qmatmul_rows_exact(m, x, n, y, ldy, row0, row1);
 }
 
+void *mlxc_qmatmul_prepare(const struct mlxc_qmatrix *m, const float *x, int64_t n)
+{
+    const struct mlxc_qkernels *k = mlxc_qkernels_active();
+    if (n <= 0 || !k->has(m) || !k->prepare)
+        return NULL;
+    return k->prepare(m, x, n);
+}
+
+void mlxc_qmatmul_prepared(const struct mlxc_qmatrix *m, const void *prep, const float *x, int64_t n, float *y,
+                           int64_t ldy, int64_t row0, int64_t row1, int exact)
+{
+    if (row1 > row0)
+        mlxc_qkernels_active()->qmatmul_prepared(m, prep, x, n, y, ldy, row0, row1, exact);
+}
+
+void mlxc_qmatmul_release(void *prep)
+{
+    if (prep)
+        mlxc_qkernels_active()->release(prep);
+}
+
 void mlxc_dequantize_rows(const struct mlxc_qmatrix *m, int64_t row0, int64_t nrows, float *out)
 {
     if (nrows <= 0)

@@ -21,6 +21,11 @@ struct mlxc_qkernels {
     void (*qmatmul_rows_exact)(const struct mlxc_qmatrix *m, const float *x, int64_t n, float *y, int64_t ldy,
                                int64_t row0, int64_t row1);
     void (*dequantize_rows)(const struct mlxc_qmatrix *m, int64_t row0, int64_t nrows, float *out);
+    /* mlxc_qmatmul_prepare and friends; NULL prepare: nothing to prepare. */
+    void *(*prepare)(const struct mlxc_qmatrix *m, const float *x, int64_t n);
+    void (*qmatmul_prepared)(const struct mlxc_qmatrix *m, const void *prep, const float *x, int64_t n, float *y,
+                             int64_t ldy, int64_t row0, int64_t row1, int exact);
+    void (*release)(void *prep);
 };
 
 extern const struct mlxc_qkernels mlxc_qkernels_ref;

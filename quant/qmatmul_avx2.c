@@ -480,6 +480,26 @@ static void rows_nt(enum kind k, const struct mlxc_qmatrix *m, const struct mlxc
 }
 
 /* tok: tokens per pass (TOK, or 2 for the exact variant). */
+/* Tokens [0, n) of quantized activations X (x itself for mxfp8) through rows [row0, row1). */
+static void rows_with(enum kind k, const struct mlxc_qmatrix *m, const struct mlxc_qact *X, const float *x,
+                      int64_t n, float *y, int64_t ldy, int64_t row0, int64_t row1, int tok)
+{
+    if (mlxc_qgemm_avx2_has(m) && mlxc_qgemm_avx2(m, X, y, ldy, row0, row1) == 0)
+        return;
+    /* Blocks of rows small enough to stay in L2 while every block of tokens passes over them. */
+    int64_t row_bytes = m->cols * m->q.bits / 8;
+    int64_t rb = row_bytes > 0 && ROWBLK / row_bytes > 1 ? ROWBLK / row_bytes : 1;
+    for (int64_t r0 = row0; r0 < row1; r0 += rb) {
+        int64_t r1 = r0 + rb < row1 ? r0 + rb : row1;
+        for (int64_t t0 = 0; t0 < n; t0 += tok)
+            rows_nt(k, m, X, x, t0, n - t0 < tok ? (int)(n - t0) : tok, y, ldy, r0, r1);
+    }
+}
+
+static int split_of(enum kind k) { return k == K_AFF4 || k == K_MXFP4 || k == K_NVFP4; }
+static int gs_of(const struct mlxc_qmatrix *m) { return m->q.mode == MLXC_Q_AFFINE ? m->q.group_size : 0; }
+
+/* tok: tokens per pass (TOK, or 2 for the exact variant). */
 static void qmatmul_rows_tok(const struct mlxc_qmatrix *m, const float *x, int64_t n, float *y, int64_t ldy,
                              int64_t row0, int64_t row1, int tok)
 {
@@ -488,10 +508,6 @@ static void qmatmul_rows_tok(const struct mlxc_qmatrix *m, const float *x, int64
         mlxc_qkernels_ref.qmatmul_rows(m, x, n, y, ldy, row0, row1);
         return;
     }
-    int split = k == K_AFF4 || k == K_MXFP4 || k == K_NVFP4, gs = m->q.mode == MLXC_Q_AFFINE ? m->q.group_size : 0;
-    /* Blocks of rows small enough to stay in L2 while every block of tokens passes over them. */
-    int64_t row_bytes = m->cols * m->q.bits / 8;
-    int64_t rb = row_bytes > 0 && ROWBLK / row_bytes > 1 ? ROWBLK / row_bytes : 1;
     /* x is quantized TCHUNK tokens at a time, which bounds the buffer for long prompts; the weights are
      * then read once per TCHUNK tokens, a small cost next to the arithmetic of that many tokens. */
     for (int64_t tc = 0; tc < n; tc += TCHUNK) {
@@ -499,21 +515,40 @@ static void qmatmul_rows_tok(const struct mlxc_qmatrix *m, const float *x, int64
         const float *xc = x + tc * m->cols;
         float *yc = y + tc * ldy;
         struct mlxc_qact X = {0};
-        if (k != K_MXFP8 && mlxc_qact_init(&X, xc, nc, m->cols, split, gs) < 0) {
+        if (k != K_MXFP8 && mlxc_qact_init(&X, xc, nc, m->cols, split_of(k), gs_of(m)) < 0) {
             mlxc_qkernels_ref.qmatmul_rows(m, xc, nc, yc, ldy, row0, row1);
             continue;
         }
-        if (mlxc_qgemm_avx2_has(m) && mlxc_qgemm_avx2(m, &X, yc, ldy, row0, row1) == 0) {
-            mlxc_qact_free(&X);
-            continue;
-        }
-        for (int64_t r0 = row0; r0 < row1; r0 += rb) {
-            int64_t r1 = r0 + rb < row1 ? r0 + rb : row1;
-            for (int64_t t0 = 0; t0 < nc; t0 += tok)
-                rows_nt(k, m, &X, xc, t0, nc - t0 < tok ? (int)(nc - t0) : tok, yc, ldy, r0, r1);
-        }
+        rows_with(k, m, &X, xc, nc, yc, ldy, row0, row1, tok);
         mlxc_qact_free(&X);
     }
+}
+
+/* Activations quantized once for calls over many row ranges (decode's chunks of rows). */
+static void *avx2_prepare(const struct mlxc_qmatrix *m, const float *x, int64_t n)
+{
+    enum kind k = kind_of(m);
+    if (k == K_NONE || k == K_MXFP8 || n > TCHUNK)
+        return NULL;
+    struct mlxc_qact *X = calloc(1, sizeof *X);
+    if (X && mlxc_qact_init(X, x, n, m->cols, split_of(k), gs_of(m)) < 0) {
+        free(X);
+        X = NULL;
+    }
+    return X;
+}
+
+static void avx2_qmatmul_prepared(const struct mlxc_qmatrix *m, const void *prep, const float *x, int64_t n,
+                                  float *y, int64_t ldy, int64_t row0, int64_t row1, int exact)
+{
+    rows_with(kind_of(m), m, prep, x, n, y, ldy, row0, row1, exact ? 2 : TOK);
+}
+
+static void avx2_release(void *prep)
+{
+    if (prep)
+        mlxc_qact_free(prep);
+    free(prep);
 }
 
 static void avx2_qmatmul_rows(const struct mlxc_qmatrix *m, const float *x, int64_t n, float *y, int64_t ldy,
@@ -600,4 +635,7 @@ const struct mlxc_qkernels mlxc_qkernels_avx2 = {
     .qmatmul_rows = avx2_qmatmul_rows,
     .qmatmul_rows_exact = avx2_qmatmul_rows_exact,
     .dequantize_rows = avx2_dequantize_rows,
+    .prepare = avx2_prepare,
+    .qmatmul_prepared = avx2_qmatmul_prepared,
+    .release = avx2_release,
 };

@@ -79,6 +79,16 @@ void mlxc_qmatmul_rows(const struct mlxc_qmatrix *m, const float *x, int64_t n, 
 void mlxc_qmatmul_rows_exact(const struct mlxc_qmatrix *m, const float *x, int64_t n, float *y, int64_t ldy,
                              int64_t row0, int64_t row1);
 
+/* The activations x (n, cols) prepared (quantized) once for several calls over row ranges of m, as
+ * threads taking chunks of rows in decode make them; NULL when the kernels in use prepare nothing (then
+ * call mlxc_qmatmul_rows / _exact). mlxc_qmatmul_prepared gives bitwise what those give for the same rows
+ * (exact: what mlxc_qmatmul_rows_exact gives); m must be the matrix prepare was given (or one of the same
+ * format and columns), x the same activations. */
+void *mlxc_qmatmul_prepare(const struct mlxc_qmatrix *m, const float *x, int64_t n);
+void mlxc_qmatmul_prepared(const struct mlxc_qmatrix *m, const void *prep, const float *x, int64_t n, float *y,
+                           int64_t ldy, int64_t row0, int64_t row1, int exact);
+void mlxc_qmatmul_release(void *prep);
+
 /* The kernel set chosen at first use: "avx2" when the CPU has AVX2, FMA and F16C, else "ref".
  * The environment variable MLXC_ISA=ref|avx2 overrides the choice (an unavailable one falls back to ref). */
 const char *mlxc_quant_isa(void);

@@ -5,8 +5,10 @@
  *
  *  - every output within a hard bound. Kernels that keep x in f32 differ from the reference only by f32
  *    summation: |y - y_ref| <= cols * 2^-23 * sum_k |w_k x_k|. Kernels that round x to int8 per block of 8
- *    (xhat = d * rint(x / d), d = max|x_block| / 127, so |x - xhat| <= max|x_block| / 254) compute
- *    sum w xhat: |y - y_ref| <= sum_k |w_k| max|x_block(k)| / 254, plus the same summation term.
+ *    (quant/qact_avx2.h: |x_k - xhat_k| <= max|x_block| / 254 + max|x_token| / 65534) compute sum w xhat:
+ *    |y - y_ref| <= sum_k |w_k| (max|x_block(k)| / 254 + max|x_token| / 65534), plus the summation term.
+ *  - activations prepared once (mlxc_qmatmul_prepare, decode's chunks of rows) give bitwise what the
+ *    plain calls give, also for the exact variant.
  *  - the normalized mean square error NMSE = sum (y - y_ref)^2 / sum_{t,r,k} (w_rk x_tk)^2 (the energy of
  *    the products: it cannot be near zero by chance, as a single sum can) on cases with at least 2^16
  *    products, where the statistic is stable; bounded per kernel family below.
@@ -137,21 +139,25 @@ static void check_case(struct mlxc_qparams q, enum mlxc_dtype dt, int64_t rows, 
             xmax[i + j] = a;
     }
     mlxc_qkernels_ref.dequantize_rows(m, 0, rows, wd);
-    for (int64_t t = 0; t < n; t++)
+    for (int64_t t = 0; t < n; t++) {
+        double tmax = 0;
+        for (int64_t k = 0; k < cols; k++)
+            tmax = fmax(tmax, xmax[t * cols + k]);
         for (int64_t r = 0; r < rows; r++) {
             double sum = 0, sabs = 0, sq = 0;
             for (int64_t k = 0; k < cols; k++) {
                 double w = wd[r * cols + k], p = w * x[t * cols + k];
                 sum += p;
                 sabs += fabs(p);
-                sq += fabs(w) * xmax[t * cols + k];
+                sq += fabs(w) * (xmax[t * cols + k] / 254.0 + tmax / 65534.0);
                 energy += p * p;
             }
             double *o = ref + 3 * (t * rows + r);
             o[0] = sum;
             o[1] = sabs;
-            o[2] = sq / 254.0;
+            o[2] = sq;
         }
+    }
     char name[96];
     for (size_t k = 0; k < 2; k++) {
         const struct mlxc_qkernels *kt = mlxc_qkernels_get(isas[k]);
@@ -182,6 +188,31 @@ static void check_case(struct mlxc_qparams q, enum mlxc_dtype dt, int64_t rows, 
                     fail_msg("%s isa=%s rows=%lld cols=%lld n=%lld: wrote y[%lld, %lld] beyond the rows",
                              fmt_name(m, name, sizeof name), isas[k], (long long)rows, (long long)cols,
                              (long long)n, (long long)t, (long long)r);
+        }
+        /* prepared activations: the same bits, plain and exact */
+        void *prep = kt->prepare && kt->has(m) ? kt->prepare(m, x, n) : NULL;
+        if (prep) {
+            float *y2 = malloc((size_t)(n * ldy) * sizeof(float)), *y3 = malloc((size_t)(n * ldy) * sizeof(float));
+            assert_true(y2 && y3);
+            kt->qmatmul_prepared(m, prep, x, n, y2, ldy, 0, mid, 0);
+            kt->qmatmul_prepared(m, prep, x, n, y2, ldy, mid, rows, 0);
+            kt->qmatmul_rows_exact(m, x, n, y3, ldy, 0, rows);
+            for (int64_t t = 0; t < n; t++)
+                for (int64_t r = 0; r < rows; r++)
+                    if (mlxc_f32_bits(y2[t * ldy + r]) != mlxc_f32_bits(y[t * ldy + r]))
+                        fail_msg("%s isa=%s rows=%lld cols=%lld n=%lld: prepared y[%lld, %lld] differs",
+                                 fmt_name(m, name, sizeof name), isas[k], (long long)rows, (long long)cols,
+                                 (long long)n, (long long)t, (long long)r);
+            kt->qmatmul_prepared(m, prep, x, n, y2, ldy, 0, rows, 1);
+            for (int64_t t = 0; t < n; t++)
+                for (int64_t r = 0; r < rows; r++)
+                    if (mlxc_f32_bits(y2[t * ldy + r]) != mlxc_f32_bits(y3[t * ldy + r]))
+                        fail_msg("%s isa=%s rows=%lld cols=%lld n=%lld: prepared exact y[%lld, %lld] differs",
+                                 fmt_name(m, name, sizeof name), isas[k], (long long)rows, (long long)cols,
+                                 (long long)n, (long long)t, (long long)r);
+            kt->release(prep);
+            free(y2);
+            free(y3);
         }
         double nmse = energy > 0 ? num / energy : num, tol = nmse_bound(isas[k], m);
         if (getenv("MLXC_TEST_VERBOSE"))
