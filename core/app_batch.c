@@ -521,14 +521,8 @@ int mlxc_generate_batch_main(const struct mlxc_generate_args *a, FILE *in, FILE 
     if ((rc = mlxc_generate_open(a, &model, &dir, &m, &A.tok, &A.tmpl, e)) != 0)
         goto out;
     A.m = m;
-    if (m->nonfinite[0])
-        fprintf(log, "warning: weight '%s' holds NaN or Inf values (a broken or corrupted model?)\n", m->nonfinite);
-    for (int i = 0; i < a->logits.n_bias; i++)
-        if (a->logits.bias_ids[i] < 0 || a->logits.bias_ids[i] >= m->cfg.vocab_size) {
-            rc = mlxc_errf(e, MLXC_EINVAL, "--logit-bias: token %d is outside the vocabulary (0..%lld)",
-                           a->logits.bias_ids[i], (long long)m->cfg.vocab_size - 1);
-            goto out;
-        }
+    if ((rc = mlxc_generate_check_model(a, m, log, e)) != 0)
+        goto out;
     if (a->prompt_cache_file) {
         if ((rc = mlxc_generate_open_cache(a, m, &A.prefix, e)) != 0)
             goto out;

@@ -130,6 +130,18 @@ static char *pick_model(const struct mlxc_generate_args *a, struct mlxc_err *e)
     return model;
 }
 
+int mlxc_generate_check_model(const struct mlxc_generate_args *a, const struct mlxc_model *m, FILE *log,
+                               struct mlxc_err *e)
+{
+    if (m->nonfinite[0])
+        fprintf(log, "warning: weight '%s' holds NaN or Inf values (a broken or corrupted model?)\n", m->nonfinite);
+    for (int i = 0; i < a->logits.n_bias; i++)
+        if (a->logits.bias_ids[i] < 0 || a->logits.bias_ids[i] >= m->cfg.vocab_size)
+            return mlxc_errf(e, MLXC_EINVAL, "--logit-bias: token %d is outside the vocabulary (0..%lld)",
+                             a->logits.bias_ids[i], (long long)m->cfg.vocab_size - 1);
+    return 0;
+}
+
 int mlxc_generate_open(const struct mlxc_generate_args *a, char **model, char **dir, struct mlxc_model **m,
                        struct mlxc_tokenizer **tok, struct mlxc_chat_template **tmpl, struct mlxc_err *e)
 {
@@ -214,14 +226,8 @@ int mlxc_generate_main(const struct mlxc_generate_args *a, FILE *out, FILE *log,
     int rc = mlxc_generate_open(a, &model, &dir, &m, &r.tok, &tmpl, e);
     if (rc)
         goto out;
-    if (m->nonfinite[0])
-        fprintf(log, "warning: weight '%s' holds NaN or Inf values (a broken or corrupted model?)\n", m->nonfinite);
-    for (int i = 0; i < a->logits.n_bias; i++)
-        if (a->logits.bias_ids[i] < 0 || a->logits.bias_ids[i] >= m->cfg.vocab_size) {
-            rc = mlxc_errf(e, MLXC_EINVAL, "--logit-bias: token %d is outside the vocabulary (0..%lld)",
-                           a->logits.bias_ids[i], (long long)m->cfg.vocab_size - 1);
-            goto out;
-        }
+    if ((rc = mlxc_generate_check_model(a, m, log, e)) != 0)
+        goto out;
     int n_eos = mlxc_generate_build_eos(m, r.tok, a->extra_eos_token, eos, 64, e);
     if (n_eos < 0) {
         rc = n_eos;

@@ -48,6 +48,9 @@ struct mlxc_chat_template;
 /* The model (--model, else the one the prompt cache names, else the bundled one: *model, malloc'd),
  * its folder (*dir), weights, tokenizer and chat template (NULL when it has none or it is ignored). The
  * caller frees what was set, also on error. */
+/* Warns (on log) about a model with NaN/Inf weights; checks --logit-bias ids against the vocabulary. */
+int mlxc_generate_check_model(const struct mlxc_generate_args *a, const struct mlxc_model *m, FILE *log,
+                              struct mlxc_err *e);
 int mlxc_generate_open(const struct mlxc_generate_args *a, char **model, char **dir, struct mlxc_model **m,
                        struct mlxc_tokenizer **tok, struct mlxc_chat_template **tmpl, struct mlxc_err *e);
 /* The cache: loaded from --prompt-cache-file (its --kv-bits/--kv-group-size must agree, mlx_lm step 2)
