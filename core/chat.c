@@ -290,6 +290,8 @@ int mlxc_chat_open(const struct mlxc_chat_params *p, struct mlxc_chat **out, str
         rc = mlxc_detok_init(c->tok, &c->detok, e);
     if (!rc && (p->resume || p->prompt_cache_file))
         rc = mlxc_chat_load(c, p->resume ? p->resume : p->prompt_cache_file, e);
+    if (!rc && p->resume && p->seed_given)
+        mlxc_rng_seed(&c->rng, p->seed);
     if (rc) {
         mlxc_chat_close(c);
         return rc;

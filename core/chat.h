@@ -56,6 +56,8 @@ struct mlxc_chat_params {
     char *const *stop;                /* NULL-ended stop strings: the reply ends before one (it stays in
                                          the cache, not in the message), or NULL */
     uint64_t seed;                    /* mlx_lm.chat always seeds (default 0) */
+    int seed_given;                   /* with resume: seed replaces the random state the session saved
+                                         (otherwise the resumed chat draws on where it stopped) */
     struct mlxc_cache_opts cache;
     const char *prompt_cache_file;    /* start from this prefix (or session), or NULL */
     const char *resume;               /* restore this saved session, or NULL */
