@@ -144,20 +144,20 @@ void mlxc_kv_read_v(const struct mlxc_kv_cache *c, int l, int64_t slot, int h, f
     read_row(c, &c->layers[l], 1, slot, h, out);
 }
 
-const float *mlxc_kv_k_f32(const struct mlxc_kv_cache *c, int l, int64_t slot, int h)
+const void *mlxc_kv_k_row(const struct mlxc_kv_cache *c, int l, int64_t slot, int h)
 {
     const struct mlxc_kv_layer *L = &c->layers[l];
-    if (L->bits || c->dtype != MLXC_F32)
+    if (L->bits)
         return NULL;
-    return (const float *)L->k + ((size_t)slot * c->n_kv_heads + h) * c->head_dim;
+    return (const char *)L->k + ((size_t)slot * c->n_kv_heads + h) * c->head_dim * es(c);
 }
 
-const float *mlxc_kv_v_f32(const struct mlxc_kv_cache *c, int l, int64_t slot, int h)
+const void *mlxc_kv_v_row(const struct mlxc_kv_cache *c, int l, int64_t slot, int h)
 {
     const struct mlxc_kv_layer *L = &c->layers[l];
-    if (L->bits || c->dtype != MLXC_F32)
+    if (L->bits)
         return NULL;
-    return (const float *)L->v + ((size_t)slot * c->n_kv_heads + h) * c->head_dim;
+    return (const char *)L->v + ((size_t)slot * c->n_kv_heads + h) * c->head_dim * es(c);
 }
 
 /* ---- lifecycle ---- */
@@ -252,6 +252,35 @@ void mlxc_kv_free(struct mlxc_kv_cache *c)
     }
     free(c->layers);
     memset(c, 0, sizeof *c);
+}
+
+int mlxc_kv_copy(struct mlxc_kv_cache *dst, const struct mlxc_kv_cache *src, struct mlxc_err *e)
+{
+    int rc = init_common(dst, src->n_layers, src->n_kv_heads, src->head_dim, src->dtype, e);
+    if (rc)
+        return rc;
+    dst->offset = src->offset;
+    dst->quant_bits = src->quant_bits;
+    dst->quant_group_size = src->quant_group_size;
+    dst->quant_start = src->quant_start;
+    for (int l = 0; l < src->n_layers; l++) {
+        const struct mlxc_kv_layer *S = &src->layers[l];
+        struct mlxc_kv_layer *D = &dst->layers[l];
+        *D = *S;
+        D->k = D->v = D->kq = D->vq = D->ks = D->kb = D->vs = D->vb = NULL;
+        D->cap = 0;
+        if ((rc = grow(dst, D, S->len, e)) != 0) {
+            mlxc_kv_free(dst);
+            return rc;
+        }
+        void **dp[6], **sp[6];
+        size_t sizes[6];
+        int n = arrays(dst, D, dp, sizes);
+        arrays(src, (struct mlxc_kv_layer *)S, sp, sizes);
+        for (int i = 0; i < n && S->len > 0; i++)
+            memcpy(*dp[i], *sp[i], (size_t)S->len * sizes[i]);
+    }
+    return 0;
 }
 
 /* ---- updates (mlx_lm update_and_fetch) ---- */

@@ -81,14 +81,19 @@ int mlxc_kv_step_done(struct mlxc_kv_cache *c, int64_t T, struct mlxc_err *e);
 /* Key or value of slot `slot`, kv head h, as f32 (head_dim floats) into out. */
 void mlxc_kv_read_k(const struct mlxc_kv_cache *c, int l, int64_t slot, int h, float *out);
 void mlxc_kv_read_v(const struct mlxc_kv_cache *c, int l, int64_t slot, int h, float *out);
-/* Pointer to the key row of slot/head when storage is f32 (else NULL); the row stride is n_kv * hd. */
-const float *mlxc_kv_k_f32(const struct mlxc_kv_cache *c, int l, int64_t slot, int h);
-const float *mlxc_kv_v_f32(const struct mlxc_kv_cache *c, int l, int64_t slot, int h);
+/* The stored key/value row of slot/head when storage is float (c->dtype; else NULL): rows of one head
+ * are n_kv * hd elements apart. */
+const void *mlxc_kv_k_row(const struct mlxc_kv_cache *c, int l, int64_t slot, int h);
+const void *mlxc_kv_v_row(const struct mlxc_kv_cache *c, int l, int64_t slot, int h);
 
 /* mlx_lm can_trim / trim: a rotating layer that has wrapped (offset >= max_size) cannot be trimmed.
  * Returns how many positions were removed (0 when not trimmable). */
 int mlxc_kv_trimmable(const struct mlxc_kv_cache *c);
 int64_t mlxc_kv_trim(struct mlxc_kv_cache *c, int64_t n);
+
+/* dst = a deep copy of src (the slots in use, its policies, offsets and quantization settings), e.g.
+ * a loaded prompt cache that several requests continue each on their own. */
+int mlxc_kv_copy(struct mlxc_kv_cache *dst, const struct mlxc_kv_cache *src, struct mlxc_err *e);
 
 /* Converts every layer to quantized storage now (mlx_lm to_quantized). */
 int mlxc_kv_quantize(struct mlxc_kv_cache *c, int bits, int group_size, struct mlxc_err *e);

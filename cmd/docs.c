@@ -13,7 +13,14 @@ static const struct mlxc_cli_doc docs[] = {
      "XTC settings, and the text is written to standard output as it is produced.\n\n"
      "The rules around the text and the statistics (prompt and generation tokens per second, peak memory) go "
      "to standard error, so a pipe gets only the text. With the jsonl output format every token is one JSON "
-     "object on its own line, optionally with the most likely alternatives and their log-probabilities.",
+     "object on its own line, optionally with the most likely alternatives and their log-probabilities.\n\n"
+     "With --batch it serves many requests read from standard input, one per line: plain text, or a JSON "
+     "object with a prompt (or messages), an optional id and any sampling setting under the flag's name with "
+     "underscores (max_tokens, temp, top_p, seed, stop, repetition_penalty, logit_bias, top_logprobs...). "
+     "Requests are decoded together (continuous batching: up to --completion-batch-size at once, new prompts "
+     "prefilled in groups of --prefill-batch-size while the others go on), and each finished request writes "
+     "one JSON line with its id and text at once. With a prompt cache every request starts from its own copy "
+     "of it. At temperature 0 every request gets the text a run of its own gives.",
      {{"mlxc-generate --model mlx-community/Qwen3-0.6B-4bit --prompt 'Write a haiku about the sea'",
        "greedy generation with a model from the Hugging Face cache"},
       {"echo 'Summarize: ...' | mlxc-generate --model ./qwen3 --prompt - --max-tokens 200 --temp 0.7 --seed 1",
@@ -24,6 +31,8 @@ static const struct mlxc_cli_doc docs[] = {
        "continue raw text, printing nothing but the text"},
       {"mlxc-generate --prompt-cache-file long.safetensors --prompt 'Summarize the text above.'",
        "start from a prompt cache written by mlxc-cache-prompt (its model is the default)"},
+      {"cut -f2 questions.tsv | mlxc-generate --model ./qwen3 --batch --max-tokens 64 | jq -r .text",
+       "answer many questions at once, one JSON line per answer"},
       {NULL, NULL}}},
     {"mlxc-chat",
      "Chats with an MLX model in the terminal, as mlx_lm.chat does: each message is a user turn, the reply "

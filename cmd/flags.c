@@ -101,7 +101,7 @@ static const struct mlxc_opt generate_opts[] = {
      NULL, 0},
     {"batch", 0, OPT_FLAG, NULL, NULL, "serve requests read from stdin, one per line (text or JSON), with "
      "continuous batching; one JSON line per finished request", OFF(batch), NULL, 0},
-    {"prefill-batch-size", 0, OPT_INT, "8", "N", "in batch mode: new requests admitted per step",
+    {"prefill-batch-size", 0, OPT_INT, "8", "N", "in batch mode: new prompts prefilled together",
      OFF(prefill_batch_size), NULL, 0},
     {"completion-batch-size", 0, OPT_INT, "32", "N", "in batch mode: requests decoded together (at least the "
      "prefill batch size)", OFF(completion_batch_size), NULL, 0},

@@ -25,6 +25,8 @@ struct areq {
     struct areq *prev, *next;    /* the app's list of requests under way */
     char *id;                /* the id as JSON text */
     char **stops;            /* owned NULL-ended stop strings (or NULL: the command line's) */
+    int32_t *bias_ids;       /* the request's logit_bias (the engine copies it) */
+    float *bias_values;
     struct mlxc_stop stop;
     struct mlxc_detok *detok;
     struct mlxc_buf text;
@@ -45,6 +47,8 @@ struct app {
     struct mlxc_err *e;
     int64_t n_requests;
     struct areq *live;       /* requests in the engine */
+    struct mlxc_kv_cache prefix; /* --prompt-cache-file: every request starts from a copy */
+    int has_prefix;
 };
 
 static void areq_free(struct areq *q)
@@ -55,6 +59,8 @@ static void areq_free(struct areq *q)
     for (char **s = q->stops; s && *s; s++)
         free(*s);
     free(q->stops);
+    free(q->bias_ids);
+    free(q->bias_values);
     mlxc_stop_free(&q->stop);
     mlxc_detok_free(q->detok);
     mlxc_buf_free(&q->text);
@@ -133,8 +139,11 @@ static int on_event(void *ctx, const struct mlxc_batch_event *ev)
     }
     if (A->a->jsonl) {
         struct mlxc_buf b = MLXC_BUF_INIT;
-        mlxc_buf_printf(&b, "{\"id\": %s, \"token\": %d, \"logprob\": %.6g, \"text\": ", q->id, ev->tok.id,
-                        (double)ev->tok.logprob);
+        mlxc_buf_printf(&b, "{\"id\": %s, \"token\": %d, \"logprob\": %.6g, \"top_logprobs\": [", q->id,
+                        ev->tok.id, (double)ev->tok.logprob);
+        for (int i = 0; i < ev->tok.n_top; i++)
+            mlxc_buf_printf(&b, "%s[%d, %.6g]", i ? ", " : "", ev->tok.top_ids[i], (double)ev->tok.top_logprobs[i]);
+        mlxc_buf_puts(&b, "], \"text\": ");
         mlxc_buf_json_str(&b, reason ? "" : (now.data ? now.data : ""), reason ? 0 : now.len);
         mlxc_buf_putc(&b, '}');
         write_line(A, &b);
@@ -153,8 +162,11 @@ static int on_event(void *ctx, const struct mlxc_batch_event *ev)
     return stopped;
 }
 
-static const char *const known_keys[] = {"id", "prompt", "messages", "system_prompt", "max_tokens", "temp",
-                                         "top_p", "min_p", "top_k", "min_tokens_to_keep", "seed", "stop", NULL};
+/* The request keys: mlxc-generate's flags with underscores (mlx_lm server's request fields). */
+static const char *const known_keys[] = {
+    "id", "prompt", "messages", "system_prompt", "max_tokens", "temp", "top_p", "min_p", "top_k",
+    "min_tokens_to_keep", "xtc_probability", "xtc_threshold", "seed", "stop", "repetition_penalty",
+    "repetition_context_size", "presence_penalty", "frequency_penalty", "logit_bias", "top_logprobs", NULL};
 
 static int number_key(const cJSON *o, const char *key, int integer, double lo, double hi, double *v,
                       struct mlxc_err *e)
@@ -168,6 +180,35 @@ static int number_key(const cJSON *o, const char *key, int integer, double lo, d
                          lo, hi);
     *v = x->valuedouble;
     return 1;
+}
+
+/* With a prompt cache, mlx_lm's "<query>" trick on a list of messages: render it again with the last
+ * message's content replaced by "<query>" (without the extra kwargs) and keep the real rendering from
+ * that index on, so only the user content and the template tail follow the cached prefix. */
+static int cut_to_query(struct app *A, const cJSON *messages, char *rendered, size_t *len, struct mlxc_err *e)
+{
+    cJSON *q = cJSON_Duplicate(messages, 1);
+    cJSON *last = q ? cJSON_GetArrayItem(q, cJSON_GetArraySize(q) - 1) : NULL;
+    if (!q)
+        return mlxc_errf(e, MLXC_ENOMEM, "out of memory");
+    if (!cJSON_IsObject(last) || !cJSON_ReplaceItemInObjectCaseSensitive(last, "content", cJSON_CreateString("<query>"))) {
+        cJSON_Delete(q);
+        return 0; /* no content to find: the whole rendering goes */
+    }
+    char *qj = cJSON_PrintUnformatted(q), *qtext = NULL;
+    size_t qlen = 0;
+    struct mlxc_chat_opts co = {.add_generation_prompt = 1};
+    int rc = qj ? mlxc_chat_template_apply(A->tmpl, qj, &co, &qtext, &qlen, e) : mlxc_errf(e, MLXC_ENOMEM, "out of memory");
+    const char *at = rc ? NULL : strstr(qtext, "<query>");
+    if (at && (size_t)(at - qtext) <= *len) {
+        size_t from = (size_t)(at - qtext);
+        memmove(rendered, rendered + from, *len - from + 1);
+        *len -= from;
+    }
+    free(qj);
+    free(qtext);
+    cJSON_Delete(q);
+    return rc;
 }
 
 /* Encodes a request's prompt or messages into ids. */
@@ -188,11 +229,11 @@ static int encode(struct app *A, const cJSON *o, const char *text, int32_t **ids
     }
     if (!messages) {
         struct mlxc_prompt_opts po = {text, sys ? sys->valuestring : a->system_prompt, a->prefill_response,
-                                      a->chat_template_config, a->ignore_chat_template, 0};
+                                      a->chat_template_config, a->ignore_chat_template, A->has_prefix};
         return mlxc_prompt_encode(A->tok, A->tmpl, &po, ids, n, NULL, e);
     }
-    if (!cJSON_IsArray(messages))
-        return mlxc_errf(e, MLXC_EINVAL, "'messages' must be a list");
+    if (!cJSON_IsArray(messages) || cJSON_GetArraySize(messages) == 0)
+        return mlxc_errf(e, MLXC_EINVAL, "'messages' must be a non-empty list");
     if (!A->tmpl || a->ignore_chat_template)
         return mlxc_errf(e, MLXC_EINVAL, "'messages' need the model's chat template");
     char *mj = cJSON_PrintUnformatted(messages);
@@ -207,6 +248,8 @@ static int encode(struct app *A, const cJSON *o, const char *text, int32_t **ids
     else {
         struct mlxc_chat_opts co = {.add_generation_prompt = 1, .extra_json = kwargs};
         rc = mlxc_chat_template_apply(A->tmpl, mj, &co, &rendered, &len, e);
+        if (!rc && A->has_prefix)
+            rc = cut_to_query(A, messages, rendered, &len, e);
         if (rc)
             mlxc_err_ctx(e, "rendering the chat template");
     }
@@ -218,13 +261,68 @@ static int encode(struct app *A, const cJSON *o, const char *text, int32_t **ids
     return rc;
 }
 
-/* Reads a request's settings over the command line's, and its stop strings. */
+/* "stop": a string or a list of non-empty strings, into q->stops (NULL-ended). */
+static int stop_key(const cJSON *stop, struct areq *q, struct mlxc_err *e)
+{
+    if (cJSON_IsString(stop)) {
+        q->stops = calloc(2, sizeof *q->stops);
+        if (!q->stops || !(q->stops[0] = strdup(stop->valuestring)))
+            return mlxc_errf(e, MLXC_ENOMEM, "out of memory");
+        return 0;
+    }
+    if (!cJSON_IsArray(stop))
+        return mlxc_errf(e, MLXC_EINVAL, "'stop' must be a string or a list of strings");
+    int n = cJSON_GetArraySize(stop), i = 0;
+    if (!(q->stops = calloc((size_t)n + 1, sizeof *q->stops)))
+        return mlxc_errf(e, MLXC_ENOMEM, "out of memory");
+    for (const cJSON *s = stop->child; s; s = s->next, i++) {
+        if (!cJSON_IsString(s) || !*s->valuestring)
+            return mlxc_errf(e, MLXC_EINVAL, "'stop' must be a list of non-empty strings");
+        if (!(q->stops[i] = strdup(s->valuestring)))
+            return mlxc_errf(e, MLXC_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+/* "logit_bias": {"ID": value, ...} (mlx_lm server) or "ID=V,..." (the --logit-bias flag), ids in the
+ * vocabulary; the arrays go to q. */
+static int bias_key(struct app *A, const cJSON *v, struct areq *q, int *n, struct mlxc_err *e)
+{
+    const int64_t V = A->m->cfg.vocab_size;
+    if (cJSON_IsString(v)) {
+        int rc = mlxc_logit_bias_parse(v->valuestring, V, &q->bias_ids, &q->bias_values, n, e);
+        return rc ? mlxc_err_ctx(e, "'logit_bias'") : 0;
+    }
+    if (!cJSON_IsObject(v))
+        return mlxc_errf(e, MLXC_EINVAL, "'logit_bias' must be an object of token ids to numbers");
+    int k = cJSON_GetArraySize(v);
+    q->bias_ids = malloc(((size_t)k + 1) * sizeof *q->bias_ids);
+    q->bias_values = malloc(((size_t)k + 1) * sizeof *q->bias_values);
+    if (!q->bias_ids || !q->bias_values)
+        return mlxc_errf(e, MLXC_ENOMEM, "out of memory");
+    *n = 0;
+    for (const cJSON *x = v->child; x; x = x->next) {
+        char *end = NULL;
+        errno = 0;
+        long long id = strtoll(x->string, &end, 10);
+        if (errno || end == x->string || *end || id < 0 || id >= V)
+            return mlxc_errf(e, MLXC_EINVAL, "'logit_bias': '%s' is not a token id (0..%lld)", x->string,
+                             (long long)V - 1);
+        if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble))
+            return mlxc_errf(e, MLXC_EINVAL, "'logit_bias': the bias of token %lld must be a number", id);
+        q->bias_ids[*n] = (int32_t)id;
+        q->bias_values[(*n)++] = (float)x->valuedouble;
+    }
+    return 0;
+}
+
+/* Reads a request's settings over the command line's, and its stop strings and logit bias. */
 static int settings(struct app *A, const cJSON *o, struct mlxc_gen_params *gp, struct areq *q, struct mlxc_err *e)
 {
     const struct mlxc_generate_args *a = A->a;
     *gp = (struct mlxc_gen_params){
         .max_tokens = a->max_tokens, .sampling = a->sampling, .logits = a->logits, .has_seed = a->has_seed,
-        .seed = a->seed, .eos = A->eos, .n_eos = A->n_eos,
+        .seed = a->seed, .eos = A->eos, .n_eos = A->n_eos, .top_logprobs = a->top_logprobs,
     };
     gp->sampling.xtc_special = A->special;
     gp->sampling.n_xtc_special = A->n_special;
@@ -239,6 +337,7 @@ static int settings(struct app *A, const cJSON *o, struct mlxc_gen_params *gp, s
     }
     double v = 0.0;
     int rc;
+    struct mlxc_logits_params *lg = &gp->logits;
 #define NUM(key, integer, lo, hi, dst)                                                                   \
     if ((rc = number_key(o, key, integer, lo, hi, &v, e)) < 0)                                       \
         return rc;                                                                                   \
@@ -250,29 +349,26 @@ static int settings(struct app *A, const cJSON *o, struct mlxc_gen_params *gp, s
     NUM("min_p", 0, 0, 1, gp->sampling.min_p = (float)v)
     NUM("top_k", 1, 0, 1e12, gp->sampling.top_k = (int)v)
     NUM("min_tokens_to_keep", 1, 1, 1e12, gp->sampling.min_tokens_to_keep = (int)v)
+    NUM("xtc_probability", 0, 0, 1, gp->sampling.xtc_probability = (float)v)
+    NUM("xtc_threshold", 0, 0, 0.5, gp->sampling.xtc_threshold = (float)v)
     NUM("seed", 1, 0, 9007199254740992.0, (gp->has_seed = 1, gp->seed = (uint64_t)v))
+    NUM("repetition_penalty", 0, 0, 1e9, lg->repetition_penalty = (float)v)
+    NUM("repetition_context_size", 1, 1, 1e9, lg->context_size = (int)v)
+    NUM("presence_penalty", 0, -1e9, 1e9, lg->presence_penalty = (float)v)
+    NUM("frequency_penalty", 0, -1e9, 1e9, lg->frequency_penalty = (float)v)
+    NUM("top_logprobs", 1, 0, 1e6, gp->top_logprobs = (int)v)
 #undef NUM
     const cJSON *stop = cJSON_GetObjectItemCaseSensitive(o, "stop");
-    if (stop) {
-        if (cJSON_IsString(stop)) {
-            q->stops = calloc(2, sizeof *q->stops);
-            if (q->stops && !(q->stops[0] = strdup(stop->valuestring)))
-                return mlxc_errf(e, MLXC_ENOMEM, "out of memory");
-        } else if (cJSON_IsArray(stop)) {
-            int n = cJSON_GetArraySize(stop);
-            q->stops = calloc((size_t)n + 1, sizeof *q->stops);
-            int i = 0;
-            for (const cJSON *s = stop->child; s && q->stops; s = s->next, i++) {
-                if (!cJSON_IsString(s) || !*s->valuestring)
-                    return mlxc_errf(e, MLXC_EINVAL, "'stop' must be a list of non-empty strings");
-                if (!(q->stops[i] = strdup(s->valuestring)))
-                    return mlxc_errf(e, MLXC_ENOMEM, "out of memory");
-            }
-        } else {
-            return mlxc_errf(e, MLXC_EINVAL, "'stop' must be a string or a list of strings");
-        }
-        if (!q->stops)
-            return mlxc_errf(e, MLXC_ENOMEM, "out of memory");
+    if (stop && (rc = stop_key(stop, q, e)) != 0)
+        return rc;
+    const cJSON *bias = cJSON_GetObjectItemCaseSensitive(o, "logit_bias");
+    if (bias) {
+        int n = 0;
+        if ((rc = bias_key(A, bias, q, &n, e)) != 0)
+            return rc;
+        lg->bias_ids = q->bias_ids;
+        lg->bias_values = q->bias_values;
+        lg->n_bias = n;
     }
     return 0;
 }
@@ -314,12 +410,14 @@ static void take_line(struct app *A, char *line, size_t len, int64_t lineno)
         rc = settings(A, o, &gp, q, &e);
     if (!rc)
         rc = encode(A, o, line, &ids, &n, &e);
-    int64_t ctx = A->m->cfg.max_position_embeddings;
+    int64_t ctx = A->m->cfg.max_position_embeddings, cached = A->has_prefix ? A->prefix.offset : 0;
     if (!rc && n == 0)
         rc = mlxc_errf(&e, MLXC_EINVAL, "the prompt encodes to no tokens");
-    if (!rc && ctx > 0 && (int64_t)n > ctx)
-        rc = mlxc_errf(&e, MLXC_EINVAL, "the prompt has %zu tokens, more than the model's context of %lld", n,
-                       (long long)ctx);
+    if (!rc && ctx > 0 && cached + (int64_t)n > ctx)
+        rc = cached ? mlxc_errf(&e, MLXC_EINVAL, "the prompt has %zu tokens after the %lld of the prompt cache, more "
+                                "than the model's context of %lld", n, (long long)cached, (long long)ctx)
+                    : mlxc_errf(&e, MLXC_EINVAL, "the prompt has %zu tokens, more than the model's context of %lld", n,
+                                (long long)ctx);
     if (!rc) {
         mlxc_stop_init(&q->stop, q->stops ? q->stops : A->a->stop);
         rc = mlxc_detok_init(A->tok, &q->detok, &e);
@@ -330,7 +428,7 @@ static void take_line(struct app *A, char *line, size_t len, int64_t lineno)
         areq_free(q);
         q = NULL;
     } else if (!rc) {
-        struct mlxc_batch_request r = {ids, (int64_t)n, gp, NULL, q};
+        struct mlxc_batch_request r = {ids, (int64_t)n, gp, NULL, q, A->has_prefix ? &A->prefix : NULL};
         rc = mlxc_batch_insert(A->b, &r, NULL, &e);
         if (!rc) {
             q->next = A->live;
@@ -415,27 +513,26 @@ int mlxc_generate_batch_main(const struct mlxc_generate_args *a, FILE *in, FILE 
 {
     struct app A = {.a = a, .out = out, .e = e};
     struct mlxc_model *m = NULL;
-    char *dir = NULL;
+    char *model = NULL, *dir = NULL;
     struct reader R = {.fd = fileno(in)};
     int rc = 0;
-    if (a->prompt_cache_file || a->save_prompt_cache)
-        return mlxc_errf(e, MLXC_EINVAL, "--batch does not take --prompt-cache-file or --save-prompt-cache");
-    if (!a->model)
-        return mlxc_errf(e, MLXC_EINVAL, "no model given: pass --model with a model folder or a cached repo id");
-    if (!(dir = mlxc_model_dir_resolve(a->model, e)))
-        return e->code;
-    if ((rc = mlxc_model_open(dir, &m, e)) != 0)
+    if (a->save_prompt_cache)
+        return mlxc_errf(e, MLXC_EINVAL, "--batch does not take --save-prompt-cache (the requests have a cache each)");
+    if ((rc = mlxc_generate_open(a, &model, &dir, &m, &A.tok, &A.tmpl, e)) != 0)
         goto out;
     A.m = m;
-    if ((rc = mlxc_tok_open(dir, &A.tok, e)) != 0) {
-        mlxc_err_ctx(e, "loading the tokenizer of '%s'", dir);
-        goto out;
-    }
-    if (!a->ignore_chat_template && (rc = mlxc_chat_template_load(dir, &A.tmpl, e)) != 0) {
-        if (rc != MLXC_ENOTFOUND)
+    if (m->nonfinite[0])
+        fprintf(log, "warning: weight '%s' holds NaN or Inf values (a broken or corrupted model?)\n", m->nonfinite);
+    for (int i = 0; i < a->logits.n_bias; i++)
+        if (a->logits.bias_ids[i] < 0 || a->logits.bias_ids[i] >= m->cfg.vocab_size) {
+            rc = mlxc_errf(e, MLXC_EINVAL, "--logit-bias: token %d is outside the vocabulary (0..%lld)",
+                           a->logits.bias_ids[i], (long long)m->cfg.vocab_size - 1);
             goto out;
-        A.tmpl = NULL;
-        rc = 0;
+        }
+    if (a->prompt_cache_file) {
+        if ((rc = mlxc_generate_open_cache(a, m, &A.prefix, e)) != 0)
+            goto out;
+        A.has_prefix = 1;
     }
     if ((A.n_eos = mlxc_generate_build_eos(m, A.tok, a->extra_eos_token, A.eos, 64, e)) < 0) {
         rc = A.n_eos;
@@ -489,9 +586,11 @@ out:
     while (A.live)
         live_drop(&A, A.live);
     mlxc_batch_free(A.b);
+    mlxc_kv_free(&A.prefix);
     mlxc_chat_template_free(A.tmpl);
     mlxc_tok_close(A.tok);
     mlxc_model_close(m);
     free(dir);
+    free(model);
     return rc;
 }

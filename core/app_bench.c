@@ -58,8 +58,6 @@ int mlxc_bench_main(const struct mlxc_bench_args *a, FILE *out, struct mlxc_err 
     for (int64_t i = 0; i < a->prompt_tokens; i++)
         ids[i] = (int32_t)(mlxc_rng_uniform(&rng) * (float)m->cfg.vocab_size) % (int32_t)m->cfg.vocab_size;
 
-    double bw = mlxc_measure_read_bandwidth(s.pool, (size_t)1 << 30);
-    double bytes = (double)mlxc_model_decode_bytes(m);
     if (!a->jsonl)
         fprintf(out, "Running warmup..\n");
     struct trial t, sum = {0};
@@ -82,12 +80,17 @@ int mlxc_bench_main(const struct mlxc_bench_args *a, FILE *out, struct mlxc_err 
         sum.generation_tps += t.generation_tps / a->trials;
         sum.peak_gb = t.peak_gb > sum.peak_gb ? t.peak_gb : sum.peak_gb;
     }
+    /* after the trials, so that the 1 GiB buffer does not count in their peak memory */
+    double bw = mlxc_measure_read_bandwidth(s.pool, (size_t)1 << 30);
+    double bytes = (double)mlxc_model_decode_bytes(m);
     double bound = bw > 0 ? bw / bytes : 0;
     if (a->jsonl) {
-        fprintf(out, "{\"prompt_tps\": %.3f, \"generation_tps\": %.3f, \"peak_memory_gb\": %.3f, "
+        fprintf(out, "{\"prompt_tokens\": %lld, \"generation_tokens\": %lld, \"prompt_tps\": %.3f, "
+                     "\"generation_tps\": %.3f, \"peak_memory_gb\": %.3f, "
                      "\"bytes_per_token\": %.0f, \"bandwidth_gbs\": %.2f, \"decode_bound_tps\": %.3f, "
                      "\"fraction_of_bound\": %.3f, \"model_file_gb\": %.3f}\n",
-                sum.prompt_tps, sum.generation_tps, sum.peak_gb, bytes, bw / 1e9, bound,
+                (long long)a->prompt_tokens, (long long)a->generation_tokens, sum.prompt_tps, sum.generation_tps,
+                sum.peak_gb, bytes, bw / 1e9, bound,
                 bound > 0 ? sum.generation_tps / bound : 0, (double)mlxc_weights_nbytes(m->weights) / 1e9);
     } else {
         fprintf(out, "Averages: prompt_tps=%.3f, generation_tps=%.3f, peak_memory=%.3f\n", sum.prompt_tps,

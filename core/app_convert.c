@@ -12,6 +12,8 @@
 
 #include "core/buf.h"
 #include "core/config.h"
+#include "core/experts.h"
+#include "core/family.h"
 #include "core/half.h"
 #include "core/json_py.h"
 #include "core/model_dir.h"
@@ -57,6 +59,7 @@ struct convert {
     FILE *log;
     struct mlxc_config cfg;
     struct mlxc_weights *w;
+    struct mlxc_vtensors vt;      /* a checkpoint's experts as mlx_lm's stacked tensors (core/experts.h) */
     char *src_dir;
     enum mlxc_dtype float_dtype;  /* output dtype of float tensors, or MLXC_DTYPE_COUNT to keep each */
     struct mlxc_qparams q;        /* top-level quantization params */
@@ -166,18 +169,21 @@ static int quant_params_for(struct convert *c, const char *path, const struct ml
     *q = c->q;
     if (c->a->quant_predicate)
         q->bits = mlxc_recipe_bits(path, c->recipe_pos, (int)c->cfg.n_layers, c->recipe_low, c->recipe_high);
+    else if (c->cfg.family->quant_predicate && c->cfg.family->quant_predicate(path, q))
+        return 2; /* the model's own choice (a recipe replaces it), written per layer */
     return 1;
 }
 
-/* Adds {"group_size", "bits"} for path to the "quantization" object (recipes list every layer). */
-static int note_layer(struct convert *c, const char *path, struct mlxc_qparams q, struct mlxc_err *e)
+/* Adds {"group_size", "bits"} for path to the "quantization" object (recipes list every layer; a model's
+ * own predicate the layers it chose params for: `own`). */
+static int note_layer(struct convert *c, const char *path, struct mlxc_qparams q, int own, struct mlxc_err *e)
 {
-    if (!c->a->quant_predicate)
+    if (!c->a->quant_predicate && !own)
         return 0;
     cJSON *o = cJSON_CreateObject();
     if (!o)
         return mlxc_errf(e, MLXC_ENOMEM, "out of memory");
-    if (c->a->q_group_size)
+    if (c->a->q_group_size || own)
         cJSON_AddNumberToObject(o, "group_size", q.group_size);
     else
         cJSON_AddNullToObject(o, "group_size"); /* mlx_lm writes None; loading resolves it to 64 */
@@ -191,7 +197,7 @@ static int plan_quantized_source(struct convert *c, const char *path, const stru
 {
     char name[700];
     snprintf(name, sizeof name, "%s.biases", path);
-    const struct mlxc_tensor *biases = mlxc_weights_get(c->w, name);
+    const struct mlxc_tensor *biases = mlxc_vtensors_find(&c->vt, c->w, name);
     struct mlxc_qparams q;
     if (!mlxc_config_quant_for(&c->cfg, path, &q))
         q = c->cfg.quant.q;
@@ -237,18 +243,19 @@ static int plan_tensor(struct convert *c, const struct mlxc_tensor *t, struct ml
         return 0; /* sanitize: the embedding serves as the head */
     if (ends_with(name, ".scales") || ends_with(name, ".biases")) {
         snprintf(path, sizeof path, "%.*s.weight", (int)(strlen(name) - 7), name);
-        if (mlxc_weights_get(c->w, path))
+        if (mlxc_vtensors_find(&c->vt, c->w, path))
             return 0; /* part of a quantized triple, planned with its weight */
     }
     if (ends_with(name, ".weight")) {
         snprintf(path, sizeof path, "%.*s", (int)(strlen(name) - 7), name);
         char sname[640];
         snprintf(sname, sizeof sname, "%s.scales", path);
-        const struct mlxc_tensor *scales = mlxc_weights_get(c->w, sname);
+        const struct mlxc_tensor *scales = mlxc_vtensors_find(&c->vt, c->w, sname);
         if (scales)
             return plan_quantized_source(c, path, t, scales, e);
         struct mlxc_qparams q;
-        if (quant_params_for(c, path, t, &q)) {
+        int how = quant_params_for(c, path, t, &q);
+        if (how) {
             int64_t cols = t->shape[t->ndim - 1];
             enum mlxc_dtype sdt = c->float_dtype != MLXC_DTYPE_COUNT ? c->float_dtype : t->dtype;
             if (sdt == MLXC_F64)
@@ -279,7 +286,7 @@ static int plan_tensor(struct convert *c, const struct mlxc_tensor *t, struct ml
                 b->entry.name = b->name;
             }
             c->p.params += (double)rows_of(t) * (double)cols;
-            return note_layer(c, path, q, e);
+            return note_layer(c, path, q, how == 2, e);
         }
     }
     struct out_tensor *o = add_out(&c->p, name, mlxc_dtype_is_float(t->dtype) ? OP_CAST : OP_COPY, e);
@@ -300,13 +307,16 @@ static int cmp_tensor_ptr(const void *a, const void *b)
 
 static int make_plan(struct convert *c, struct mlxc_err *e)
 {
-    const struct mlxc_tensor **all = malloc(c->w->ntensors * sizeof *all);
+    const struct mlxc_tensor **all = malloc((c->w->ntensors + c->vt.n + 1) * sizeof *all);
     if (!all)
         return mlxc_errf(e, MLXC_ENOMEM, "out of memory");
     size_t n = 0;
     for (size_t f = 0; f < c->w->nfiles; f++)
         for (size_t i = 0; i < c->w->files[f]->ntensors; i++)
-            all[n++] = &c->w->files[f]->tensors[i];
+            if (!mlxc_vtensors_hidden(&c->vt, c->w->files[f]->tensors[i].name))
+                all[n++] = &c->w->files[f]->tensors[i];
+    for (size_t i = 0; i < c->vt.n; i++) /* stacked experts in mlx_lm's layout (its sanitize) */
+        all[n++] = &c->vt.t[i];
     qsort(all, n, sizeof *all, cmp_tensor_ptr);
     if (c->a->quant_predicate) { /* the layer index position, from the first path with "down_proj" */
         c->recipe_pos = -1;
@@ -571,12 +581,17 @@ static int write_shards(struct convert *c, struct mlxc_err *e)
         struct mlxc_st_writer *w;
         rc = mlxc_stw_open(path, entries, count, meta, 1, &w, e);
         for (size_t k = 0; k < count && !rc; k++, i++) {
-            rc = write_tensor(c, &c->p.t[i], w, buf, e);
+            struct out_tensor *o = &c->p.t[i];
+            const struct mlxc_tensor *srcs[] = {o->src, o->src_scales, o->src_biases};
+            int reads = o->op != OP_QUANT_S && o->op != OP_QUANT_B; /* those two write the stash */
+            for (int j = 0; j < 3 && reads && !rc; j++)
+                rc = mlxc_vtensors_load(&c->vt, srcs[j], e);
+            if (!rc)
+                rc = write_tensor(c, o, w, buf, e);
             progress(c, i + 1);
             /* done with the source: drop its pages, so RSS stays near one tensor, not the model */
-            mlxc_tensor_release(c->p.t[i].src);
-            mlxc_tensor_release(c->p.t[i].src_scales);
-            mlxc_tensor_release(c->p.t[i].src_biases);
+            for (int j = 0; j < 3; j++)
+                mlxc_vtensors_release(&c->vt, srcs[j]);
         }
         if (rc && w)
             mlxc_stw_abort(w);
@@ -804,6 +819,8 @@ static int setup(struct convert *c, struct mlxc_err *e)
     int rc = mlxc_config_load(c->src_dir, &c->cfg, e);
     if (!rc)
         rc = mlxc_weights_open(c->src_dir, &c->w, e);
+    if (!rc)
+        rc = mlxc_vtensors_make(&c->vt, &c->cfg, c->w, e);
     if (rc)
         return rc;
     if (a->quantize && c->cfg.quant.present)
@@ -869,6 +886,7 @@ int mlxc_convert_main(const struct mlxc_convert_args *a, FILE *log, struct mlxc_
     free(c.stash_s);
     free(c.stash_b);
     free(c.tmp_dir);
+    mlxc_vtensors_free(&c.vt);
     mlxc_weights_close(c.w);
     if (c.cfg.root)
         mlxc_config_free(&c.cfg);

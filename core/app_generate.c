@@ -130,8 +130,8 @@ static char *pick_model(const struct mlxc_generate_args *a, struct mlxc_err *e)
     return model;
 }
 
-static int open_all(const struct mlxc_generate_args *a, char **model, char **dir, struct mlxc_model **m,
-                    struct mlxc_tokenizer **tok, struct mlxc_chat_template **tmpl, struct mlxc_err *e)
+int mlxc_generate_open(const struct mlxc_generate_args *a, char **model, char **dir, struct mlxc_model **m,
+                       struct mlxc_tokenizer **tok, struct mlxc_chat_template **tmpl, struct mlxc_err *e)
 {
     if (!(*model = pick_model(a, e)))
         return e->code;
@@ -150,9 +150,7 @@ static int open_all(const struct mlxc_generate_args *a, char **model, char **dir
     return rc;
 }
 
-/* The cache: loaded from --prompt-cache-file (its --kv-bits/--kv-group-size must agree, mlx_lm step 2)
- * or made fresh with the options. */
-static int open_cache(const struct mlxc_generate_args *a, const struct mlxc_model *m, struct mlxc_kv_cache *cache,
+int mlxc_generate_open_cache(const struct mlxc_generate_args *a, const struct mlxc_model *m, struct mlxc_kv_cache *cache,
                       struct mlxc_err *e)
 {
     if (!a->prompt_cache_file)
@@ -213,7 +211,7 @@ int mlxc_generate_main(const struct mlxc_generate_args *a, FILE *out, FILE *log,
     struct mlxc_kv_cache cache = {0};
     int32_t eos[64];
     mlxc_stop_init(&r.stop, a->stop);
-    int rc = open_all(a, &model, &dir, &m, &r.tok, &tmpl, e);
+    int rc = mlxc_generate_open(a, &model, &dir, &m, &r.tok, &tmpl, e);
     if (rc)
         goto out;
     if (m->nonfinite[0])
@@ -241,7 +239,7 @@ int mlxc_generate_main(const struct mlxc_generate_args *a, FILE *out, FILE *log,
     }
     int64_t step = a->prefill_step_size > 0 ? a->prefill_step_size : 2048;
     int64_t chunk = (int64_t)n < step ? (int64_t)n : step;
-    if ((rc = mlxc_state_init(&s, m, chunk, a->threads, e)) != 0 || (rc = open_cache(a, m, &cache, e)) != 0 ||
+    if ((rc = mlxc_state_init(&s, m, chunk, a->threads, e)) != 0 || (rc = mlxc_generate_open_cache(a, m, &cache, e)) != 0 ||
         (rc = mlxc_detok_init(r.tok, &r.detok, e)) != 0)
         goto out;
     warn_context(m, cache.offset, (int64_t)n, a->max_tokens, log);

@@ -44,6 +44,17 @@ int mlxc_generate_main(const struct mlxc_generate_args *a, FILE *out, FILE *log,
 
 struct mlxc_model;
 struct mlxc_tokenizer;
+struct mlxc_chat_template;
+/* The model (--model, else the one the prompt cache names, else the bundled one: *model, malloc'd),
+ * its folder (*dir), weights, tokenizer and chat template (NULL when it has none or it is ignored). The
+ * caller frees what was set, also on error. */
+int mlxc_generate_open(const struct mlxc_generate_args *a, char **model, char **dir, struct mlxc_model **m,
+                       struct mlxc_tokenizer **tok, struct mlxc_chat_template **tmpl, struct mlxc_err *e);
+/* The cache: loaded from --prompt-cache-file (its --kv-bits/--kv-group-size must agree, mlx_lm step 2)
+ * or made fresh with the options. */
+int mlxc_generate_open_cache(const struct mlxc_generate_args *a, const struct mlxc_model *m,
+                             struct mlxc_kv_cache *cache, struct mlxc_err *e);
+
 /* The EOS set: config (or generation_config) ids, else the tokenizer's eos, plus extra (ids or token
  * strings, NULL-ended). Returns how many ids it wrote (<= cap) or an error. */
 int mlxc_generate_build_eos(const struct mlxc_model *m, const struct mlxc_tokenizer *tok, char *const *extra,

@@ -3,11 +3,15 @@
  *   j <= base + t, and j > base + t - window when the cache has a window (rotating prefill);
  *   out[t,h] = sum_j softmax_j(cap(q[t,h] . k[j] * scale)) v[j]
  *   scale = the config's attn_scale (1/sqrt(hd) unless the family says otherwise), cap(s) = tanh(s/c)*c
- *   with gemma2's attention softcap c, else the identity
- * Heads are split across threads. Few queries: one dot product per key. Many queries (prefill): blocks
- * of queries against the keys with OpenBLAS, then the mask and softmax per row. Keys and values are
- * read as f32 (converted or dequantized row by row when the cache stores them otherwise). */
-#include <cblas.h>
+ *   with gemma2's attention softcap c, else the identity; with sinks (gpt_oss) the softmax has one more
+ *   logit sink[h] in its denominator: exp(s_j - m) / (sum_j exp(s_j - m) + exp(sink[h] - m)),
+ *   m = max(max_j s_j, sink[h])
+ * The work is cut into units of (kv head, share of its query heads, block of up to TBLOCK tokens), dealt
+ * round-robin to the threads (later token blocks see more keys). A unit's queries, (tokens x heads) rows,
+ * go together through the attention kernels (core/kernels.h), which convert each cached key and value
+ * row once for all of them: scores over the keys any of its tokens sees, then per row the mask, softcap
+ * and softmax, then the weighted values. Decode is one token: a unit is a kv head with its query heads.
+ * Quantized caches are dequantized row by row into the thread's scratch. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,9 +19,9 @@
 #include "core/forward.h"
 #include "core/kernels.h"
 #include "core/ops.h"
-#include "core/sys.h"
+#include "core/pool.h"
 
-#define QBLOCK 64 /* queries per OpenBLAS block */
+#define TBLOCK 8 /* tokens per unit */
 
 struct att_job {
     const struct mlxc_config *c;
@@ -25,9 +29,12 @@ struct att_job {
     const struct mlxc_kv_cache *cache;
     int layer;
     struct mlxc_kv_view view;
+    const float *sinks; /* (n_heads) or NULL */
     const float *q;
     int64_t T;
     float *out;
+    int shares;       /* query-head shares per kv head */
+    int64_t nblocks;  /* token blocks */
 };
 
 /* Visible slots [*lo, *hi) for query t. */
@@ -38,125 +45,85 @@ static void visible(const struct mlxc_kv_view *v, int64_t t, int64_t *lo, int64_
     *lo = v->window > 0 && last - v->window + 1 > 0 ? last - v->window + 1 : 0;
 }
 
-/* Per-thread scratch: scores (scores_cap) then two rows of head_dim. */
-static float *scratch(const struct att_job *j, int tid)
+int64_t mlxc_attention_scratch(const struct mlxc_config *c, int64_t T, int64_t n, int quantized)
 {
-    return j->s->scores + (int64_t)tid * (j->s->scores_cap + 2 * j->c->head_dim);
+    const int64_t hd = c->head_dim, rows = (T < TBLOCK ? T : TBLOCK) * (c->n_heads / c->n_kv_heads);
+    return rows * (n + 2 * hd) + (quantized ? 2 * n * hd : 0);
 }
 
-static void attend_one(const struct att_job *j, int tid, const float *q, int kvh, int64_t t, float *out)
+/* Query heads [h0, h0 + nh) of kv head kvh for tokens [t0, t0 + nt), in the thread's scratch. */
+static void attend_unit(const struct att_job *j, int tid, int kvh, int h0, int nh, int64_t t0, int64_t nt)
 {
     const struct mlxc_kernels *k = mlxc_kernels();
-    const int hd = (int)j->c->head_dim;
-    const float scale = j->c->attn_scale;
-    float *scores = scratch(j, tid), *row = scores + j->s->scores_cap;
-    int64_t lo, hi;
-    visible(&j->view, t, &lo, &hi);
-    for (int64_t p = lo; p < hi; p++) {
-        const float *key = mlxc_kv_k_f32(j->cache, j->layer, p, kvh);
-        if (!key) {
-            mlxc_kv_read_k(j->cache, j->layer, p, kvh, row);
-            key = row;
-        }
-        scores[p - lo] = k->dot(q, key, hd) * scale;
-    }
-    if (j->c->attn_softcap != 0.0f)
-        mlxc_softcap(scores, hi - lo, j->c->attn_softcap);
-    mlxc_softmax(scores, hi - lo);
-    memset(out, 0, (size_t)hd * sizeof *out);
-    for (int64_t p = lo; p < hi; p++) {
-        const float *val = mlxc_kv_v_f32(j->cache, j->layer, p, kvh);
-        if (!val) {
-            mlxc_kv_read_v(j->cache, j->layer, p, kvh, row);
-            val = row;
-        }
-        k->axpy(scores[p - lo], val, out, hd);
-    }
-}
-
-/* Keys or values of kv head kvh as an f32 matrix (n, hd) with row stride *ld: the cache itself when it
- * stores f32, else converted into buf. */
-static const float *head_matrix(const struct att_job *j, int which, int kvh, float *buf, int *ld)
-{
-    const int hd = (int)j->c->head_dim;
-    const float *direct = which ? mlxc_kv_v_f32(j->cache, j->layer, 0, kvh) : mlxc_kv_k_f32(j->cache, j->layer, 0, kvh);
-    if (direct) {
-        *ld = (int)(j->c->n_kv_heads * hd);
-        return direct;
-    }
-    for (int64_t p = 0; p < j->view.n; p++)
-        (which ? mlxc_kv_read_v : mlxc_kv_read_k)(j->cache, j->layer, p, kvh, buf + p * hd);
-    *ld = hd;
-    return buf;
-}
-
-/* Queries [t0, t0+nb) of head h against all visible keys, through OpenBLAS. */
-static void attend_block(const struct att_job *j, int h, const float *K, int ldk, const float *V, int ldv,
-                         int64_t t0, int64_t nb, float *scores)
-{
     const int hd = (int)j->c->head_dim, H = (int)j->c->n_heads;
-    const int64_t qstride = (int64_t)H * hd, S = j->view.n;
-    const float scale = j->c->attn_scale;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, (int)S, hd, scale, j->q + t0 * qstride + (int64_t)h * hd,
-                (int)qstride, K, ldk, 0.0f, scores, (int)S);
-    for (int64_t i = 0; i < nb; i++) {
-        float *row = scores + i * S;
-        int64_t lo, hi;
-        visible(&j->view, t0 + i, &lo, &hi);
-        if (j->c->attn_softcap != 0.0f)
-            mlxc_softcap(row + lo, hi - lo, j->c->attn_softcap);
-        mlxc_softmax(row + lo, hi - lo);
-        for (int64_t p = 0; p < lo; p++)
-            row[p] = 0.0f;
-        for (int64_t p = hi; p < S; p++)
-            row[p] = 0.0f;
+    const int nq = (int)nt * nh;
+    int64_t lo, hi, lo_last, hi_last;
+    visible(&j->view, t0, &lo, &hi);
+    visible(&j->view, t0 + nt - 1, &lo_last, &hi_last);
+    const int64_t n = hi_last - lo; /* keys any of the tokens sees, from the first token's first */
+    float *qb = j->s->scores + (int64_t)tid * j->s->scores_cap, *ob = qb + (int64_t)nq * hd, *sc = ob + (int64_t)nq * hd;
+    for (int i = 0; i < nq; i++) /* rows: token-major, then head */
+        memcpy(qb + (int64_t)i * hd, j->q + ((t0 + i / nh) * H + h0 + i % nh) * hd, (size_t)hd * sizeof(float));
+    const void *K = mlxc_kv_k_row(j->cache, j->layer, lo, kvh), *V = mlxc_kv_v_row(j->cache, j->layer, lo, kvh);
+    enum mlxc_dtype dt = j->cache->dtype;
+    int64_t ld = j->c->n_kv_heads * hd;
+    if (!K) { /* quantized storage: dequantize the rows */
+        float *kb = sc + (int64_t)nq * n, *vb = kb + n * hd;
+        for (int64_t p = 0; p < n; p++) {
+            mlxc_kv_read_k(j->cache, j->layer, lo + p, kvh, kb + p * hd);
+            mlxc_kv_read_v(j->cache, j->layer, lo + p, kvh, vb + p * hd);
+        }
+        K = kb;
+        V = vb;
+        dt = MLXC_F32;
+        ld = hd;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, hd, (int)S, 1.0f, scores, (int)S, V, ldv, 0.0f,
-                j->out + t0 * qstride + (int64_t)h * hd, (int)qstride);
+    k->att_scores(K, dt, ld, n, qb, nq, hd, j->c->attn_scale, sc, n);
+    for (int i = 0; i < nq; i++) {
+        float *row = sc + (int64_t)i * n;
+        int64_t a, b; /* this token's keys, relative to lo */
+        visible(&j->view, t0 + i / nh, &a, &b);
+        a -= lo;
+        b -= lo;
+        if (j->c->attn_softcap != 0.0f)
+            mlxc_softcap(row + a, b - a, j->c->attn_softcap);
+        if (j->sinks)
+            mlxc_softmax_sink(row + a, b - a, j->sinks[h0 + i % nh]);
+        else
+            mlxc_softmax(row + a, b - a);
+        memset(row, 0, (size_t)a * sizeof *row);
+        memset(row + b, 0, (size_t)(n - b) * sizeof *row);
+    }
+    k->att_values(V, dt, ld, n, sc, nq, n, hd, ob);
+    for (int i = 0; i < nq; i++)
+        memcpy(j->out + ((t0 + i / nh) * H + h0 + i % nh) * hd, ob + (int64_t)i * hd, (size_t)hd * sizeof(float));
 }
 
 static void attention_task(void *ctx, int tid, int nth)
 {
     const struct att_job *j = ctx;
-    const int H = (int)j->c->n_heads, hd = (int)j->c->head_dim;
-    const int group = H / (int)j->c->n_kv_heads;
-    int64_t h0, h1;
-    mlxc_split_range(H, tid, nth, 1, &h0, &h1);
-    if (j->T < QBLOCK / 4) {
-        for (int64_t h = h0; h < h1; h++)
-            for (int64_t t = 0; t < j->T; t++)
-                attend_one(j, tid, j->q + (t * H + h) * hd, (int)h / group, t, j->out + (t * H + h) * hd);
-        return;
+    const int group = (int)(j->c->n_heads / j->c->n_kv_heads);
+    const int64_t units = j->c->n_kv_heads * j->shares * j->nblocks;
+    for (int64_t u = tid; u < units; u += nth) {
+        const int64_t blk = u % j->nblocks, rest = u / j->nblocks;
+        const int kvh = (int)(rest / j->shares), share = (int)(rest % j->shares);
+        int64_t a, b, t0 = blk * TBLOCK;
+        mlxc_split_range(group, share, j->shares, 1, &a, &b);
+        if (b > a)
+            attend_unit(j, tid, kvh, kvh * group + (int)a, (int)(b - a), t0, j->T - t0 < TBLOCK ? j->T - t0 : TBLOCK);
     }
-    const int64_t S = j->view.n;
-    float *scores = mlxc_alloc_aligned((size_t)QBLOCK * (size_t)S * sizeof(float));
-    float *kbuf = mlxc_alloc_aligned((size_t)S * (size_t)hd * sizeof(float));
-    float *vbuf = mlxc_alloc_aligned((size_t)S * (size_t)hd * sizeof(float));
-    int last_kvh = -1, ldk = 0, ldv = 0;
-    const float *K = NULL, *V = NULL;
-    for (int64_t h = h0; h < h1; h++) {
-        int kvh = (int)h / group;
-        if (!scores || !kbuf || !vbuf) { /* no memory for blocks: the per-query path */
-            for (int64_t t = 0; t < j->T; t++)
-                attend_one(j, tid, j->q + (t * H + h) * hd, kvh, t, j->out + (t * H + h) * hd);
-            continue;
-        }
-        if (kvh != last_kvh) {
-            K = head_matrix(j, 0, kvh, kbuf, &ldk);
-            V = head_matrix(j, 1, kvh, vbuf, &ldv);
-            last_kvh = kvh;
-        }
-        for (int64_t t0 = 0; t0 < j->T; t0 += QBLOCK)
-            attend_block(j, (int)h, K, ldk, V, ldv, t0, j->T - t0 < QBLOCK ? j->T - t0 : QBLOCK, scores);
-    }
-    mlxc_free_aligned(scores);
-    mlxc_free_aligned(kbuf);
-    mlxc_free_aligned(vbuf);
 }
 
 void mlxc_attention(const struct mlxc_config *c, struct mlxc_state *s, const struct mlxc_kv_cache *cache,
-                    int layer, const struct mlxc_kv_view *view, const float *q, int64_t T, float *out)
+                    int layer, const struct mlxc_kv_view *view, const float *sinks, const float *q, int64_t T,
+                    float *out)
 {
-    struct att_job j = {c, s, cache, layer, *view, q, T, out};
+    struct att_job j = {c, s, cache, layer, *view, sinks, q, T, out, 1, (T + TBLOCK - 1) / TBLOCK};
+    /* few units (decode with fewer kv heads than threads): share a kv head's query heads out */
+    const int nth = mlxc_pool_size(s->pool), group = (int)(c->n_heads / c->n_kv_heads);
+    if (c->n_kv_heads * j.nblocks < nth) {
+        j.shares = (int)((nth + c->n_kv_heads * j.nblocks - 1) / (c->n_kv_heads * j.nblocks));
+        j.shares = j.shares < group ? j.shares : group;
+    }
     mlxc_pool_run(s->pool, attention_task, &j);
 }

@@ -9,7 +9,8 @@
  * with their own base; none on smollm3's NoPE layers), keys/values appended to the cache, GQA softmax
  * with the family's scale and optional softcap, over the layer's window on sliding layers.
  * MLP: down(act(gate) * up) with act silu / tanh-GELU / erf-GELU (gate_up_proj split [gate | up] for
- * phi3), or non-gated c_proj(gelu(c_fc(x))) (starcoder2).
+ * phi3), or non-gated c_proj(gelu(c_fc(x))) (starcoder2), or a mixture of experts (core/moe.h) on MoE
+ * layers. Attention sinks (gpt_oss) add a per-head logit to each softmax's denominator.
  * Family differences are flags in the config, never a copy of this file.
  *
  * The block runs in three phases so that a batch of sequences shares the row-wise parts (core/batch.c):
@@ -21,6 +22,7 @@
 #include <string.h>
 
 #include "core/forward.h"
+#include "core/linear_group.h"
 #include "core/ops.h"
 #include "core/rope.h"
 
@@ -69,10 +71,14 @@ static void rope(const struct mlxc_config *c, const struct mlxc_state *s, int la
                         r->traditional);
 }
 
-/* The state's choice of product: rowwise in batched decode (see mlxc_linear_forward_rowwise). */
+/* The state's choice of product: rowwise in batched decode (see mlxc_linear_forward_rowwise), per
+ * segment in grouped prefill (mlxc_linear_forward_group). */
 static void lin(const struct mlxc_state *s, const struct mlxc_linear *l, const float *x, int64_t T, float *y)
 {
-    (s->rowwise ? mlxc_linear_forward_rowwise : mlxc_linear_forward)(l, x, T, y, s->pool);
+    if (s->n_seg > 0)
+        mlxc_linear_forward_group(l, x, s->seg_T, s->n_seg, y, s->seg_scratch, s->pool);
+    else
+        (s->rowwise ? mlxc_linear_forward_rowwise : mlxc_linear_forward)(l, x, T, y, s->pool);
 }
 
 void mlxc_block_qkv(const struct mlxc_model *m, int layer, struct mlxc_state *s, int64_t N)
@@ -113,7 +119,7 @@ int mlxc_block_attend(const struct mlxc_model *m, int layer, struct mlxc_state *
     struct mlxc_kv_view view;
     int rc = mlxc_kv_update(cache, layer, k, v, T, &view, e);
     if (!rc)
-        rc = mlxc_state_reserve_scores(s, view.n, hd, e);
+        rc = mlxc_state_reserve_scores(s, mlxc_attention_scratch(c, T, view.n, cache->layers[layer].bits > 0), e);
     if (rc)
         return rc;
     /* a sliding layer over a plain cache (slot = position) still sees only its window; a rotating cache
@@ -121,7 +127,7 @@ int mlxc_block_attend(const struct mlxc_model *m, int layer, struct mlxc_state *
     if (c->layer_sliding && c->layer_sliding[layer] && view.window == 0 &&
         cache->layers[layer].policy == MLXC_KV_PLAIN)
         view.window = c->sliding_window;
-    mlxc_attention(c, s, cache, layer, &view, q, T, s->att + r0 * qdim);
+    mlxc_attention(c, s, cache, layer, &view, L->sinks, q, T, s->att + r0 * qdim);
     return 0;
 }
 
@@ -130,6 +136,10 @@ static void mlp_block(const struct mlxc_model *m, int layer, struct mlxc_state *
     const struct mlxc_config *c = &m->cfg;
     const struct mlxc_layer *L = &m->layers[layer];
     const int64_t I = c->intermediate_size;
+    if (L->moe) {
+        mlxc_moe_forward(c, L->moe, s, T, in, s->proj);
+        return;
+    }
     if (!c->mlp_gated) {
         lin(s, &L->up, in, T, s->gate);
         mlxc_activate(s->gate, T * I, c->act);

@@ -15,6 +15,7 @@
 #define CAP_HEAD_DIM 1024
 #define CAP_INTERMEDIATE (1 << 20)
 #define CAP_VOCAB (1 << 23)
+#define CAP_EXPERTS 1024
 
 int mlxc_cfg_int(const cJSON *args, const char *key, int64_t def, int64_t *out, struct mlxc_err *e)
 {
@@ -139,7 +140,9 @@ static int parse_quant(const cJSON *root, struct mlxc_quant_cfg *qc, struct mlxc
         if (cJSON_IsFalse(c))
             continue;
         l->quantized = 1;
-        if ((rc = parse_qparams(c, qc->q, &l->q, e)) != 0)
+        /* a per-layer dict is passed to to_quantized as it is: no "mode" means affine (mlx's default),
+         * so gpt-oss's 8-bit router stays affine in an mxfp4 model */
+        if ((rc = parse_qparams(c, def, &l->q, e)) != 0)
             return mlxc_err_ctx(e, "'quantization' entry '%s'", c->string);
     }
     return 0;
@@ -180,6 +183,16 @@ static int check_dims(const struct mlxc_config *c, struct mlxc_err *e)
                          (long long)c->n_heads, (long long)c->n_kv_heads);
     if (c->head_dim % 2)
         return mlxc_errf(e, MLXC_EFORMAT, "head_dim %lld is odd", (long long)c->head_dim);
+    if (c->layer_moe) {
+        if (c->n_experts < 1 || c->n_experts > CAP_EXPERTS)
+            return mlxc_errf(e, MLXC_EFORMAT, "%lld experts, outside 1..%d", (long long)c->n_experts, CAP_EXPERTS);
+        if (c->top_k < 1 || c->top_k > c->n_experts)
+            return mlxc_errf(e, MLXC_EFORMAT, "'num_experts_per_tok' is %lld, outside 1..%lld", (long long)c->top_k,
+                             (long long)c->n_experts);
+        if (c->moe_intermediate < 1 || c->moe_intermediate > CAP_INTERMEDIATE)
+            return mlxc_errf(e, MLXC_EFORMAT, "expert width %lld, outside 1..%d", (long long)c->moe_intermediate,
+                             CAP_INTERMEDIATE);
+    }
     return 0;
 }
 
@@ -347,5 +360,6 @@ void mlxc_config_free(struct mlxc_config *c)
     free(c->quant.layers);
     free(c->layer_sliding);
     free(c->layer_rope);
+    free(c->layer_moe);
     memset(c, 0, sizeof *c);
 }

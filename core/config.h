@@ -14,7 +14,7 @@
 
 struct mlxc_family;
 
-enum mlxc_rope_type { MLXC_ROPE_DEFAULT, MLXC_ROPE_LINEAR, MLXC_ROPE_DYNAMIC, MLXC_ROPE_LLAMA3, MLXC_ROPE_SU };
+enum mlxc_rope_type { MLXC_ROPE_DEFAULT, MLXC_ROPE_LINEAR, MLXC_ROPE_DYNAMIC, MLXC_ROPE_LLAMA3, MLXC_ROPE_SU, MLXC_ROPE_YARN };
 
 /* How a block normalises (mlx fast.rms_norm / fast.layer_norm). */
 enum mlxc_norm_kind {
@@ -28,6 +28,23 @@ enum mlxc_act {
     MLXC_ACT_SILU,      /* silu(g) = g sigmoid(g) */
     MLXC_ACT_GELU_TANH, /* 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))): mlx_lm gelu_approx */
     MLXC_ACT_GELU_ERF,  /* 0.5 x (1 + erf(x / sqrt 2)): mlx nn.gelu */
+    MLXC_ACT_SWIGLU_OAI, /* gated only: g = min(g, 7), u = clip(u, -7, 7), g sigmoid(1.702 g) (u + 1): gpt-oss */
+};
+
+/* How an MoE router turns its logits (n_experts) into the top_k experts' weights. */
+enum mlxc_router {
+    MLXC_ROUTER_TOPK_SOFTMAX, /* top-k logits, softmax over those k (mixtral, gpt_oss) */
+    MLXC_ROUTER_SOFTMAX_TOPK, /* softmax over all experts, top-k, renormalised if norm_topk_prob (qwen3_moe) */
+};
+
+/* Where the experts of an MoE block are stored. In mlx_lm's layout (MLX folders) each projection is one
+ * stacked tensor <block>.<experts>.{gate,up,down}_proj.weight with a leading expert dimension [E, out,
+ * in] (and .scales/.biases [E, out, in/group] when quantized, .bias [E, out] for gpt_oss); Hugging Face
+ * checkpoints hold them as the family's sanitize expects (core/experts.h). */
+enum mlxc_moe_hf {
+    MLXC_MOE_HF_PER_EXPERT, /* <block>.experts.{e}.<gate|up|down name>.weight, one tensor per expert */
+    MLXC_MOE_HF_GPT_OSS,    /* <block>.experts.gate_up_proj [E, in, 2 out] interleaved, down_proj [E, in, out]
+                               (+ _bias), or their MXFP4 _blocks/_scales [E, out, in/32, 16] and [E, out, in/32] */
 };
 
 /* Where q/k RMSNorms apply. */
@@ -43,7 +60,8 @@ struct mlxc_rope_cfg {
     int traditional;             /* pairs (2i, 2i+1) instead of (i, i+d/2) */
     float su_factor[512];        /* su/longrope: the long factor per pair (mlx_lm always takes it) */
     int n_factors;
-    float mscale;                /* su: q and k's rotated features are multiplied by it (1: none) */
+    float mscale;                /* su, yarn: q and k's rotated features are multiplied by it (1: none) */
+    float beta_fast, beta_slow;  /* yarn */
 };
 
 /* Per-layer quantization entry of config["quantization"]: a module path with its own params, or
@@ -86,6 +104,19 @@ struct mlxc_config {
      * layer i (smollm3 NoPE). NULL arrays: every layer global with RoPE. */
     unsigned char *layer_sliding, *layer_rope;
     int64_t sliding_window;
+    /* Mixture of experts (mixtral, qwen3_moe, gpt_oss): layer_moe[i] marks a layer whose MLP is n_experts
+     * SwiGLU experts of width moe_intermediate, top_k of them chosen per token by a router; NULL: none. */
+    unsigned char *layer_moe;
+    int64_t n_experts, top_k, moe_intermediate;
+    enum mlxc_router router;
+    int norm_topk_prob;
+    int moe_bias;                       /* router and experts have biases (gpt_oss) */
+    const char *moe_block;              /* "block_sparse_moe" (mixtral) or "mlp" */
+    const char *moe_router;             /* "gate" or "router" (gpt_oss) */
+    const char *moe_experts;            /* mlx_lm's stacked experts: "switch_mlp", or "experts" (gpt_oss) */
+    enum mlxc_moe_hf moe_hf;            /* how Hugging Face checkpoints store the experts */
+    const char *moe_hf_names[3];        /* MLXC_MOE_HF_PER_EXPERT: the gate, up and down names (w1, w3, w2) */
+    int attn_sinks;                     /* a learned logit per head in each softmax's denominator (gpt_oss) */
     int has_rope_local;
     int has_make_cache;                 /* mlx_lm's model defines make_cache (sliding layers' own caches) */
     int tie_from_weights;               /* gemma3: tied iff the weights have no lm_head.weight */

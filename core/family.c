@@ -13,6 +13,9 @@ static const struct mlxc_family *const families[] = {
     &mlxc_family_smollm3,
     &mlxc_family_olmo2,
     &mlxc_family_starcoder2,
+    &mlxc_family_mixtral,
+    &mlxc_family_qwen3_moe,
+    &mlxc_family_gpt_oss,
 };
 
 const struct mlxc_family *mlxc_family_find(const char *model_type)

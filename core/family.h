@@ -6,6 +6,7 @@
 #include <cjson/cJSON.h>
 
 #include "core/err.h"
+#include "quant/quant.h"
 
 struct mlxc_config;
 
@@ -15,6 +16,9 @@ struct mlxc_family {
     /* Reads the family's config keys and applies its defaults (mlx_lm's ModelArgs), after the generic
      * loader filled the shared fields it could. */
     int (*parse_config)(struct mlxc_config *c, struct mlxc_err *e);
+    /* mlx_lm's Model.quant_predicate, or NULL: returns 1 and sets q when module `path` gets params of its
+     * own when quantizing (qwen3_moe's and gpt_oss's routers: 8 bits, group 64, affine). */
+    int (*quant_predicate)(const char *path, struct mlxc_qparams *q);
 };
 
 /* The family for a model_type (aliases included), or NULL. */
@@ -25,7 +29,8 @@ const char *mlxc_family_list(char *buf, size_t cap);
 
 /* The families (one per core/family_<name>.c). */
 extern const struct mlxc_family mlxc_family_llama, mlxc_family_qwen2, mlxc_family_qwen3, mlxc_family_gemma2,
-    mlxc_family_gemma3_text, mlxc_family_phi3, mlxc_family_smollm3, mlxc_family_olmo2, mlxc_family_starcoder2;
+    mlxc_family_gemma3_text, mlxc_family_phi3, mlxc_family_smollm3, mlxc_family_olmo2, mlxc_family_starcoder2,
+    mlxc_family_mixtral, mlxc_family_qwen3_moe, mlxc_family_gpt_oss;
 
 /* Shared by llama-like families: the llama ModelArgs keys (head_dim, attention_bias, mlp_bias,
  * rope_scaling, tie_word_embeddings) with the given defaults. */

@@ -17,10 +17,12 @@ int mlxc_state_init(struct mlxc_state *s, const struct mlxc_model *m, int64_t ma
     if (max_chunk < 1)
         max_chunk = 1;
     s->max_chunk = max_chunk;
-    const int64_t D = c->hidden_size, inter = c->intermediate_size;
+    const int64_t D = c->hidden_size;
+    const int64_t inter = c->moe_intermediate > c->intermediate_size ? c->moe_intermediate : c->intermediate_size;
+    const int64_t E = c->layer_moe ? c->n_experts : 0, K = c->layer_moe ? c->top_k : 0;
     const int64_t qd = c->n_heads * c->head_dim, kvd = c->n_kv_heads * c->head_dim;
     struct {
-        float **p;
+        void *p; /* float ** or int32_t ** (4-byte elements alike) */
         int64_t n;
     } bufs[] = {
         {&s->x, max_chunk * D},   {&s->xn, max_chunk * D},    {&s->q, max_chunk * qd},
@@ -30,11 +32,16 @@ int mlxc_state_init(struct mlxc_state *s, const struct mlxc_model *m, int64_t ma
         {&s->inv_freq_local, c->has_rope_local ? c->head_dim / 2 : 0},
         {&s->fused, c->fused_qkv || c->fused_gate_up
                         ? max_chunk * (qd + 2 * kvd > 2 * inter ? qd + 2 * kvd : 2 * inter) : 0},
+        {&s->moe_logits, max_chunk * E}, {&s->moe_w, max_chunk * K}, {&s->moe_idx, max_chunk * K},
+        {&s->moe_x, E ? max_chunk * D : 0}, {&s->moe_y, E ? max_chunk * D : 0}, {&s->moe_rw, max_chunk * K},
+        {&s->moe_rows, max_chunk * K},
     };
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
         if (!bufs[i].n)
             continue;
-        if (!(*bufs[i].p = mlxc_alloc_aligned((size_t)bufs[i].n * sizeof(float)))) {
+        void *buf = mlxc_alloc_aligned((size_t)bufs[i].n * sizeof(float));
+        memcpy(bufs[i].p, &buf, sizeof buf);
+        if (!buf) {
             mlxc_state_free(s);
             return mlxc_errf(e, MLXC_ENOMEM, "out of memory for activations of %lld tokens", (long long)max_chunk);
         }
@@ -53,20 +60,21 @@ int mlxc_state_init(struct mlxc_state *s, const struct mlxc_model *m, int64_t ma
 
 void mlxc_state_free(struct mlxc_state *s)
 {
-    float *bufs[] = {s->x,      s->xn,       s->q,      s->k,        s->v,           s->att,  s->proj,
-                     s->gate,   s->up,       s->logits, s->inv_freq, s->inv_freq_local, s->fused, s->scores};
+    void *bufs[] = {s->x,      s->xn,       s->q,      s->k,        s->v,           s->att,  s->proj,
+                    s->gate,   s->up,       s->logits, s->inv_freq, s->inv_freq_local, s->fused, s->scores,
+                    s->moe_logits, s->moe_w, s->moe_x, s->moe_y, s->moe_rw, s->moe_idx, s->moe_rows};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         mlxc_free_aligned(bufs[i]);
     mlxc_pool_free(s->pool);
     memset(s, 0, sizeof *s);
 }
 
-int mlxc_state_reserve_scores(struct mlxc_state *s, int64_t positions, int head_dim, struct mlxc_err *e)
+int mlxc_state_reserve_scores(struct mlxc_state *s, int64_t floats, struct mlxc_err *e)
 {
-    if (positions <= s->scores_cap)
+    if (floats <= s->scores_cap)
         return 0;
-    int64_t cap = (positions + MLXC_KV_STEP - 1) / MLXC_KV_STEP * MLXC_KV_STEP;
-    float *p = mlxc_alloc_aligned((size_t)mlxc_pool_size(s->pool) * (size_t)(cap + 2 * head_dim) * sizeof(float));
+    int64_t cap = (floats + 4095) / 4096 * 4096;
+    float *p = mlxc_alloc_aligned((size_t)mlxc_pool_size(s->pool) * (size_t)cap * sizeof(float));
     if (!p)
         return mlxc_errf(e, MLXC_ENOMEM, "out of memory for attention scores");
     mlxc_free_aligned(s->scores);

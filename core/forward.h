@@ -18,15 +18,24 @@ struct mlxc_state {
     float *k, *v;    /* (T, n_kv * hd) */
     float *att;      /* (T, n_heads * hd) attention output */
     float *proj;     /* (T, hidden) output of o_proj / down_proj */
-    float *gate, *up;/* (T, intermediate) */
+    float *gate, *up;/* (T, intermediate), or (T, expert width) when wider */
+    /* MoE (core/moe.c): router logits (T, n_experts), chosen experts and weights (T, top_k), one
+     * expert's gathered input and output rows (T, hidden), their token indices and weights (T) */
+    float *moe_logits, *moe_w, *moe_x, *moe_y, *moe_rw;
+    int32_t *moe_idx, *moe_rows;
     float *logits;   /* (vocab) logits of the last token */
     float *inv_freq; /* (rope_dims / 2) */
     float *inv_freq_local; /* (rope_dims / 2) local layers' RoPE (gemma3), when the config has one */
     float *fused;    /* (T, max(q + 2 kv widths, 2 intermediate)) fused projections (phi3), or NULL */
-    float *scores;   /* attention scratch: nthreads * (scores_cap + 2 * head_dim) */
+    float *scores;   /* attention scratch: scores_cap floats per thread */
     int64_t scores_cap;
     struct mlxc_pool *pool;
     int rowwise;     /* linears give each row what a one-row call gives (batched decode) */
+    /* grouped prefill (core/forward_batch.h): the rows are n_seg segments of seg_T[i] tokens and every
+     * linear runs as mlxc_linear_forward_group with seg_scratch; n_seg 0: one sequence */
+    const int64_t *seg_T;
+    int n_seg;
+    float *seg_scratch;
 };
 
 /* Allocates buffers for chunks of up to max_chunk tokens and a pool of nthreads (<= 0: default). */
@@ -34,8 +43,8 @@ int mlxc_state_init(struct mlxc_state *s, const struct mlxc_model *m, int64_t ma
                     struct mlxc_err *e);
 void mlxc_state_free(struct mlxc_state *s);
 
-/* Grows the attention scratch to cover `positions` visible keys (amortised: steps of 256). */
-int mlxc_state_reserve_scores(struct mlxc_state *s, int64_t positions, int head_dim, struct mlxc_err *e);
+/* Grows the attention scratch to `floats` per thread (amortised: steps of 4096 floats). */
+int mlxc_state_reserve_scores(struct mlxc_state *s, int64_t floats, struct mlxc_err *e);
 
 /* Runs tokens[0..T) (T <= max_chunk) at positions cache->offset.., appending their keys and values to
  * the cache. With want_logits, the last token's logits land in s->logits. */
@@ -65,8 +74,12 @@ void mlxc_block_norm(const struct mlxc_config *c, float *out, const float *x, co
                      int64_t T, int64_t n);
 
 /* Attention of T queries q (T, n_heads*hd) over the slots of the cache's layer that `view` makes visible
- * (the cache already holds the new keys). out: (T, n_heads*hd). s->scores must hold a view's worth. */
+ * (the cache already holds the new keys). out: (T, n_heads*hd). s->scores must hold
+ * mlxc_attention_scratch(c, T, view->n, quantized cache) floats per thread.
+ * sinks (n_heads) or NULL: head h's softmax has exp(sinks[h]) more in its denominator. */
 void mlxc_attention(const struct mlxc_config *c, struct mlxc_state *s, const struct mlxc_kv_cache *cache,
-                    int layer, const struct mlxc_kv_view *view, const float *q, int64_t T, float *out);
+                    int layer, const struct mlxc_kv_view *view, const float *sinks, const float *q, int64_t T,
+                    float *out);
+int64_t mlxc_attention_scratch(const struct mlxc_config *c, int64_t T, int64_t n, int quantized);
 
 #endif

@@ -30,7 +30,7 @@ static int is_eos(const struct mlxc_gen_params *p, int32_t id)
 }
 
 /* The k best (id, logprob) pairs, best first (k is small: insertion into a sorted list). */
-static void top_k_pairs(const float *lp, int64_t n, int k, int32_t *ids, float *vals)
+void mlxc_top_logprobs(const float *lp, int64_t n, int k, int32_t *ids, float *vals)
 {
     for (int i = 0; i < k; i++) {
         ids[i] = -1;
@@ -114,7 +114,7 @@ int mlxc_generate(const struct mlxc_model *m, struct mlxc_state *s, struct mlxc_
         stats->generation_tokens = n + 1;
         stats->generation_tps = n > 0 ? (double)(n + 1) / (now - t1) : 0.0;
         if (k)
-            top_k_pairs(lp, V, k, top_ids, top_vals);
+            mlxc_top_logprobs(lp, V, k, top_ids, top_vals);
         if (hist) {
             if (n_hist == hist_cap) {
                 int32_t *nh = realloc(hist, (size_t)(hist_cap *= 2) * sizeof *hist);

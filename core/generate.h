@@ -59,4 +59,7 @@ int mlxc_generate(const struct mlxc_model *m, struct mlxc_state *s, struct mlxc_
 int mlxc_prefill(const struct mlxc_model *m, struct mlxc_state *s, struct mlxc_kv_cache *cache, const int32_t *ids,
                  int64_t n, int64_t step, int want_logits, struct mlxc_err *e);
 
+/* The k best (id, logprob) pairs of lp (n entries), best first; ids -1 where n < k. */
+void mlxc_top_logprobs(const float *lp, int64_t n, int k, int32_t *ids, float *vals);
+
 #endif

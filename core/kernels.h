@@ -6,6 +6,8 @@
 
 #include <stdint.h>
 
+#include "core/dtype.h"
+
 /* y[t*ldy + r] = sum_k W[r, k] * x[t*cols + k]  for rows r in [r0, r1) and tokens t < n.
  * W is (rows, cols) row-major in the kernel's dtype, possibly unaligned. Accumulation in f32. */
 typedef void (*mlxc_matmul_fn)(const void *w, int64_t cols, const float *x, int64_t n, float *y, int64_t ldy,
@@ -16,6 +18,14 @@ struct mlxc_kernels {
     mlxc_matmul_fn matmul_f32, matmul_f16, matmul_bf16;
     float (*dot)(const float *a, const float *b, int64_t n);        /* sum a[i] b[i] */
     void (*axpy)(float a, const float *x, float *y, int64_t n);     /* y += a x */
+    /* Attention over n cached rows of one kv head, row p at kv + p*ld elements of dtype dt (F32, F16 or
+     * BF16), for nq queries of head_dim hd (q: (nq, hd) contiguous):
+     *   att_scores: s[i*lds + p] = scale * sum_d q[i*hd + d] * k_p[d]
+     *   att_values: out[i*hd + d] = sum_p w[i*lds + p] * v_p[d]   (out overwritten) */
+    void (*att_scores)(const void *k, enum mlxc_dtype dt, int64_t ld, int64_t n, const float *q, int nq, int hd,
+                       float scale, float *s, int64_t lds);
+    void (*att_values)(const void *v, enum mlxc_dtype dt, int64_t ld, int64_t n, const float *w, int nq,
+                       int64_t lds, int hd, float *out);
 };
 
 /* The table for this CPU (or for $MLXC_ISA). */

@@ -64,6 +64,48 @@ static void axpy(float a, const float *x, float *y, int64_t n)
         y[i] += a * x[i];
 }
 
+/* Element i of a row of dtype dt (F32, F16, BF16). */
+static float elem(const void *row, enum mlxc_dtype dt, int64_t i)
+{
+    const unsigned char *b = row;
+    uint16_t h;
+    float f;
+    switch (dt) {
+    case MLXC_F16: memcpy(&h, b + 2 * i, 2); return mlxc_f16_to_f32(h);
+    case MLXC_BF16: memcpy(&h, b + 2 * i, 2); return mlxc_bf16_to_f32(h);
+    default: memcpy(&f, b + 4 * i, 4); return f;
+    }
+}
+
+static void att_scores(const void *k, enum mlxc_dtype dt, int64_t ld, int64_t n, const float *q, int nq, int hd,
+                       float scale, float *s, int64_t lds)
+{
+    const size_t es = mlxc_dtype_size(dt);
+    for (int i = 0; i < nq; i++)
+        for (int64_t p = 0; p < n; p++) {
+            const unsigned char *row = (const unsigned char *)k + (size_t)(p * ld) * es;
+            float acc = 0.0f;
+            for (int d = 0; d < hd; d++)
+                acc += q[i * hd + d] * elem(row, dt, d);
+            s[i * lds + p] = scale * acc;
+        }
+}
+
+static void att_values(const void *v, enum mlxc_dtype dt, int64_t ld, int64_t n, const float *w, int nq,
+                       int64_t lds, int hd, float *out)
+{
+    const size_t es = mlxc_dtype_size(dt);
+    for (int i = 0; i < nq; i++) {
+        float *o = out + (int64_t)i * hd;
+        memset(o, 0, (size_t)hd * sizeof *o);
+        for (int64_t p = 0; p < n; p++) {
+            const unsigned char *row = (const unsigned char *)v + (size_t)(p * ld) * es;
+            for (int d = 0; d < hd; d++)
+                o[d] += w[i * lds + p] * elem(row, dt, d);
+        }
+    }
+}
+
 const struct mlxc_kernels mlxc_kernels_ref = {
     .isa = "ref",
     .matmul_f32 = matmul_f32,
@@ -71,4 +113,6 @@ const struct mlxc_kernels mlxc_kernels_ref = {
     .matmul_bf16 = matmul_bf16,
     .dot = dot,
     .axpy = axpy,
+    .att_scores = att_scores,
+    .att_values = att_values,
 };

@@ -59,7 +59,17 @@ static int load_layer(struct mlxc_model *m, int i, struct mlxc_err *e)
         LINEAR(wv, "self_attn.v_proj", kvdim, D, c->v_bias)
     }
     LINEAR(wo, "self_attn.o_proj", D, qdim, c->o_bias)
-    if (!c->mlp_gated) {
+    if (!rc && c->attn_sinks) {
+        snprintf(p, sizeof p, "model.layers.%d.self_attn.sinks", i);
+        if (!(L->sinks = mlxc_load_vector(w, p, c->n_heads, e)))
+            rc = e->code;
+    }
+    if (c->layer_moe && c->layer_moe[i]) {
+        if (!rc && !(L->moe = calloc(1, sizeof *L->moe)))
+            rc = mlxc_errf(e, MLXC_ENOMEM, "out of memory");
+        if (!rc)
+            rc = mlxc_moe_load(L->moe, w, c, i, e);
+    } else if (!c->mlp_gated) {
         LINEAR(up, "mlp.c_fc", I, D, c->mlp_bias)
         LINEAR(down, "mlp.c_proj", D, I, c->mlp_bias)
     } else if (c->fused_gate_up) {
@@ -114,6 +124,7 @@ static void check_vectors(struct mlxc_model *m)
         check_finite(m, L->mlp_norm, c->hidden_size, "model.layers.%d.post_attention_layernorm.weight", i);
         check_finite(m, L->q_norm, c->head_dim, "model.layers.%d.self_attn.q_norm.weight", i);
         check_finite(m, L->k_norm, c->head_dim, "model.layers.%d.self_attn.k_norm.weight", i);
+        check_finite(m, L->sinks, c->n_heads, "model.layers.%d.self_attn.sinks", i);
         const struct mlxc_linear *lin[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->gate, &L->up, &L->down};
         static const char *const names[] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
                                             "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"};
@@ -131,9 +142,12 @@ static void free_layer(struct mlxc_layer *L)
     for (size_t i = 0; i < sizeof lin / sizeof lin[0]; i++)
         mlxc_linear_free(lin[i]);
     float *v[] = {L->attn_norm, L->mlp_norm, L->attn_post_norm, L->mlp_post_norm, L->attn_norm_b, L->mlp_norm_b,
-                  L->q_norm, L->k_norm};
+                  L->q_norm, L->k_norm, L->sinks};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
         free(v[i]);
+    if (L->moe)
+        mlxc_moe_free(L->moe);
+    free(L->moe);
 }
 
 int mlxc_model_open(const char *dir, struct mlxc_model **out, struct mlxc_err *e)
@@ -147,6 +161,8 @@ int mlxc_model_open(const char *dir, struct mlxc_model **out, struct mlxc_err *e
     int rc = mlxc_config_load(dir, &m->cfg, e);
     if (!rc)
         rc = mlxc_weights_open(dir, &m->weights, e);
+    if (!rc)
+        mlxc_weights_willneed(m->weights);
     if (!rc && m->cfg.tie_from_weights)
         m->cfg.tie_word_embeddings = !mlxc_weights_get(m->weights, "lm_head.weight");
     const struct mlxc_config *c = &m->cfg;
@@ -202,6 +218,8 @@ uint64_t mlxc_model_decode_bytes(const struct mlxc_model *m)
         const struct mlxc_linear *lin[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->gate, &L->up, &L->down};
         for (size_t k = 0; k < sizeof lin / sizeof lin[0]; k++)
             n += mlxc_linear_nbytes(lin[k]);
+        if (L->moe) /* only the top_k experts a token is routed to */
+            n += mlxc_moe_decode_bytes(L->moe, m->cfg.top_k);
     }
     return n;
 }

@@ -13,13 +13,16 @@
  *   olmo2:           post_attention_layernorm, post_feedforward_layernorm only; q_norm/k_norm over the
  *                    whole projection (n_heads*hd, n_kv*hd)
  *   phi3:            self_attn.qkv_proj ((n_heads + 2 n_kv)*hd, hidden), mlp.gate_up_proj (2 inter, hidden)
- *   starcoder2:      LayerNorms with .bias (model.norm too), mlp.c_fc (inter, hidden), mlp.c_proj */
+ *   starcoder2:      LayerNorms with .bias (model.norm too), mlp.c_fc (inter, hidden), mlp.c_proj
+ *   MoE layers:      a router and stacked experts instead of the MLP (core/moe.h, core/experts.h)
+ *   gpt_oss:         self_attn.sinks (n_heads) */
 #ifndef MLXC_MODEL_H
 #define MLXC_MODEL_H
 
 #include "core/config.h"
 #include "core/err.h"
 #include "core/linear.h"
+#include "core/moe.h"
 #include "core/weights.h"
 
 struct mlxc_layer {
@@ -30,6 +33,8 @@ struct mlxc_layer {
     float *attn_post_norm, *mlp_post_norm; /* (hidden) norms of the sub-block outputs (post_norms) */
     float *attn_norm_b, *mlp_norm_b;     /* LayerNorm biases (MLXC_NORM_LAYER) */
     float *q_norm, *k_norm;              /* (head_dim) or (n_heads*hd, n_kv*hd): qk_norm families */
+    float *sinks;                        /* (n_heads) attention sink logits (gpt_oss), or NULL */
+    struct mlxc_moe *moe;                /* the MoE MLP of a layer_moe layer (gate/up/down unused), or NULL */
 };
 
 struct mlxc_model {

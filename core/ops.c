@@ -57,6 +57,13 @@ void mlxc_gated_act(float *gate, const float *up, int64_t n, int act)
         mlxc_swiglu(gate, up, n);
         return;
     }
+    if (act == MLXC_ACT_SWIGLU_OAI) { /* mlx_lm gpt_oss swiglu: limit 7, alpha 1.702 */
+        for (int64_t i = 0; i < n; i++) {
+            float g = gate[i] < 7.0f ? gate[i] : 7.0f, u = up[i] < -7.0f ? -7.0f : up[i] > 7.0f ? 7.0f : up[i];
+            gate[i] = g / (1.0f + expf(-1.702f * g)) * (u + 1.0f);
+        }
+        return;
+    }
     for (int64_t i = 0; i < n; i++)
         gate[i] = act1(gate[i], act) * up[i];
 }
@@ -81,6 +88,21 @@ void mlxc_softmax(float *x, int64_t n)
     for (int64_t i = 0; i < n; i++)
         m = x[i] > m ? x[i] : m;
     float s = 0.0f;
+    for (int64_t i = 0; i < n; i++) {
+        x[i] = expf(x[i] - m);
+        s += x[i];
+    }
+    float inv = 1.0f / s;
+    for (int64_t i = 0; i < n; i++)
+        x[i] *= inv;
+}
+
+void mlxc_softmax_sink(float *x, int64_t n, float sink)
+{
+    float m = sink;
+    for (int64_t i = 0; i < n; i++)
+        m = x[i] > m ? x[i] : m;
+    float s = expf(sink - m);
     for (int64_t i = 0; i < n; i++) {
         x[i] = expf(x[i] - m);
         s += x[i];

@@ -16,7 +16,7 @@ void mlxc_layernorm(float *out, const float *x, const float *w, const float *b, 
 /* In place, x[i] = act(x[i]) for act = enum mlxc_act (core/config.h): silu, tanh GELU, erf GELU. */
 void mlxc_activate(float *x, int64_t n, int act);
 
-/* gate[i] = act(gate[i]) * up[i] */
+/* gate[i] = act(gate[i]) * up[i]; MLXC_ACT_SWIGLU_OAI: gpt-oss's clipped form (core/config.h) */
 void mlxc_gated_act(float *gate, const float *up, int64_t n, int act);
 
 /* In place, x[i] = tanh(x[i] / cap) * cap (gemma2 softcapping). */
@@ -27,6 +27,10 @@ void mlxc_swiglu(float *gate, const float *up, int64_t n);
 
 /* In place: x = softmax(x) over n entries (max subtracted first, f32 sums). */
 void mlxc_softmax(float *x, int64_t n);
+
+/* softmax over the n entries and one more logit `sink` that is dropped afterwards: the entries sum to
+ * less than 1 (attention sinks, mlx fast.scaled_dot_product_attention's sinks). */
+void mlxc_softmax_sink(float *x, int64_t n, float sink);
 
 /* y += x */
 void mlxc_add(float *y, const float *x, int64_t n);

@@ -52,6 +52,25 @@ int mlxc_rope_parse(const cJSON *args, float theta_default, struct mlxc_rope_cfg
         if ((rc = mlxc_cfg_int(s, "original_max_position_embeddings", 0, &r->original_max_pos, e)) != 0 ||
             (rc = mlxc_cfg_float(s, "long_mscale", 0.0, &r->mscale, e)) != 0)
             return mlxc_err_ctx(e, "'rope_scaling'");
+    } else if (strcmp(t, "yarn") == 0 || strcmp(t, "deepseek_yarn") == 0) {
+        /* mlx_lm YarnRoPE; the correction range is always floored/ceiled (a "truncate" key is not read) */
+        r->type = MLXC_ROPE_YARN;
+        float mscale, mscale_all, attention_factor;
+        if ((rc = mlxc_cfg_int(s, "original_max_position_embeddings", 4096, &r->original_max_pos, e)) != 0 ||
+            (rc = mlxc_cfg_float(s, "beta_fast", 32.0, &r->beta_fast, e)) != 0 ||
+            (rc = mlxc_cfg_float(s, "beta_slow", 1.0, &r->beta_slow, e)) != 0 ||
+            (rc = mlxc_cfg_float(s, "mscale", 1.0, &mscale, e)) != 0 ||
+            (rc = mlxc_cfg_float(s, "mscale_all_dim", 0.0, &mscale_all, e)) != 0 ||
+            (rc = mlxc_cfg_float(s, "attention_factor", 0.0, &attention_factor, e)) != 0)
+            return mlxc_err_ctx(e, "'rope_scaling'");
+        if (r->original_max_pos < 1 || !(r->beta_fast > 0) || !(r->beta_slow > 0) || !(r->factor > 0))
+            return mlxc_errf(e, MLXC_EFORMAT, "'rope_scaling': yarn needs positive factor, betas and "
+                             "original_max_position_embeddings");
+        /* mscale = get(factor, mscale) / get(factor, mscale_all_dim), get(s, m) = 0.1 m ln s + 1 (1 if s <= 1);
+         * an explicit attention_factor replaces it */
+        double f = r->factor, num = f <= 1 ? 1.0 : 0.1 * mscale * log(f) + 1.0,
+               den = f <= 1 ? 1.0 : 0.1 * mscale_all * log(f) + 1.0;
+        r->mscale = cJSON_GetObjectItemCaseSensitive(s, "attention_factor") ? attention_factor : (float)(num / den);
     } else {
         return mlxc_errf(e, MLXC_EUNSUP, "rope scaling type '%s' is not supported", t);
     }
@@ -65,6 +84,19 @@ void mlxc_rope_inv_freq(const struct mlxc_rope_cfg *r, int dims, int64_t seq_len
         /* NTK: base' = base * ((factor * L / maxpos) - (factor - 1))^(d / (d - 2)), L = max(seq, maxpos) */
         double L = seq_len > max_pos ? (double)seq_len : (double)max_pos;
         base = base * pow(r->factor * L / (double)max_pos - (r->factor - 1.0), (double)dims / (dims - 2));
+    }
+    /* yarn: pairs below `low` keep base^(2i/d) ("extrapolation"), above `high` are divided by the factor
+     * ("interpolation"), with a linear ramp between; low/high = floor/ceil of the pair index whose
+     * wavelength fits original_max / beta rotations: d ln(orig / (2 pi beta)) / (2 ln base) */
+    double low = 0, high = 0;
+    if (r->type == MLXC_ROPE_YARN) {
+        double lb = 2.0 * log(base);
+        low = floor(dims * log((double)r->original_max_pos / (r->beta_fast * 2.0 * M_PI)) / lb);
+        high = ceil(dims * log((double)r->original_max_pos / (r->beta_slow * 2.0 * M_PI)) / lb);
+        low = low > 0 ? low : 0;
+        high = high < dims - 1 ? high : dims - 1;
+        if (low == high)
+            high += 0.001;
     }
     for (int i = 0; i < dims / 2; i++) {
         /* mlx computes base^(2i/d) in f32 as exp(-2i/d * log(base)) and multiplies pos by it */
@@ -80,6 +112,12 @@ void mlxc_rope_inv_freq(const struct mlxc_rope_cfg *r, int dims, int64_t seq_len
                                (r->high_freq_factor - r->low_freq_factor);
                 freq = freq / ((1.0f - smooth) / r->factor + smooth);
             }
+        }
+        if (r->type == MLXC_ROPE_YARN) {
+            float ramp = (float)((i - low) / (high - low));
+            ramp = ramp < 0 ? 0 : ramp > 1 ? 1 : ramp;
+            float mask = 1.0f - ramp, inter = r->factor * freq;
+            freq = inter * freq / (inter * mask + freq * (1.0f - mask));
         }
         if (r->type == MLXC_ROPE_SU && i < r->n_factors)
             freq = r->su_factor[i] * freq; /* freqs = long_factor * base^(2i/d) */

@@ -13,8 +13,8 @@
 #include "core/err.h"
 
 /* Reads rope_theta and rope_scaling ("type" or "rope_type": default, linear, dynamic, llama3,
- * longrope/su: the long factor; the caller (config.c) adds original_max_position_embeddings and mscale) from a
- * config's args. */
+ * longrope/su: the long factor; the caller (config.c) adds original_max_position_embeddings and mscale;
+ * yarn/deepseek_yarn with its mscale) from a config's args. */
 int mlxc_rope_parse(const cJSON *args, float theta_default, struct mlxc_rope_cfg *r, struct mlxc_err *e);
 
 /* inv_freq[0..dims/2): the per-pair angular frequency for a sequence that will reach `seq_len` tokens

@@ -13,9 +13,10 @@ int32_t mlxc_argmax(const float *x, int64_t n)
     return (int32_t)best;
 }
 
-/* Sorting indices by value. qsort has no context argument, so the values travel in a static pointer;
- * the sampler is used from one thread at a time. Ties keep index order (a stable sort by (value, id)). */
-static const float *sort_vals;
+/* Sorting indices by value. qsort has no context argument, so the values travel in a thread-local
+ * pointer (batched decode samples several requests on the pool's threads at once). Ties keep index
+ * order (a stable sort by (value, id)). */
+static _Thread_local const float *sort_vals;
 static int by_value_asc(const void *a, const void *b)
 {
     int32_t i = *(const int32_t *)a, j = *(const int32_t *)b;

@@ -3,6 +3,7 @@
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <string.h>
 
 #include "core/sys.h"
@@ -161,4 +162,11 @@ size_t mlxc_weights_nbytes(const struct mlxc_weights *w)
         for (size_t t = 0; t < w->files[i]->ntensors; t++)
             n += w->files[i]->tensors[t].nbytes;
     return n;
+}
+
+void mlxc_weights_willneed(const struct mlxc_weights *w)
+{
+    for (size_t i = 0; i < w->nfiles; i++)
+        if (w->files[i]->map && w->files[i]->owns_map) /* advice only: failure changes nothing */
+            madvise(w->files[i]->map, w->files[i]->map_size, MADV_WILLNEED);
 }

@@ -23,5 +23,8 @@ const struct mlxc_tensor *mlxc_weights_get(const struct mlxc_weights *w, const c
 
 /* Total bytes of tensor data (what decode reads per token, roughly). */
 size_t mlxc_weights_nbytes(const struct mlxc_weights *w);
+/* Asks the kernel to start reading every file in (MADV_WILLNEED): loading overlaps the first prefill
+ * instead of faulting page by page. */
+void mlxc_weights_willneed(const struct mlxc_weights *w);
 
 #endif

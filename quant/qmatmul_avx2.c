@@ -25,220 +25,24 @@
 #include <stdlib.h>
 
 #include "core/sys.h"
+#include "quant/qact_avx2.h"
 #include "quant/qformat.h"
 #include "quant/qkernels.h"
-
-#define INLINE static inline __attribute__((always_inline))
 
 _Static_assert(sizeof(__m256i) == 32 && sizeof(__m256) == 32, "AVX2 vectors are 32 bytes");
 
 enum {
-    TOK = 4,       /* tokens per pass over a block of rows */
+    TOK = QACT_TOK, /* tokens per pass over a block of rows */
     SPAN = 4096,   /* columns whose scales are converted to f32 at a time (stack buffers) */
     ROWBLK = 1 << 18, /* bytes of packed rows kept hot while all token blocks pass over them */
     TCHUNK = 256,     /* tokens of x quantized at a time */
+    GEMM_MIN_TOKENS = 8, /* from this many tokens, affine 4/8-bit go through the tiles of qgemm_avx2.c */
     PREFETCH = 4096,  /* bytes ahead in the weight stream: the hardware prefetcher alone does not run far
                        * enough ahead of a loop this busy, and memory time would add to compute time */
 };
 
-INLINE float hsum8(__m256 v)
-{
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
-INLINE float hmax8(__m256 v)
-{
-    __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_max_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
-/* 32 bytes at p, of which only the first nbytes exist (the rest read as zero). */
-INLINE __m256i load_partial(const uint8_t *p, int64_t nbytes)
-{
-    uint8_t buf[32] __attribute__((aligned(32))) = {0};
-    memcpy(buf, p, (size_t)nbytes);
-    return _mm256_load_si256((const __m256i *)buf);
-}
-
-/* Elements [i0, i0 + n) of an F32/F16/BF16 scale or bias array, as f32 (exact conversions). */
-static void scalars_to_f32(const void *p, int64_t i0, int64_t n, enum mlxc_dtype t, float *out)
-{
-    const uint8_t *b = (const uint8_t *)p;
-    int64_t i = 0;
-    if (t == MLXC_F32) {
-        memcpy(out, b + 4 * i0, (size_t)n * 4);
-        return;
-    }
-    b += 2 * i0;
-    if (t == MLXC_BF16) {
-        for (; i + 8 <= n; i += 8) /* bf16 is the top half of an f32 */
-            _mm256_storeu_ps(out + i, _mm256_castsi256_ps(_mm256_slli_epi32(
-                                          _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(b + 2 * i))), 16)));
-    } else {
-        for (; i + 8 <= n; i += 8)
-            _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + 2 * i))));
-    }
-    for (; i < n; i++) {
-        uint16_t h;
-        memcpy(&h, b + 2 * i, 2);
-        out[i] = t == MLXC_BF16 ? mlxc_bf16_to_f32(h) : _cvtsh_ss(h);
-    }
-}
-
 _Static_assert(SPAN % 128 == 0, "a span holds whole groups of every size and whole 64-column chunks");
 _Static_assert(TCHUNK % TOK == 0, "token chunks hold whole token blocks");
-
-/* ======================= activations quantized to int8 ======================= */
-
-/* x (n, cols) quantized per block of 8 columns, columns padded with zeros to a multiple of 64:
- *   q     (n, cols64) int8, xq_k = rint(x_k * 127 / max_{k in b} |x_k|) (0 for a zero block).
- *         "split" order (4-bit nibble formats): within each 64-column chunk the 32 even columns, then the
- *         32 odd ones, matching the low and high nibbles of 32 packed bytes (byte j = elements 2j, 2j+1).
- *         Otherwise natural order.
- *   dv    per-lane block scales d_b = max_{k in b} |x_k| / 127, laid out as the 8 int32 lanes of the
- *         kernels' vpmaddwd results:
- *           split:   a 64-column chunk's lane k sums columns 8k..8k+7 = block k: one float per block
- *           natural: a 32-column chunk's lane k sums columns 4k..4k+3 = block k/2: each d twice
- *         so (n, cols64/8) or (n, cols64/4) floats. Blocks of 8 cost the kernels nothing over blocks of
- *         32 and keep an outlier from coarsening more than 7 neighbours.
- *   gsum  (n, cols/gs) sums of the quantized activations d_b xq_k per group, for the affine bias term
- *         (gs >= 32 only). Not the exact sums of x: with these the kernels compute exactly
- *         sum_k w_k xhat_k, xhat = d xq, whose error sum_k w_k (x_k - xhat_k) involves w; the exact sums
- *         would leave sum_k scale q_k (x_k - xhat_k), scaled by the uncentred codes, several times larger
- *         (and worse still in groups that hold a weight outlier). */
-struct xq {
-    int64_t cols64, ngroups, dvlen;
-    int8_t *q;
-    float *dv, *gsum;
-    void *mem;
-};
-
-/* 32 floats: int8 codes (natural order) per block of 8, the 4 block scales, and the sum of the
- * quantized values d * xq. */
-INLINE void quantize_32(const float *x, int8_t *q, float d[4], float *sum)
-{
-    const __m256 sign = _mm256_set1_ps(-0.0f);
-    __m256 v[4], r = _mm256_setzero_ps();
-    __m256i qi[4];
-    for (int i = 0; i < 4; i++) {
-        v[i] = _mm256_loadu_ps(x + 8 * i);
-        float amax = hmax8(_mm256_andnot_ps(sign, v[i]));
-        d[i] = amax / 127.0f;
-        /* cvtps rounds to nearest even (MXCSR default); |x| * 127/amax <= 127.00002 rounds to <= 127 */
-        qi[i] = _mm256_cvtps_epi32(_mm256_mul_ps(v[i], _mm256_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f)));
-        r = _mm256_add_ps(r, _mm256_mul_ps(_mm256_set1_ps(d[i]), _mm256_cvtepi32_ps(qi[i])));
-    }
-    *sum = hsum8(r);
-    /* pack 32 -> 16 -> 8 bits; the packs work per 128-bit lane, the permute restores element order */
-    __m256i b = _mm256_packs_epi16(_mm256_packs_epi32(qi[0], qi[1]), _mm256_packs_epi32(qi[2], qi[3]));
-    b = _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-    _mm256_storeu_si256((__m256i *)q, b);
-}
-
-/* Reorders a 64-byte chunk from natural to split order: 32 even elements, then 32 odd ones. */
-INLINE void split_chunk(const int8_t *nat, int8_t *out)
-{
-    /* per 128-bit lane: 8 even bytes, then 8 odd bytes */
-    const __m256i sh = _mm256_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15, 0, 2, 4, 6, 8, 10,
-                                        12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
-    __m256i a = _mm256_shuffle_epi8(_mm256_loadu_si256((const __m256i *)nat), sh);        /* eA0 oA0 eA1 oA1 */
-    __m256i b = _mm256_shuffle_epi8(_mm256_loadu_si256((const __m256i *)(nat + 32)), sh); /* eB0 oB0 eB1 oB1 */
-    __m256i e = _mm256_permute4x64_epi64(_mm256_unpacklo_epi64(a, b), 0xD8); /* eA0 eA1 eB0 eB1 */
-    __m256i o = _mm256_permute4x64_epi64(_mm256_unpackhi_epi64(a, b), 0xD8); /* oA0 oA1 oB0 oB1 */
-    _mm256_storeu_si256((__m256i *)out, e);
-    _mm256_storeu_si256((__m256i *)(out + 32), o);
-}
-
-static void quantize_x_token(const float *x, int64_t cols, int64_t cols64, int split, int gs, int8_t *q, float *dv,
-                             float *gsum)
-{
-    int8_t nat[64] __attribute__((aligned(32)));
-    float d[8], bsum, gacc = 0.0f;
-    for (int64_t c = 0; c < cols64; c += 64) {
-        for (int h = 0; h < 2; h++) {
-            int64_t j0 = c + 32 * h;
-            if (j0 + 32 <= cols) {
-                quantize_32(x + j0, nat + 32 * h, d + 4 * h, &bsum);
-            } else { /* the padding: a partial piece (16 columns, nvfp4) or none */
-                float tmp[32] = {0};
-                if (j0 < cols)
-                    memcpy(tmp, x + j0, (size_t)(cols - j0) * sizeof(float));
-                quantize_32(tmp, nat + 32 * h, d + 4 * h, &bsum);
-            }
-            if (gs >= 32 && j0 < cols) { /* group sums; groups are whole pieces of 32 */
-                gacc += bsum;
-                if ((j0 + 32) % gs == 0) {
-                    gsum[j0 / gs] = gacc;
-                    gacc = 0.0f;
-                }
-            }
-        }
-        if (split) {
-            split_chunk(nat, q + c);
-            memcpy(dv + c / 8, d, sizeof d);
-        } else {
-            memcpy(q + c, nat, 64);
-            for (int k = 0; k < 16; k++)
-                dv[c / 4 + k] = d[k / 2];
-        }
-    }
-}
-
-/* Quantizes x (n, cols) for a kernel; 0, or -1 when out of memory (the caller then uses the reference). */
-static int xq_init(struct xq *X, const float *x, int64_t n, int64_t cols, int split, int gs)
-{
-    X->cols64 = (cols + 63) / 64 * 64;
-    X->ngroups = gs >= 32 ? cols / gs : 0;
-    X->dvlen = X->cols64 / (split ? 8 : 4);
-    size_t nq = (size_t)(n * X->cols64), ndv = (size_t)(n * X->dvlen), ng = (size_t)(n * X->ngroups);
-    X->mem = mlxc_alloc_aligned(nq + (ndv + ng) * sizeof(float));
-    if (!X->mem)
-        return -1;
-    X->dv = (float *)X->mem;
-    X->gsum = X->dv + ndv;
-    X->q = (int8_t *)(X->gsum + ng);
-    for (int64_t t = 0; t < n; t++)
-        quantize_x_token(x + t * cols, cols, X->cols64, split, gs, X->q + t * X->cols64, X->dv + t * X->dvlen,
-                         X->gsum + t * X->ngroups);
-    return 0;
-}
-
-static void xq_free(struct xq *X)
-{
-    mlxc_free_aligned(X->mem);
-}
-
-/* Per-token views of the quantized activations of tokens [t0, t0 + nt). */
-struct xrows {
-    const int8_t *q[TOK];
-    const float *dv[TOK], *gsum[TOK];
-};
-
-INLINE void xrows_init(struct xrows *R, const struct xq *X, int64_t t0, const int nt)
-{
-    for (int t = 0; t < nt; t++) {
-        R->q[t] = X->q + (t0 + t) * X->cols64;
-        R->dv[t] = X->dv + (t0 + t) * X->dvlen;
-        R->gsum[t] = X->gsum + (t0 + t) * X->ngroups;
-    }
-}
-
-INLINE float dot_f32(const float *a, const float *b, int64_t n)
-{
-    __m256 acc = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
-    float s = hsum8(acc);
-    for (; i < n; i++)
-        s += a[i] * b[i];
-    return s;
-}
 
 /* With one or two tokens, consecutive chunks alternate between two sets of accumulators: a single chain of
  * dependent FMAs (4 cycles each) would otherwise bound a row at one chunk per 4 cycles. */
@@ -257,31 +61,22 @@ INLINE float acc_sum(const __m256 *acc, const __m256 *acc2, int t, const int nt)
 
 /* ======================= affine 4-bit ======================= */
 
-/* Scale lanes for a 64-column chunk (lane k = columns 8k..8k+7): gs 32 covers two groups, larger one.
- * sf is zero-padded past the span's last group. */
-INLINE __m256 chunk_scales(const float *sf, int64_t g, const int gs)
+/* One 64-column chunk of 32 packed bytes for nt tokens: acc[t] += sv * (q . m_t xq_t) per lane. */
+INLINE void aff4_chunk(__m256i w, __m256 sv, const struct mlxc_qact_rows *X, const int nt, int64_t c, __m256 *acc)
 {
-    if (gs == 32)
-        return _mm256_set_m128(_mm_broadcast_ss(sf + g + 1), _mm_broadcast_ss(sf + g));
-    return _mm256_broadcast_ss(sf + g);
-}
-
-/* One 64-column chunk of 32 packed bytes for nt tokens: acc[t] += sv * dv_t * (q . xq_t) per lane. */
-INLINE void aff4_chunk(__m256i w, __m256 sv, const struct xrows *X, const int nt, int64_t c, __m256 *acc)
-{
-    const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
     __m256i lo = _mm256_and_si256(w, m4), hi = _mm256_and_si256(_mm256_srli_epi16(w, 4), m4);
     for (int t = 0; t < nt; t++) {
         const int8_t *q = X->q[t] + c;
         __m256i xe = _mm256_loadu_si256((const __m256i *)q), xo = _mm256_loadu_si256((const __m256i *)(q + 32));
         /* u8 codes (<= 15) x s8: pair sums <= 2*15*127, the two added <= 7620: no s16 saturation */
         __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, xe), _mm256_maddubs_epi16(hi, xo));
-        __m256 pf = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones));
-        acc[t] = _mm256_fmadd_ps(pf, _mm256_mul_ps(sv, _mm256_loadu_ps(X->dv[t] + c / 8)), acc[t]);
+        __m256 pf = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, _mm256_loadu_si256((const __m256i *)(X->m[t] + c / 4))));
+        acc[t] = _mm256_fmadd_ps(pf, sv, acc[t]);
     }
 }
 
-INLINE void aff4_row(const struct mlxc_qmatrix *m, int64_t r, const struct xrows *X, const int nt, const int gs,
+INLINE void aff4_row(const struct mlxc_qmatrix *m, int64_t r, const struct mlxc_qact_rows *X, const int nt, const int gs,
                      float *out)
 {
     const int64_t cols = m->cols, groups = cols / gs;
@@ -292,8 +87,8 @@ INLINE void aff4_row(const struct mlxc_qmatrix *m, int64_t r, const struct xrows
     acc_init(acc, acc2, nt);
     for (int64_t c0 = 0; c0 < cols; c0 += SPAN) {
         const int64_t c1 = c0 + SPAN < cols ? c0 + SPAN : cols, g0 = c0 / gs, ng = (c1 - c0) / gs;
-        scalars_to_f32(m->scales, r * groups + g0, ng, m->scale_dtype, sf);
-        scalars_to_f32(m->biases, r * groups + g0, ng, m->scale_dtype, bf);
+        mlxc_qscalars_to_f32(m->scales, r * groups + g0, ng, m->scale_dtype, sf);
+        mlxc_qscalars_to_f32(m->biases, r * groups + g0, ng, m->scale_dtype, bf);
         sf[ng] = 0.0f;
         for (int t = 0; t < nt; t++)
             bacc[t] += dot_f32(bf, X->gsum[t] + g0, ng);
@@ -313,27 +108,27 @@ INLINE void aff4_row(const struct mlxc_qmatrix *m, int64_t r, const struct xrows
                        acc);
     }
     for (int t = 0; t < nt; t++)
-        out[t] = acc_sum(acc, acc2, t, nt) + bacc[t];
+        out[t] = X->D[t] * acc_sum(acc, acc2, t, nt) + bacc[t];
 }
 
 /* ======================= affine 8-bit ======================= */
 
 /* One 32-column chunk of 8-bit codes. */
-INLINE void aff8_chunk(__m256i w, __m256 sv, const struct xrows *X, const int nt, int64_t c, __m256 *acc)
+INLINE void aff8_chunk(__m256i w, __m256 sv, const struct mlxc_qact_rows *X, const int nt, int64_t c, __m256 *acc)
 {
-    const __m256i ones = _mm256_set1_epi16(1);
     /* s8 x s8 through vpmaddubsw: |q - 128| (<= 128, as u8) times xq with the sign of q - 128;
      * pair sums <= 2*128*127 = 32512, no saturation */
     __m256i ws = _mm256_xor_si256(w, _mm256_set1_epi8((char)0x80));
     __m256i aw = _mm256_sign_epi8(ws, ws);
     for (int t = 0; t < nt; t++) {
         __m256i xs = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(X->q[t] + c)), ws);
-        __m256 pf = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(aw, xs), ones));
-        acc[t] = _mm256_fmadd_ps(pf, _mm256_mul_ps(sv, _mm256_loadu_ps(X->dv[t] + c / 4)), acc[t]);
+        __m256i mv = _mm256_loadu_si256((const __m256i *)(X->m[t] + c / 2));
+        __m256 pf = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(aw, xs), mv));
+        acc[t] = _mm256_fmadd_ps(pf, sv, acc[t]);
     }
 }
 
-INLINE void aff8_row(const struct mlxc_qmatrix *m, int64_t r, const struct xrows *X, const int nt, const int gs,
+INLINE void aff8_row(const struct mlxc_qmatrix *m, int64_t r, const struct mlxc_qact_rows *X, const int nt, const int gs,
                      float *out)
 {
     const int64_t cols = m->cols, groups = cols / gs;
@@ -344,8 +139,8 @@ INLINE void aff8_row(const struct mlxc_qmatrix *m, int64_t r, const struct xrows
     acc_init(acc, acc2, nt);
     for (int64_t c0 = 0; c0 < cols; c0 += SPAN) {
         const int64_t c1 = c0 + SPAN < cols ? c0 + SPAN : cols, g0 = c0 / gs, ng = (c1 - c0) / gs;
-        scalars_to_f32(m->scales, r * groups + g0, ng, m->scale_dtype, sf);
-        scalars_to_f32(m->biases, r * groups + g0, ng, m->scale_dtype, bf);
+        mlxc_qscalars_to_f32(m->scales, r * groups + g0, ng, m->scale_dtype, sf);
+        mlxc_qscalars_to_f32(m->biases, r * groups + g0, ng, m->scale_dtype, bf);
         /* q = (q - 128) + 128: the bias term becomes (bias + 128 scale) * sum xhat */
         for (int64_t g = 0; g < ng; g++)
             bf[g] += 128.0f * sf[g];
@@ -364,7 +159,7 @@ INLINE void aff8_row(const struct mlxc_qmatrix *m, int64_t r, const struct xrows
                        acc);
     }
     for (int t = 0; t < nt; t++)
-        out[t] = acc_sum(acc, acc2, t, nt) + bacc[t];
+        out[t] = X->D[t] * acc_sum(acc, acc2, t, nt) + bacc[t];
 }
 
 /* ======================= affine 2, 3, 5, 6-bit ======================= */
@@ -412,19 +207,19 @@ INLINE __m256i unpack32(const uint8_t *p, const int b, const struct unpack_const
 
 /* One 32-column chunk of unpacked codes (<= 63): u8 x s8 with x in natural order, pair sums
  * <= 2*63*127, no saturation. */
-INLINE void affn_chunk(__m256i codes, __m256 sv, const struct xrows *X, const int nt, int64_t c, __m256 *acc)
+INLINE void affn_chunk(__m256i codes, __m256 sv, const struct mlxc_qact_rows *X, const int nt, int64_t c, __m256 *acc)
 {
-    const __m256i ones = _mm256_set1_epi16(1);
     for (int t = 0; t < nt; t++) {
         __m256i xq = _mm256_loadu_si256((const __m256i *)(X->q[t] + c));
-        __m256 pf = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(codes, xq), ones));
-        acc[t] = _mm256_fmadd_ps(pf, _mm256_mul_ps(sv, _mm256_loadu_ps(X->dv[t] + c / 4)), acc[t]);
+        __m256i mv = _mm256_loadu_si256((const __m256i *)(X->m[t] + c / 2));
+        __m256 pf = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(codes, xq), mv));
+        acc[t] = _mm256_fmadd_ps(pf, sv, acc[t]);
     }
 }
 
 /* Affine with b = 2, 3, 5 or 6 bits. The last chunks of a row are unpacked from a copy, so that the
  * over-read of unpack32 stays inside the row. */
-INLINE void affn_row(const struct mlxc_qmatrix *m, int64_t r, const struct xrows *X, const int nt, const int b,
+INLINE void affn_row(const struct mlxc_qmatrix *m, int64_t r, const struct mlxc_qact_rows *X, const int nt, const int b,
                      const struct unpack_consts *k, float *out)
 {
     const int gs = m->q.group_size, gshift = __builtin_ctz((unsigned)gs); /* gs is 32, 64 or 128 */
@@ -441,8 +236,8 @@ INLINE void affn_row(const struct mlxc_qmatrix *m, int64_t r, const struct xrows
         const int64_t lim = (row_bytes - 2 * b - 16) * 8 / b;
         int64_t cin = lim < 0 ? 0 : lim / 32 * 32 + 32;
         cin = cin < c1 ? cin : c1;
-        scalars_to_f32(m->scales, r * groups + g0, ng, m->scale_dtype, sf);
-        scalars_to_f32(m->biases, r * groups + g0, ng, m->scale_dtype, bf);
+        mlxc_qscalars_to_f32(m->scales, r * groups + g0, ng, m->scale_dtype, sf);
+        mlxc_qscalars_to_f32(m->biases, r * groups + g0, ng, m->scale_dtype, bf);
         for (int t = 0; t < nt; t++)
             bacc[t] += dot_f32(bf, X->gsum[t] + g0, ng);
         int64_t c = c0;
@@ -467,7 +262,7 @@ INLINE void affn_row(const struct mlxc_qmatrix *m, int64_t r, const struct xrows
         }
     }
     for (int t = 0; t < nt; t++)
-        out[t] = acc_sum(acc, acc2, t, nt) + bacc[t];
+        out[t] = X->D[t] * acc_sum(acc, acc2, t, nt) + bacc[t];
 }
 
 /* ======================= mxfp4, nvfp4 ======================= */
@@ -508,9 +303,9 @@ static void scale_bytes_to_f32(const uint8_t *sb, int64_t n, int e4m3, float mul
 }
 
 /* One 64-column chunk of 32 packed FP4 bytes: acc[t] += sv * dv_t * (2v . xq_t) per lane. */
-INLINE void fp4_chunk(__m256i w, __m256 sv, const struct xrows *X, const int nt, int64_t c, __m256 *acc)
+INLINE void fp4_chunk(__m256i w, __m256 sv, const struct mlxc_qact_rows *X, const int nt, int64_t c, __m256 *acc)
 {
-    const __m256i m4 = _mm256_set1_epi8(0x0F), lut = fp4x2_lut(), ones = _mm256_set1_epi16(1);
+    const __m256i m4 = _mm256_set1_epi8(0x0F), lut = fp4x2_lut();
     __m256i vlo = _mm256_shuffle_epi8(lut, _mm256_and_si256(w, m4));
     __m256i vhi = _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(w, 4), m4));
     __m256i alo = _mm256_abs_epi8(vlo), ahi = _mm256_abs_epi8(vhi);
@@ -521,8 +316,8 @@ INLINE void fp4_chunk(__m256i w, __m256 sv, const struct xrows *X, const int nt,
         __m256i xo = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(q + 32)), vhi);
         /* |2v| <= 12: pair sums <= 2*12*127 each, 6096 for both, no saturation */
         __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(alo, xe), _mm256_maddubs_epi16(ahi, xo));
-        __m256 pf = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones));
-        acc[t] = _mm256_fmadd_ps(pf, _mm256_mul_ps(sv, _mm256_loadu_ps(X->dv[t] + c / 8)), acc[t]);
+        __m256 pf = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, _mm256_loadu_si256((const __m256i *)(X->m[t] + c / 4))));
+        acc[t] = _mm256_fmadd_ps(pf, sv, acc[t]);
     }
 }
 
@@ -536,7 +331,7 @@ INLINE __m256 fp4_chunk_scales(const float *sf, int64_t g, const int nv)
                                     _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3));
 }
 
-INLINE void fp4_row(const struct mlxc_qmatrix *m, int64_t r, const struct xrows *X, const int nt, const int nv,
+INLINE void fp4_row(const struct mlxc_qmatrix *m, int64_t r, const struct mlxc_qact_rows *X, const int nt, const int nv,
                     float *out)
 {
     const int gs = nv ? 16 : 32;
@@ -566,7 +361,7 @@ INLINE void fp4_row(const struct mlxc_qmatrix *m, int64_t r, const struct xrows 
             fp4_chunk(load_partial(wr + c / 2, (c1 - c) / 2), fp4_chunk_scales(sf, (c - c0) / gs, nv), X, nt, c, acc);
     }
     for (int t = 0; t < nt; t++)
-        out[t] = acc_sum(acc, acc2, t, nt);
+        out[t] = X->D[t] * acc_sum(acc, acc2, t, nt);
 }
 
 /* ======================= mxfp8 (x in f32) ======================= */
@@ -627,13 +422,13 @@ static enum kind kind_of(const struct mlxc_qmatrix *m)
 }
 
 /* One row for nt (a constant after inlining) tokens starting at t0. */
-INLINE void row_kernel(enum kind k, const struct mlxc_qmatrix *m, int64_t r, const struct xq *X, const float *x,
+INLINE void row_kernel(enum kind k, const struct mlxc_qmatrix *m, int64_t r, const struct mlxc_qact *X, const float *x,
                        int64_t t0, const int nt, const struct unpack_consts *uk, float *out)
 {
     const int gs = m->q.group_size;
-    struct xrows R;
+    struct mlxc_qact_rows R;
     if (k != K_MXFP8)
-        xrows_init(&R, X, t0, nt);
+        mlxc_qact_rows_init(&R, X, t0, nt);
     switch (k) {
     case K_AFF4:
         if (gs == 32)
@@ -668,7 +463,7 @@ INLINE void row_kernel(enum kind k, const struct mlxc_qmatrix *m, int64_t r, con
     }
 }
 
-static void rows_nt(enum kind k, const struct mlxc_qmatrix *m, const struct xq *X, const float *x, int64_t t0,
+static void rows_nt(enum kind k, const struct mlxc_qmatrix *m, const struct mlxc_qact *X, const float *x, int64_t t0,
                     int nt, float *y, int64_t ldy, int64_t r0, int64_t r1)
 {
     float out[TOK];
@@ -704,9 +499,14 @@ static void qmatmul_rows_tok(const struct mlxc_qmatrix *m, const float *x, int64
         int64_t nc = n - tc < TCHUNK ? n - tc : TCHUNK;
         const float *xc = x + tc * m->cols;
         float *yc = y + tc * ldy;
-        struct xq X = {0};
-        if (k != K_MXFP8 && xq_init(&X, xc, nc, m->cols, split, gs) < 0) {
+        struct mlxc_qact X = {0};
+        if (k != K_MXFP8 && mlxc_qact_init(&X, xc, nc, m->cols, split, gs) < 0) {
             mlxc_qkernels_ref.qmatmul_rows(m, xc, nc, yc, ldy, row0, row1);
+            continue;
+        }
+        if (tok == TOK && nc >= GEMM_MIN_TOKENS && mlxc_qgemm_avx2_has(m) &&
+            mlxc_qgemm_avx2(m, &X, yc, ldy, row0, row1) == 0) {
+            mlxc_qact_free(&X);
             continue;
         }
         for (int64_t r0 = row0; r0 < row1; r0 += rb) {
@@ -714,7 +514,7 @@ static void qmatmul_rows_tok(const struct mlxc_qmatrix *m, const float *x, int64
             for (int64_t t0 = 0; t0 < nc; t0 += tok)
                 rows_nt(k, m, &X, xc, t0, nc - t0 < tok ? (int)(nc - t0) : tok, yc, ldy, r0, r1);
         }
-        xq_free(&X);
+        mlxc_qact_free(&X);
     }
 }
 

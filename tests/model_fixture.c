@@ -11,6 +11,7 @@
 #include "core/half.h"
 #include "core/safetensors.h"
 #include "core/sys.h"
+#include "quant/quant.h"
 
 #define FIXTURE_SEED 0x6D6C7863ull
 #define GOLDEN 0x9E3779B97F4A7C15ull
@@ -63,6 +64,54 @@ static int check_spots(const cJSON *check, const float *v, int64_t n, const char
     return 0;
 }
 
+static int check_byte_spots(const cJSON *check, const unsigned char *v, int64_t n, const char *name, struct mlxc_err *e)
+{
+    const cJSON *at = cJSON_GetObjectItem(check, "at");
+    for (const cJSON *p = at ? at->child : NULL; p; p = p->next) {
+        int64_t i = (int64_t)cJSON_GetArrayItem(p, 0)->valuedouble;
+        int want = (int)cJSON_GetArrayItem(p, 1)->valuedouble;
+        if (i < 0 || i >= n || v[i] != want)
+            return mlxc_errf(e, MLXC_EFORMAT, "fixture tensor '%s': byte %lld differs from numpy's %02x", name,
+                             (long long)i, want);
+    }
+    double sum = 0;
+    for (int64_t i = 0; i < n; i++)
+        sum += v[i];
+    if (sum != cJSON_GetObjectItem(check, "sum")->valuedouble)
+        return mlxc_errf(e, MLXC_EFORMAT, "fixture tensor '%s': byte sum %.17g differs from numpy's", name, sum);
+    return 0;
+}
+
+/* A Hugging Face MXFP4 expert tensor (gpt-oss checkpoints): the float experts `of` (E, in, out) are
+ * generated, transposed to rows (E * out, in) and quantized with MLX's CPU algorithm; "blocks" are the
+ * packed codes (E, out, in/32, 16), "scales" the E8M0 bytes (E, out, in/32). n bytes into out. */
+static int make_mxfp4(const cJSON *spec, unsigned char *out, int64_t n, struct mlxc_err *e)
+{
+    const cJSON *shape = cJSON_GetObjectItem(spec, "shape");
+    int64_t E = (int64_t)cJSON_GetArrayItem(shape, 0)->valuedouble, K = (int64_t)cJSON_GetArrayItem(shape, 1)->valuedouble,
+            N = (int64_t)cJSON_GetArrayItem(shape, 2)->valuedouble;
+    int blocks = strcmp(cJSON_GetObjectItem(spec, "part")->valuestring, "blocks") == 0;
+    if (n != (blocks ? E * N * K / 2 : E * N * K / 32))
+        return mlxc_errf(e, MLXC_EFORMAT, "fixture mxfp4 tensor: %lld bytes do not fit its source", (long long)n);
+    float *v = malloc((size_t)(E * K * N) * sizeof *v), *rows = malloc((size_t)(E * K * N) * sizeof *rows);
+    unsigned char *packed = malloc((size_t)(E * N * K / 2)), *scales = malloc((size_t)(E * N * K / 32));
+    generate(cJSON_GetObjectItem(spec, "of")->valuestring, E * K * N,
+             (float)cJSON_GetObjectItem(spec, "base")->valuedouble, (float)cJSON_GetObjectItem(spec, "scale")->valuedouble, v);
+    for (int64_t x = 0; x < E; x++)
+        for (int64_t k = 0; k < K; k++)
+            for (int64_t j = 0; j < N; j++)
+                rows[(x * N + j) * K + k] = v[(x * K + k) * N + j];
+    struct mlxc_qparams q = mlxc_qparams_default(MLXC_Q_MXFP4);
+    int rc = mlxc_quantize(rows, E * N, K, q, MLXC_F32, packed, scales, NULL, e);
+    if (!rc)
+        memcpy(out, blocks ? packed : scales, (size_t)n);
+    free(v);
+    free(rows);
+    free(packed);
+    free(scales);
+    return rc;
+}
+
 static int copy_file(const char *from, const char *to, struct mlxc_err *e)
 {
     size_t n;
@@ -96,7 +145,7 @@ int fixture_build(const char *data_root, const char *name, enum mlxc_dtype dtype
     int rc = 0, i = 0;
     for (const cJSON *t = list ? list->child : NULL; t; t = t->next, i++) {
         entries[i].name = cJSON_GetObjectItem(t, "name")->valuestring;
-        entries[i].dtype = dtype;
+        entries[i].dtype = cJSON_GetObjectItem(t, "mxfp4") ? MLXC_U8 : dtype;
         const cJSON *shape = cJSON_GetObjectItem(t, "shape");
         entries[i].ndim = cJSON_GetArraySize(shape);
         int d = 0;
@@ -113,6 +162,17 @@ int fixture_build(const char *data_root, const char *name, enum mlxc_dtype dtype
         int64_t count = 1;
         for (int d = 0; d < entries[i].ndim; d++)
             count *= entries[i].shape[d];
+        const cJSON *mx = cJSON_GetObjectItem(t, "mxfp4");
+        if (mx) {
+            unsigned char *b = malloc((size_t)count);
+            rc = make_mxfp4(mx, b, count, e);
+            if (!rc)
+                rc = check_byte_spots(cJSON_GetObjectItem(t, "check"), b, count, entries[i].name, e);
+            if (!rc)
+                rc = mlxc_stw_write(w, b, (size_t)count, e);
+            free(b);
+            continue;
+        }
         float *v = malloc((size_t)count * sizeof *v);
         uint16_t *h = malloc((size_t)count * sizeof *h);
         generate(entries[i].name, count, (float)cJSON_GetObjectItem(t, "base")->valuedouble,

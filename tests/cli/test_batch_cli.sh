@@ -69,6 +69,71 @@ else
   fail "requests are served as lines arrive" "$(cat "$T/slow")"
 fi
 
+# --prompt-cache-file: every request starts from its own copy of the cached prefix, as a single run with
+# the same cache does (plain text, JSON prompt and messages, the cut after the template prefix included)
+"$B/cmd/mlxc-cache-prompt" --model "$T/m" --prompt "A long story about the sea, the wind and the ships." \
+  --prompt-cache-file "$T/pc.safetensors" >/dev/null 2>&1
+printf '%s\n' 'what happened next' '{"id": "p", "prompt": "who sailed", "max_tokens": 4}' \
+  '{"id": "m", "messages": [{"role": "user", "content": "tell me more"}], "max_tokens": 5}' |
+  "$G" --model "$T/m" -t 1 --batch -m 6 --prompt-cache-file "$T/pc.safetensors" >"$T/out" 2>"$T/err"; rc=$?
+bad=0
+for spec in '1|what happened next|6' 'p|who sailed|4' 'm|tell me more|5'; do
+  id=${spec%%|*}; rest=${spec#*|}; p=${rest%|*}; m=${rest#*|}
+  "$G" --model "$T/m" -t 1 --prompt-cache-file "$T/pc.safetensors" -p "$p" -m "$m" --verbose false >"$T/one" 2>/dev/null
+  [ "$id" = 1 ] && sel=1 || sel="\"$id\""
+  if command -v jq >/dev/null 2>&1; then
+    jq -j "select(.id == $sel) | .text" "$T/out" >"$T/got"; [ -s "$T/got" ] && echo >>"$T/got"
+    cmp -s "$T/one" "$T/got" || { bad=$((bad + 1)); echo "# $id: $(cat "$T/one") | $(cat "$T/got")"; }
+  fi
+done
+if [ $rc -eq 0 ] && [ "$(wc -l <"$T/out")" -eq 3 ] && ! grep -q error "$T/out" && [ $bad -eq 0 ]; then
+  ok "--prompt-cache-file: each request continues the cached prefix as a single run does"
+else
+  fail "--prompt-cache-file: each request continues the cached prefix as a single run does" "rc=$rc $(cat "$T/out" "$T/err")"
+fi
+
+# per-request penalties, logit bias, seed, stop strings and top_logprobs equal the single run's flags
+req='{"id": 7, "prompt": "the sea", "max_tokens": 6, "temp": 0.9, "seed": 11, "repetition_penalty": 1.5, "repetition_context_size": 8, "presence_penalty": 0.3, "frequency_penalty": 0.2, "logit_bias": {"264": 2.5, "11": -1}, "top_logprobs": 2}'
+printf '%s\n' "$req" | "$G" --model "$T/m" -t 1 --batch --output-format jsonl >"$T/out" 2>/dev/null
+"$G" --model "$T/m" -t 1 -p "the sea" -m 6 --temp 0.9 --seed 11 --repetition-penalty 1.5 --repetition-context-size 8 \
+  --presence-penalty 0.3 --frequency-penalty 0.2 --logit-bias 264=2.5,11=-1 --top-logprobs 2 --output-format jsonl \
+  >"$T/one" 2>/dev/null
+# (the texts of the last token differ by design: the batch puts the tail in the request's last line)
+grep '"token"' "$T/out" | sed 's/^{"id": 7, /{/; s/, "text": .*//' >"$T/got"
+grep '"token"' "$T/one" | sed 's/, "text": .*//' >"$T/want"
+if [ -s "$T/want" ] && cmp -s "$T/want" "$T/got" && grep -q '"top_logprobs": \[\[[0-9]*, [-0-9.e]*\], \[' "$T/got"; then
+  ok "per-request penalties, logit_bias, seed and top_logprobs give the single run's tokens"
+else
+  fail "per-request penalties, logit_bias, seed and top_logprobs give the single run's tokens" "$(cat "$T/want" "$T/got")"
+fi
+printf '%s\n' '{"id": 9, "prompt": "x", "logit_bias": {"abc": 1}}' '{"id": 10, "prompt": "x", "top_logprobs": -1}' \
+  '{"id": 11, "prompt": "x", "logit_bias": {"99999999": 1}}' '{"id": 12, "prompt": "x", "repetition_penalty": -2}' |
+  "$G" --model "$T/m" -t 1 --batch >"$T/out" 2>/dev/null
+if grep -q "^{\"id\": 9, \"error\": \"'logit_bias': 'abc' is not a token id" "$T/out" &&
+   grep -q "^{\"id\": 10, \"error\": \"'top_logprobs' must be an integer" "$T/out" &&
+   grep -q "^{\"id\": 11, \"error\": \"'logit_bias': '99999999' is not a token id" "$T/out" &&
+   grep -q "^{\"id\": 12, \"error\": \"'repetition_penalty' must be a number" "$T/out"; then
+  ok "bad per-request values give error objects"
+else
+  fail "bad per-request values give error objects" "$(cat "$T/out")"
+fi
+# a per-request stop string: a piece of what the request generates without it
+if command -v jq >/dev/null 2>&1; then
+  "$G" --model "$T/m" -t 1 -p "the sea" -m 6 --temp 0.9 --seed 11 --output-format jsonl >"$T/one" 2>/dev/null
+  stop=$(jq -r 'select(.token) | .text' "$T/one" | sed -n '2,5p' | grep -m 1 '..')
+  "$G" --model "$T/m" -t 1 -p "the sea" -m 6 --temp 0.9 --seed 11 --stop "$stop" --verbose false >"$T/one" 2>/dev/null
+  jq -nc --arg s "$stop" '{id: 8, prompt: "the sea", max_tokens: 6, temp: 0.9, seed: 11, stop: [$s]}' |
+    "$G" --model "$T/m" -t 1 --batch >"$T/out" 2>/dev/null
+  jq -j .text "$T/out" >"$T/got"; [ -s "$T/got" ] && echo >>"$T/got"
+  if [ -n "$stop" ] && grep -q '"finish_reason": "stop"' "$T/out" && cmp -s "$T/one" "$T/got"; then
+    ok "a per-request stop string ends the request as --stop ends a single run"
+  else
+    fail "a per-request stop string ends the request as --stop ends a single run" "stop=$stop $(cat "$T/one" "$T/out")"
+  fi
+else
+  _n=$((_n + 1)); echo "ok $_n - a per-request stop string ends the request as --stop ends a single run # SKIP no jq"
+fi
+
 printf '{"id": "a", "prompt": "hi", "max_tokens": 3}\n' | "$G" --model "$T/m" --batch --output-format jsonl >"$T/out" 2>/dev/null
 if [ "$(grep -c '^{"id": "a", "token": [0-9]*, "logprob": ' "$T/out")" -eq 3 ] &&
    tail -n 1 "$T/out" | grep -q '^{"id": "a", "finish_reason": "length", "text": ".*", "prompt_tokens": [0-9]*, "generation_tokens": 3}$'; then

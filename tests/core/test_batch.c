@@ -4,7 +4,7 @@
  *    rounding otherwise);
  *  - 50 requests of mixed prompt lengths and max_tokens, inserted at different times into a batch with
  *    small prefill/completion sizes, produce the tokens of 50 separate mlxc_generate runs, greedy and
- *    seeded sampling alike, on F32 and BF16 fixtures;
+ *    seeded sampling alike, on F32 and BF16 fixtures (gpt_oss: MoE, sinks, a sliding-window layer);
  *  - the engine's limits and statistics. */
 #include "tests/test_util.h"
 
@@ -171,7 +171,7 @@ static void same_as_single(const char *fixture, enum mlxc_dtype dt, float temp)
         for (; k > 0 && inserted < nreq; k--, inserted++) {
             gp.max_tokens = maxt[inserted];
             gp.seed = 1000 + (uint64_t)inserted;
-            struct mlxc_batch_request r = {prompts[inserted], plen[inserted], gp, NULL, (void *)(intptr_t)inserted};
+            struct mlxc_batch_request r = {prompts[inserted], plen[inserted], gp, NULL, (void *)(intptr_t)inserted, NULL};
             assert_int_equal(mlxc_batch_insert(b, &r, NULL, &e), 0);
         }
         if (mlxc_batch_step(b, on_event, &got, &e) != 0)
@@ -201,6 +201,16 @@ static void same_as_single(const char *fixture, enum mlxc_dtype dt, float temp)
 
 static void test_greedy_f32(void **st) { (void)st; same_as_single("qwen3", MLXC_F32, 0.0f); }
 static void test_seeded_bf16(void **st) { (void)st; same_as_single("llama3", MLXC_BF16, 0.8f); }
+/* MoE rows of different requests grouped by expert, sinks and a sliding-window layer: gpt_oss */
+static void test_moe(void **st)
+{
+    (void)st;
+    if (fixture_quick()) { /* sanitizer builds run the MoE forward in the forward and cache tests */
+        print_message("# skipped in quick mode\n");
+        return;
+    }
+    same_as_single("gpt_oss", MLXC_BF16, 0.8f);
+}
 
 static void test_limits(void **st)
 {
@@ -216,7 +226,7 @@ static void test_limits(void **st)
     bo.completion_batch_size = 8;
     assert_int_equal(mlxc_batch_create(m, &bo, &b, &e), 0);
     int32_t ids[2] = {1, 2};
-    struct mlxc_batch_request r = {ids, 0, {.max_tokens = 3}, NULL, NULL};
+    struct mlxc_batch_request r = {ids, 0, {.max_tokens = 3}, NULL, NULL, NULL};
     assert_int_equal(mlxc_batch_insert(b, &r, NULL, &e), MLXC_EINVAL);
     r.n_prompt = 2;
     r.params.sampling.top_k = -1;
@@ -240,6 +250,7 @@ int main(void)
         cmocka_unit_test(test_rowwise_products),
         cmocka_unit_test(test_greedy_f32),
         cmocka_unit_test(test_seeded_bf16),
+        cmocka_unit_test(test_moe),
         cmocka_unit_test(test_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -123,6 +123,73 @@ static void test_more_families(void **state)
     mlxc_config_free(&c);
 }
 
+/* The MoE families' rules the fixtures do not exercise: mlx_lm's defaults, which layers are MoE, yarn. */
+static void test_moe_families(void **state)
+{
+    (void)state;
+    struct mlxc_config c;
+    struct mlxc_err e = {0};
+    /* mixtral: 8 experts, top 2, head_dim hidden/heads, untied, eps 1e-5, rope_scaling not read */
+    assert_int_equal(parse("{\"model_type\": \"mixtral\", \"hidden_size\": 64, \"num_hidden_layers\": 2, "
+                           "\"intermediate_size\": 128, \"num_attention_heads\": 4, \"vocab_size\": 100, \"head_dim\": 32, "
+                           "\"rope_scaling\": {\"type\": \"linear\", \"factor\": 4}}", NULL, &c, &e), 0);
+    assert_true(c.n_experts == 8 && c.top_k == 2 && c.head_dim == 16 && !c.tie_word_embeddings && c.norm_eps == 1e-5f);
+    assert_true(c.rope.type == MLXC_ROPE_DEFAULT && c.rope.theta == 1e6f && c.router == MLXC_ROUTER_TOPK_SOFTMAX);
+    assert_true(c.layer_moe[0] && c.layer_moe[1] && c.moe_intermediate == 128);
+    mlxc_config_free(&c);
+    /* qwen3_moe: MoE iff not in mlp_only_layers and (i + 1) % decoder_sparse_step == 0 */
+    const char *q3 = "{\"model_type\": \"qwen3_moe\", \"hidden_size\": 64, \"num_hidden_layers\": 6, "
+                     "\"intermediate_size\": 128, \"num_attention_heads\": 4, \"vocab_size\": 100, \"head_dim\": 32, "
+                     "\"tie_word_embeddings\": false, \"num_experts\": 8, \"num_experts_per_tok\": 2, "
+                     "\"moe_intermediate_size\": 32, \"decoder_sparse_step\": 2, \"mlp_only_layers\": [3], "
+                     "\"norm_topk_prob\": true}";
+    assert_int_equal(parse(q3, NULL, &c, &e), 0);
+    static const unsigned char want[6] = {0, 1, 0, 0, 0, 1};
+    assert_memory_equal(c.layer_moe, want, 6);
+    assert_true(c.router == MLXC_ROUTER_SOFTMAX_TOPK && c.norm_topk_prob && c.qk_norm == MLXC_QK_PER_HEAD);
+    mlxc_config_free(&c);
+    assert_int_equal(parse("{\"model_type\": \"qwen3_moe\", \"hidden_size\": 64, \"num_hidden_layers\": 2, "
+                           "\"intermediate_size\": 128, \"num_attention_heads\": 4, \"vocab_size\": 100, \"head_dim\": 32, "
+                           "\"tie_word_embeddings\": false}", NULL, &c, &e), MLXC_EFORMAT);
+    assert_str_contains(e.msg, "missing 'num_experts'");
+    assert_int_equal(parse("{\"model_type\": \"mixtral\", " LLAMA_BASE ", \"num_experts_per_tok\": 9}", NULL, &c, &e),
+                     MLXC_EFORMAT);
+    assert_str_contains(e.msg, "'num_experts_per_tok' is 9, outside 1..8");
+    /* gpt_oss: sliding first by default, window 128, 128 experts top 4, sinks, biases, untied, yarn:
+     * the correction range [8, 18) floored/ceiled whatever "truncate" says (mlx_lm's YarnRoPE), mscale
+     * 0.1 ln 32 + 1, pairs below 8 unscaled, above 18 divided by 32, linear between */
+    const char *oss = "{\"model_type\": \"gpt_oss\", \"hidden_size\": 64, \"num_hidden_layers\": 4, "
+                      "\"intermediate_size\": 64, \"num_attention_heads\": 4, \"vocab_size\": 100, %s"
+                      "\"rope_scaling\": {\"rope_type\": \"yarn\", \"factor\": 32.0, \"beta_fast\": 32.0, "
+                      "\"beta_slow\": 1.0, \"truncate\": %s, \"original_max_position_embeddings\": 4096}}";
+    char json[1024];
+    float inv[2][32];
+    for (int trunc = 0; trunc < 2; trunc++) {
+        snprintf(json, sizeof json, oss, "", trunc ? "true" : "false");
+        assert_int_equal(parse(json, NULL, &c, &e), 0);
+        assert_true(c.layer_sliding[0] && !c.layer_sliding[1] && c.layer_sliding[2] && !c.layer_sliding[3]);
+        assert_true(c.sliding_window == 128 && c.n_experts == 128 && c.top_k == 4 && c.head_dim == 64);
+        assert_true(c.attn_sinks && c.q_bias && c.o_bias && c.moe_bias && !c.tie_word_embeddings && c.has_make_cache);
+        assert_true(c.rope.type == MLXC_ROPE_YARN && c.rope.theta == 150000.0f && c.act == MLXC_ACT_SWIGLU_OAI);
+        assert_true(fabsf(c.rope.mscale - (float)(0.1 * log(32.0) + 1.0)) < 1e-6f);
+        mlxc_rope_inv_freq(&c.rope, 64, 10, c.max_position_embeddings, inv[trunc]);
+        mlxc_config_free(&c);
+    }
+    assert_memory_equal(inv[0], inv[1], sizeof inv[0]);
+    double f13 = pow(150000.0, 26.0 / 64), f31 = pow(150000.0, 62.0 / 64);
+    assert_true(fabs(inv[0][0] - 1.0) < 1e-6 && fabs(inv[0][7] * pow(150000.0, 14.0 / 64) - 1.0) < 1e-6);
+    assert_true(fabs(inv[0][13] - 16.5 / (32.0 * f13)) < 1e-6 * inv[0][13]);
+    assert_true(fabs(inv[0][31] - 1.0 / (32.0 * f31)) < 1e-6 * inv[0][31]);
+    /* rope_parameters' rope_theta wins; layer_types must name every layer */
+    snprintf(json, sizeof json, oss, "\"rope_parameters\": {\"rope_theta\": 500.0}, ", "false");
+    assert_int_equal(parse(json, NULL, &c, &e), 0);
+    assert_true(c.rope.theta == 500.0f);
+    mlxc_config_free(&c);
+    snprintf(json, sizeof json, oss, "\"layer_types\": [\"full_attention\"], ", "false");
+    assert_int_equal(parse(json, NULL, &c, &e), MLXC_EFORMAT);
+    assert_str_contains(e.msg, "'layer_types' is not a list of 4 names");
+}
+
 static void test_text_config_and_rope(void **state)
 {
     (void)state;
@@ -136,9 +203,9 @@ static void test_text_config_and_rope(void **state)
     assert_int_equal(c.rope.type, MLXC_ROPE_LLAMA3);
     assert_true(c.rope.low_freq_factor == 1.0f && c.rope.high_freq_factor == 4.0f);
     mlxc_config_free(&c);
-    assert_int_equal(parse("{\"model_type\": \"llama\", " LLAMA_BASE ", \"rope_scaling\": {\"type\": \"yarn\"}}", NULL, &c, &e),
-                     MLXC_EUNSUP);
-    assert_str_contains(e.msg, "rope scaling type 'yarn'");
+    assert_int_equal(parse("{\"model_type\": \"llama\", " LLAMA_BASE ", \"rope_scaling\": {\"type\": \"proportional\"}}", NULL,
+                           &c, &e), MLXC_EUNSUP);
+    assert_str_contains(e.msg, "rope scaling type 'proportional'");
     assert_int_equal(parse("{\"model_type\": \"llama\", " LLAMA_BASE ", \"rope_scaling\": {\"type\": \"su\"}}", NULL, &c, &e),
                      MLXC_EFORMAT);
     assert_str_contains(e.msg, "'long_factor' is not a list");
@@ -186,6 +253,16 @@ static void test_quantization(void **state)
                            NULL, &c, &e), 0);
     assert_int_equal(c.quant.q.mode, MLXC_Q_MXFP4);
     assert_int_equal(c.quant.q.group_size, 32);
+    mlxc_config_free(&c);
+    /* a per-layer dict without "mode" is affine whatever the top level says (mlx's to_quantized default):
+     * gpt-oss's 8-bit routers in an mxfp4 model */
+    assert_int_equal(parse("{\"model_type\": \"llama\", " LLAMA_BASE ", \"quantization\": {\"group_size\": 32, \"bits\": 4, "
+                           "\"mode\": \"mxfp4\", \"model.layers.0.mlp.router\": {\"group_size\": 64, \"bits\": 8}}}",
+                           NULL, &c, &e), 0);
+    assert_int_equal(mlxc_config_quant_for(&c, "model.layers.0.mlp.router", &q), 1);
+    assert_true(q.mode == MLXC_Q_AFFINE && q.bits == 8 && q.group_size == 64);
+    assert_int_equal(mlxc_config_quant_for(&c, "model.layers.0.mlp.experts.gate_proj", &q), 1);
+    assert_true(q.mode == MLXC_Q_MXFP4 && q.bits == 4 && q.group_size == 32);
     mlxc_config_free(&c);
     assert_int_equal(parse("{\"model_type\": \"llama\", " LLAMA_BASE ", \"quantization\": {\"group_size\": 48, \"bits\": 4}}",
                            NULL, &c, &e), MLXC_EINVAL);
@@ -311,7 +388,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_llama_defaults),   cmocka_unit_test(test_family_rules),
-        cmocka_unit_test(test_more_families),
+        cmocka_unit_test(test_more_families),    cmocka_unit_test(test_moe_families),
         cmocka_unit_test(test_text_config_and_rope), cmocka_unit_test(test_eos),
         cmocka_unit_test(test_quantization),     cmocka_unit_test(test_bad_configs),
         cmocka_unit_test(test_model_dir_hf_cache), cmocka_unit_test(test_sharded_weights),

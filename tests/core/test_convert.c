@@ -21,7 +21,9 @@
  * 8-bit 0.008 (llama3) and 0.085 (qwen3; weights alone 0.031, the rest from int8 activations);
  * 4-bit 0.19 (llama3), 0.93 (qwen3; weights alone 0.96), 0.66 (llama_linear), 0.13 (gemma2), 0.51
  * (gemma3_text), 1.21 (phi3), 0.11 (smollm3), 1.45 (olmo2) and 0.08 (starcoder2); phi3 and olmo2 have
- * untied heads of wide logits like qwen3's, and their weights alone give 1.22 and 1.47. */
+ * untied heads of wide logits like qwen3's, and their weights alone give 1.22 and 1.47. The MoE
+ * fixtures: 1.44 (mixtral), 0.79 (qwen3_moe), 1.83 (gpt_oss); their dequantized twins alone give 1.45,
+ * 0.79 and 1.84 (4-bit weights move the routers' choices). */
 #define MAX_LOGPROB_ERR_8BIT 0.1
 #define MAX_LOGPROB_ERR_4BIT 2.0
 /* Against the dequantized f32 twin a greedy step may flip only where the twin's top-two gap is below
@@ -200,6 +202,8 @@ static void check_quantized_n(const char *fixture, int bits, double max_err, int
         fail_msg("%s %d-bit: logprob error %.4f exceeds %.2f", fixture, bits, worst, max_err);
 }
 
+static char *slurp(const char *dir, const char *name, size_t *n);
+
 static void check_quantized(const char *fixture, int bits, double max_err)
 {
     check_quantized_n(fixture, bits, max_err, 3);
@@ -228,6 +232,108 @@ static void test_quantized_4bit(void **state)
     static const char *const more[] = {"gemma2", "gemma3_text", "phi3", "smollm3", "olmo2", "starcoder2"};
     for (size_t i = 0; i < sizeof more / sizeof more[0]; i++)
         check_quantized_n(more[i], 4, MAX_LOGPROB_ERR_4BIT, 2);
+}
+
+/* The MoE families from their Hugging Face checkpoints (per-expert tensors stacked, gpt-oss's interleaved
+ * gate_up_proj split) to 4-bit experts quantized per expert row, and back (-d): the quantized model
+ * agrees with its dequantized twin. The routers of qwen3_moe and gpt_oss get 8 bits, group 64 (their
+ * quant_predicate), written per layer. */
+static void test_quantized_moe(void **state)
+{
+    (void)state;
+    static const char *const moe[] = {"mixtral", "qwen3_moe", "gpt_oss"};
+    for (size_t i = 0; i < sizeof moe / sizeof moe[0]; i++)
+        check_quantized_n(moe[i], 4, MAX_LOGPROB_ERR_4BIT, 2);
+    size_t n;
+    char *cfg = slurp(path_in("gpt_oss-q4"), "config.json", &n);
+    assert_str_contains(cfg, "\"model.layers.1.mlp.router\": {\n            \"group_size\": 64,\n            \"bits\": 8\n");
+    free(cfg);
+    char *index = slurp(path_in("qwen3_moe-q4"), "model.safetensors.index.json", &n);
+    assert_str_contains(index, "\"model.layers.1.mlp.switch_mlp.down_proj.scales\"");
+    assert_null(strstr(index, "experts.0"));
+    free(index);
+    struct mlxc_st_file *f;
+    struct mlxc_err e = {0};
+    char p[1000];
+    snprintf(p, sizeof p, "%s/model.safetensors", path_in("mixtral-q4"));
+    assert_int_equal(mlxc_st_open(p, &f, &e), 0);
+    const struct mlxc_tensor *t = mlxc_st_find(f, "model.layers.0.block_sparse_moe.switch_mlp.down_proj.weight");
+    assert_non_null(t); /* [E, out, in * 4 / 32] */
+    assert_true(t->ndim == 3 && t->shape[0] == 4 && t->shape[1] == 64 && t->shape[2] == 16 && t->dtype == MLXC_U32);
+    mlxc_st_close(f);
+}
+
+/* top-5 logprobs within 1e-3 of transformers' and the greedy tokens up to a near-tie (< 1e-3) */
+static void check_reference(const char *fixture, const char *prompt, const struct run *r)
+{
+    char rel[256];
+    snprintf(rel, sizeof rel, "models/%s/reference.json", fixture);
+    char *text = mlxc_read_file(test_data(rel), 1 << 24, NULL, NULL);
+    cJSON *ref = cJSON_Parse(text);
+    free(text);
+    const cJSON *p = cJSON_GetObjectItem(cJSON_GetObjectItem(ref, "prompts"), prompt);
+    for (const cJSON *t = cJSON_GetObjectItem(p, "top5_logprobs")->child; t; t = t->next) {
+        int id = (int)cJSON_GetArrayItem(t, 0)->valuedouble;
+        if (fabs(r->lp[id] - cJSON_GetArrayItem(t, 1)->valuedouble) > 1e-3)
+            fail_msg("%s/%s: logprob of %d is %.6f, transformers %.6f", fixture, prompt, id, r->lp[id],
+                     cJSON_GetArrayItem(t, 1)->valuedouble);
+    }
+    const cJSON *g = cJSON_GetObjectItem(p, "greedy")->child, *gap = cJSON_GetObjectItem(p, "top2_gap")->child;
+    for (int i = 0; g; i++, g = g->next, gap = gap->next) {
+        if (r->greedy[i] == (int32_t)g->valuedouble)
+            continue;
+        if (gap->valuedouble >= 1e-3)
+            fail_msg("%s/%s: step %d gives %d, transformers %d", fixture, prompt, i, r->greedy[i], (int)g->valuedouble);
+        print_message("# %s/%s: step %d flipped at a near-tie (gap %.2g)\n", fixture, prompt, i, gap->valuedouble);
+        break;
+    }
+    cJSON_Delete(ref);
+}
+
+/* gpt-oss as Hugging Face ships it: experts in MXFP4 (gate_up_proj_blocks/_scales, interleaved rows).
+ * mlxc loads the checkpoint as it is; mlxc-convert rewrites it in mlx_lm's layout (still mxfp4: the same
+ * bytes, so the same logits bit for bit) or dequantizes it (-d), which matches transformers' own
+ * dequantization within 1e-3; the mxfp4 kernels agree with that dequantized twin up to near-ties. */
+static void test_mxfp4_checkpoint(void **state)
+{
+    (void)state;
+    struct mlxc_err e = {0};
+    assert_int_equal(fixture_build(test_data(""), "gpt_oss_mxfp4", MLXC_F32, path_in("oss-hf"), &e), 0);
+    convert((struct mlxc_convert_args){.hf_path = path_in("oss-hf"), .mlx_path = path_in("oss-mlx")});
+    convert((struct mlxc_convert_args){.hf_path = path_in("oss-hf"), .mlx_path = path_in("oss-deq"), .dequantize = 1,
+                                       .dtype = "float32"});
+    size_t n;
+    char *index = slurp(path_in("oss-mlx"), "model.safetensors.index.json", &n);
+    assert_str_contains(index, "\"model.layers.0.mlp.experts.up_proj.scales\"");
+    assert_str_contains(index, "\"model.layers.0.mlp.experts.gate_proj.bias\"");
+    assert_null(strstr(index, "_blocks"));
+    free(index);
+    static const char *const prompts[] = {"short", "medium"};
+    for (int p = 0; p < (fixture_quick() ? 1 : 2); p++) {
+        int64_t nids;
+        int32_t *ids = prompt_ids("gpt_oss_mxfp4", prompts[p], &nids);
+        struct run hf, mlx, deq;
+        run_model(path_in("oss-hf"), ids, nids, &hf);
+        run_model(path_in("oss-mlx"), ids, nids, &mlx);
+        run_model(path_in("oss-deq"), ids, nids, &deq);
+        assert_memory_equal(hf.greedy, mlx.greedy, sizeof hf.greedy);
+        assert_memory_equal(hf.gap, mlx.gap, sizeof hf.gap);
+        check_reference("gpt_oss_mxfp4", prompts[p], &deq);
+        for (int i = 0; i < 32; i++) {
+            if (hf.greedy[i] == deq.greedy[i])
+                continue;
+            if (deq.gap[i] >= twin_flip_gap())
+                fail_msg("gpt_oss_mxfp4/%s: step %d gives %d, dequantized twin %d (gap %.3g)", prompts[p], i,
+                         hf.greedy[i], deq.greedy[i], deq.gap[i]);
+            print_message("# gpt_oss_mxfp4/%s: step %d flipped against the twin (gap %.3g)\n", prompts[p], i,
+                          deq.gap[i]);
+            break;
+        }
+        free(hf.lp);
+        free(mlx.lp);
+        free(deq.lp);
+        free(ids);
+    }
 }
 
 static char *slurp(const char *dir, const char *name, size_t *n)
@@ -358,6 +464,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quantized_8bit),
         cmocka_unit_test(test_quantized_4bit),
+        cmocka_unit_test(test_quantized_moe),
+        cmocka_unit_test(test_mxfp4_checkpoint),
         cmocka_unit_test(test_deterministic_and_dequantize),
         cmocka_unit_test(test_recipe_skip_and_shards),
         cmocka_unit_test(test_bad_flags),

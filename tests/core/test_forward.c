@@ -17,7 +17,8 @@
 #define NEAR_TIE 1e-3
 
 static const char *const fixtures[] = {"llama3", "llama_linear", "llama_dynamic", "mistral", "qwen2", "qwen3",
-                                       "gemma2", "gemma3_text", "phi3", "smollm3", "olmo2", "starcoder2"};
+                                       "gemma2", "gemma3_text", "phi3", "smollm3", "olmo2", "starcoder2",
+                                       "mixtral", "qwen3_moe", "gpt_oss"};
 
 static int64_t argmax(const float *x, int64_t n)
 {
@@ -143,7 +144,9 @@ static void test_f32_chunked_prefill(void **state)
 /* f16 and bf16 files of the same weights: the same greedy tokens. Rounding the weights to f16 moves
  * logits by ~1e-2, so there a flip is tolerated only where transformers' gap is under 0.02; bf16 keeps 3
  * fewer mantissa bits and moves them up to ~0.05 (phi3's 470-token prompt: the second token's logprob
- * moves by 0.03 against f32), so 0.06 there. */
+ * moves by 0.03 against f32), so 0.06 there. An MoE router is discontinuous: gpt_oss's layer-0 router
+ * ranks experts 0 and 1 at -0.1684 and -0.1696 for the short prompt's second token in f32, bf16 weights
+ * swap them and the logits move by ~1.5, so gpt_oss is checked in f16 only. */
 static void test_half_weights(void **state)
 {
     (void)state;
@@ -151,7 +154,8 @@ static void test_half_weights(void **state)
         if (fixture_quick() && i >= 2)
             break;
         check_fixture(fixtures[i], MLXC_F16, 2048, 0, 0.02);
-        check_fixture(fixtures[i], MLXC_BF16, 2048, 0, 0.06);
+        if (strcmp(fixtures[i], "gpt_oss") != 0)
+            check_fixture(fixtures[i], MLXC_BF16, 2048, 0, 0.06);
     }
 }
 

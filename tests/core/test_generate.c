@@ -13,7 +13,8 @@
 #include "tokenizer/tokenizer.h"
 
 static const char *const fixtures[] = {"llama3", "llama_linear", "mistral", "qwen2", "qwen3", "gemma2",
-                                       "gemma3_text", "phi3", "smollm3", "olmo2", "starcoder2"};
+                                       "gemma3_text", "phi3", "smollm3", "olmo2", "starcoder2", "mixtral",
+                                       "qwen3_moe", "gpt_oss"};
 
 static void check_prompt(const char *fixture, const char *dir, const char *pname, const cJSON *ref)
 {
@@ -110,9 +111,14 @@ static void test_generate_matches_transformers(void **state)
         char *text = mlxc_read_file(test_data(rel), 1 << 24, NULL, NULL);
         cJSON *ref = cJSON_Parse(text);
         free(text);
-        for (const cJSON *p = cJSON_GetObjectItem(ref, "prompts")->child; p; p = p->next)
-            if (!fixture_quick() || strcmp(p->string, "long") != 0)
+        /* sanitizer builds: no ~400-token prompts, and the MoE families (last three, the forward test
+         * runs them there) the short one only */
+        const int moe = f + 3 >= sizeof fixtures / sizeof fixtures[0];
+        for (const cJSON *p = cJSON_GetObjectItem(ref, "prompts")->child; p; p = p->next) {
+            int skip = fixture_quick() && (strcmp(p->string, "long") == 0 || (moe && strcmp(p->string, "short") != 0));
+            if (!skip)
                 check_prompt(fixtures[f], dir, p->string, p);
+        }
         cJSON_Delete(ref);
     }
 }

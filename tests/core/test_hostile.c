@@ -269,6 +269,38 @@ static void test_config_trillion_params(void **state)
     assert_true(mlxc_peak_rss() - rss0 < (64u << 20));
 }
 
+/* MoE checkpoints that do not fit their config: one clear line, no crash (more experts than the router
+ * has, experts of another width) */
+static void test_moe_bad_experts(void **state)
+{
+    (void)state;
+    const char *dir = test_tmpdir();
+    struct mlxc_err e = {0};
+    struct mlxc_model *m;
+    char path[1024];
+    assert_int_equal(fixture_build(getenv("MLXC_TEST_DATA"), "mixtral", MLXC_F32, dir, &e), 0);
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    char *cfg = mlxc_read_file(path, 1 << 20, NULL, &e), *at = strstr(cfg, "\"num_local_experts\": 4");
+    assert_non_null(at);
+    at[strlen("\"num_local_experts\": ")] = '5';
+    write_file(dir, "config.json", cfg, strlen(cfg));
+    assert_int_equal(mlxc_model_open(dir, &m, &e), MLXC_EFORMAT);
+    assert_str_contains(e.msg, "tensor 'model.layers.0.block_sparse_moe.gate.weight': expected shape (5, 64), got (4, 64)");
+    assert_null(strchr(e.msg, '\n'));
+    free(cfg);
+    const char *dir2 = test_tmpdir();
+    assert_int_equal(fixture_build(getenv("MLXC_TEST_DATA"), "gpt_oss", MLXC_BF16, dir2, &e), 0);
+    snprintf(path, sizeof path, "%s/config.json", dir2);
+    cfg = mlxc_read_file(path, 1 << 20, NULL, &e);
+    at = strstr(cfg, "\"intermediate_size\": 64");
+    assert_non_null(at);
+    memcpy(at + strlen("\"intermediate_size\": "), "32", 2);
+    write_file(dir2, "config.json", cfg, strlen(cfg));
+    assert_int_equal(mlxc_model_open(dir2, &m, &e), MLXC_EFORMAT);
+    assert_str_contains(e.msg, "experts 'model.layers.0.mlp.experts.gate_proj.weight': expected (32, 64) per expert, got (64, 64)");
+    free(cfg);
+}
+
 /* CPU seconds of one encode */
 static double encode_seconds(const struct mlxc_tokenizer *t, const char *s, size_t n)
 {
@@ -385,6 +417,7 @@ int main(void)
         cmocka_unit_test(test_tokenizer_linear),       cmocka_unit_test(test_prompt_cache_kinds_round_trip),
         cmocka_unit_test(test_post_processor_ids),     cmocka_unit_test(test_format_index_overflow),
         cmocka_unit_test(test_spm_stream_byte_plus_sign), cmocka_unit_test(test_tokenizer_huge_id),
+        cmocka_unit_test(test_moe_bad_experts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -109,6 +109,65 @@ static void test_dot_axpy(void **state)
     }
 }
 
+/* The attention kernels against the reference: key/value rows strided as in the cache (ld > hd), every
+ * cache dtype, head sizes with and without a vector path (hd % 8), block edges of the key loops. */
+static void test_attention_kernels(void **state)
+{
+    (void)state;
+    const struct mlxc_kernels *k = mlxc_kernels_named("avx2");
+    if (!k)
+        k = &mlxc_kernels_ref;
+    static const int hds[] = {8, 36, 64, 80, 128, 256};
+    static const int64_t ns[] = {1, 7, 8, 9, 16, 17, 100};
+    static const enum mlxc_dtype dts[] = {MLXC_F32, MLXC_F16, MLXC_BF16};
+    for (size_t a = 0; a < sizeof hds / sizeof hds[0]; a++)
+        for (size_t b = 0; b < sizeof ns / sizeof ns[0]; b++)
+            for (size_t c = 0; c < 3; c++)
+                for (int nq = 1; nq <= 5; nq += 2) {
+                    const int hd = hds[a];
+                    const int64_t n = ns[b], ld = 3 * hd, lds = n + 3;
+                    const enum mlxc_dtype dt = dts[c];
+                    size_t es = mlxc_dtype_size(dt);
+                    unsigned char *kv = malloc((size_t)(n * ld) * es);
+                    for (int64_t i = 0; i < n * ld; i++) {
+                        float f = frand();
+                        uint16_t h = dt == MLXC_F16 ? mlxc_f32_to_f16(f) : mlxc_f32_to_bf16(f);
+                        if (dt == MLXC_F32)
+                            memcpy(kv + 4 * i, &f, 4);
+                        else
+                            memcpy(kv + 2 * i, &h, 2);
+                    }
+                    float *q = malloc((size_t)(nq * hd) * 4), *s0 = malloc((size_t)(nq * lds) * 4);
+                    float *s1 = malloc((size_t)(nq * lds) * 4);
+                    float *o0 = malloc((size_t)(nq * hd) * 4), *o1 = malloc((size_t)(nq * hd) * 4);
+                    for (int64_t i = 0; i < nq * hd; i++)
+                        q[i] = frand();
+                    for (int64_t i = 0; i < nq * lds; i++)
+                        s0[i] = s1[i] = 7.0f; /* the gap between rows stays untouched */
+                    mlxc_kernels_ref.att_scores(kv, dt, ld, n, q, nq, hd, 0.125f, s0, lds);
+                    k->att_scores(kv, dt, ld, n, q, nq, hd, 0.125f, s1, lds);
+                    double err = nmse(s1, s0, nq * lds);
+                    if (err > MAX_NMSE)
+                        fail_msg("%s att_scores hd %d n %lld dtype %d nq %d: nmse %g", k->isa, hd, (long long)n,
+                                 (int)dt, nq, err);
+                    for (int i = 0; i < nq; i++)
+                        for (int64_t p = n; p < lds; p++)
+                            assert_true(s1[i * lds + p] == 7.0f);
+                    mlxc_kernels_ref.att_values(kv, dt, ld, n, s0, nq, lds, hd, o0);
+                    k->att_values(kv, dt, ld, n, s0, nq, lds, hd, o1);
+                    err = nmse(o1, o0, nq * hd);
+                    if (err > MAX_NMSE)
+                        fail_msg("%s att_values hd %d n %lld dtype %d nq %d: nmse %g", k->isa, hd, (long long)n,
+                                 (int)dt, nq, err);
+                    free(kv);
+                    free(q);
+                    free(s0);
+                    free(s1);
+                    free(o0);
+                    free(o1);
+                }
+}
+
 struct sum_job {
     int64_t n;
     long long parts[8];
@@ -152,6 +211,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matmul_variants),
         cmocka_unit_test(test_dot_axpy),
+        cmocka_unit_test(test_attention_kernels),
         cmocka_unit_test(test_pool_and_split),
     };
     return cmocka_run_group_tests_name("kernels", tests, NULL, NULL);

@@ -57,11 +57,12 @@ def role_of(name, shape):
 
 
 def write_safetensors(path, tensors, metadata=None):
-    """tensors: list of (name, float32 array). Header keys sorted, padded to 8 (as mlxc writes)."""
+    """tensors: list of (name, float32 or uint8 array). Header keys sorted, padded to 8 (as mlxc writes)."""
     header, offset = {"__metadata__": metadata or {}}, 0
     for name, arr in tensors:
-        nbytes = arr.size * 4
-        header[name] = {"dtype": "F32", "shape": list(arr.shape), "data_offsets": [offset, offset + nbytes]}
+        nbytes = arr.size * arr.itemsize
+        dt = "U8" if arr.dtype == np.uint8 else "F32"
+        header[name] = {"dtype": dt, "shape": list(arr.shape), "data_offsets": [offset, offset + nbytes]}
         offset += nbytes
     text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
     text += b" " * (-len(text) % 8)
@@ -69,14 +70,18 @@ def write_safetensors(path, tensors, metadata=None):
         f.write(struct.pack("<Q", len(text)))
         f.write(text)
         for _, arr in tensors:
-            f.write(np.ascontiguousarray(arr, dtype="<f4").tobytes())
+            f.write(np.ascontiguousarray(arr, dtype=arr.dtype if arr.dtype == np.uint8 else "<f4").tobytes())
 
 
 def spot_checks(arr):
-    """16 (index, f32 bit pattern) pairs spread over the tensor, and the f64 sum: the C generator must
-    reproduce them exactly."""
-    flat = np.ascontiguousarray(arr, dtype="<f4").reshape(-1)
+    """16 (index, f32 bit pattern) pairs spread over the tensor (bytes for a uint8 tensor), and the f64
+    sum: the C generator must reproduce them exactly."""
+    if arr.dtype == np.uint8:
+        flat = arr.reshape(-1)
+        bits = flat
+    else:
+        flat = np.ascontiguousarray(arr, dtype="<f4").reshape(-1)
+        bits = flat.view("<u4")
     n = flat.size
     idx = sorted({0, n - 1} | {(k * 2654435761) % n for k in range(1, 15)})
-    bits = flat.view("<u4")
     return {"at": [[int(i), int(bits[i])] for i in idx], "sum": float(flat.astype(np.float64).sum())}

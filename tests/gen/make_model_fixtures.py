@@ -13,8 +13,10 @@ bytes (spot-checked). Committed per fixture, under tests/data/models/<name>/:
 Usage (on a machine with torch + transformers + tokenizers):
   python3 tests/gen/make_model_fixtures.py --tokenizers DIR --out tests/data/models
 where DIR holds <tok>/tokenizer.json for tok in llama3, qwen3, llama2, gemma3, gptoss (tests/data/tok).
-mixtral, qwen3_moe and gpt_oss are defined here for the MoE families (issue 11) but their outputs are
-not committed until mlxc runs them.
+gpt_oss_mxfp4 is gpt_oss with its experts stored as Hugging Face's MXFP4 checkpoints store them
+(gate_up_proj_blocks/_scales, down_proj_blocks/_scales: the float experts quantized with MLX's CPU
+algorithm, tests/gen/make_quant_cases.py fp_quantize); transformers dequantizes them on load.
+Run only some fixtures with --only NAME...
 """
 import argparse
 import json
@@ -110,7 +112,7 @@ FIXTURES = {
                        num_hidden_layers=2, vocab_size=32000, rope_theta=100000.0, norm_epsilon=1e-5,
                        use_bias=True, hidden_act="gelu", sliding_window=None, tie_word_embeddings=True,
                        bos_token_id=1, eos_token_id=2)),
-    # --- MoE families: references made, not yet committed (mlxc support pending) ---
+    # --- MoE families ---
     # mixtral: 4 experts, top-2 of the raw router logits then softmax over those two
     "mixtral": dict(tok="llama2", config=dict(BASE, model_type="mixtral", architectures=["MixtralForCausalLM"],
                     num_hidden_layers=2, vocab_size=32000, rope_theta=1000000.0, num_local_experts=4,
@@ -120,19 +122,27 @@ FIXTURES = {
     # renormalised (norm_topk_prob)
     "qwen3_moe": dict(tok="qwen3", config=dict(BASE, model_type="qwen3_moe", architectures=["Qwen3MoeForCausalLM"],
                       num_hidden_layers=2, vocab_size=151936, head_dim=32, rope_theta=1000000.0,
-                      num_experts=4, num_experts_per_tok=2, moe_intermediate_size=32, decoder_sparse_step=1,
+                      num_experts=4, num_experts_per_tok=2, moe_intermediate_size=64, decoder_sparse_step=1,
                       mlp_only_layers=[0], norm_topk_prob=True, tie_word_embeddings=False,
                       attention_bias=False, use_sliding_window=False, eos_token_id=151645)),
-    # gpt_oss: sinks, biases, alternating sliding (16) / full layers, yarn RoPE, clipped SwiGLU experts
+    # gpt_oss: sinks, biases, alternating sliding (16) / full layers, yarn RoPE, clipped SwiGLU experts.
+    # truncate=True: mlx_lm's YarnRoPE always floors/ceils the correction range (transformers only when
+    # truncate is true; real gpt-oss configs say false, where mlx_lm and transformers differ slightly)
     "gpt_oss": dict(tok="gptoss", config=dict(BASE, model_type="gpt_oss", architectures=["GptOssForCausalLM"],
                     num_hidden_layers=2, vocab_size=201088, head_dim=16, num_local_experts=4,
                     num_experts_per_tok=2, experts_per_token=2, intermediate_size=64, sliding_window=16,
                     layer_types=["sliding_attention", "full_attention"], attention_bias=True, swiglu_limit=7.0,
                     rope_theta=150000.0, max_position_embeddings=131072, initial_context_length=4096,
                     rope_scaling={"rope_type": "yarn", "factor": 32.0, "beta_fast": 32.0, "beta_slow": 1.0,
-                                  "truncate": False, "original_max_position_embeddings": 4096},
+                                  "truncate": True, "original_max_position_embeddings": 4096},
                     tie_word_embeddings=False, eos_token_id=200002, pad_token_id=199999)),
 }
+
+
+FIXTURES["gpt_oss_mxfp4"] = dict(tok="gptoss", mxfp4=True, config=dict(
+    FIXTURES["gpt_oss"]["config"], quantization_config={
+        "quant_method": "mxfp4", "modules_to_not_convert": ["model.layers.*.self_attn", "model.layers.*.mlp.router",
+                                                            "model.embed_tokens", "lm_head"]}))
 
 
 def tensor_list(cfg):
@@ -215,11 +225,30 @@ def tensor_list(cfg):
     return out
 
 
-def build_tensors(cfg):
+def mxfp4_blocks(arr):
+    """HF gpt-oss float experts (E, in, out) -> MXFP4 checkpoint tensors: blocks (E, out, in/32, 16) u8 (two
+    E2M1 codes a byte, the even element in the low nibble) and scales (E, out, in/32) u8 (E8M0), as MLX's
+    CPU algorithm quantizes the rows of the transposed (E, out, in) matrix."""
+    import make_quant_cases as mq
+    E, K, N = arr.shape
+    rows = np.ascontiguousarray(arr.transpose(0, 2, 1)).reshape(E * N, K)
+    codes, sb = mq.fp_quantize(rows, "mxfp4", "F32")
+    packed = (codes[:, 0::2] | (codes[:, 1::2] << 4)).astype(np.uint8)
+    return packed.reshape(E, N, K // 32, 16), sb.reshape(E, N, K // 32)
+
+
+def build_tensors(cfg, mxfp4=False):
     tensors, meta = [], []
     for name, shape in tensor_list(cfg):
         base, scale = fw.role_of(name, shape)
         arr = fw.tensor(name, shape, base, scale)
+        if mxfp4 and name.endswith(("experts.gate_up_proj", "experts.down_proj")):
+            src = {"of": name, "shape": list(shape), "base": base, "scale": scale}
+            for part, q in zip(("blocks", "scales"), mxfp4_blocks(arr)):
+                tensors.append((f"{name}_{part}", q))
+                meta.append({"name": f"{name}_{part}", "shape": list(q.shape), "dtype": "U8",
+                             "mxfp4": dict(src, part=part), "check": fw.spot_checks(q)})
+            continue
         tensors.append((name, arr))
         meta.append({"name": name, "shape": list(shape), "base": base, "scale": scale, "check": fw.spot_checks(arr)})
     return tensors, meta
@@ -233,11 +262,16 @@ def reference(model_dir, tok_path, steps=32):
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     dev = "cuda" if torch.cuda.is_available() else "cpu"
+    extra = {}
+    if json.load(open(os.path.join(model_dir, "config.json"))).get("quantization_config"):
+        from transformers import Mxfp4Config
+        extra["quantization_config"] = Mxfp4Config(dequantize=True)
     model, info = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32, attn_implementation="eager",
-                                                       output_loading_info=True)
-    model = model.to(dev).eval()
+                                                       output_loading_info=True, **extra)
+    model = model.float().to(dev).eval()  # mxfp4 experts come dequantized (to bf16, exactly)
     bad = {k: v for k, v in info.items() if v and k in ("missing_keys", "unexpected_keys", "mismatched_keys")}
     if bad:  # randomly initialised weights would make the reference meaningless
+        print("  model expects:", {k: tuple(v.shape) for k, v in model.state_dict().items() if "layers.0." in k})
         raise RuntimeError(f"loading {model_dir}: {bad}")
     tok = Tokenizer.from_file(tok_path)
     hf = model.config.to_dict()
@@ -290,7 +324,7 @@ def main():
 def make_one(args, name, fx):
     import transformers
     cfg = fx["config"]
-    tensors, meta = build_tensors(cfg)
+    tensors, meta = build_tensors(cfg, fx.get("mxfp4", False))
     mdir = os.path.join(args.scratch, name)
     os.makedirs(mdir, exist_ok=True)
     with open(os.path.join(mdir, "config.json"), "w") as f:

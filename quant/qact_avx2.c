@@ -1,0 +1,156 @@
+/* Activations quantized for the AVX2 integer kernels: two-level int8 (qact_avx2.h has the format). */
+#include "quant/qact_avx2.h"
+
+#include <math.h>
+
+#include "core/half.h"
+#include "core/sys.h"
+
+void mlxc_qscalars_to_f32(const void *p, int64_t i0, int64_t n, enum mlxc_dtype t, float *out)
+{
+    const uint8_t *b = (const uint8_t *)p;
+    int64_t i = 0;
+    if (t == MLXC_F32) {
+        memcpy(out, b + 4 * i0, (size_t)n * 4);
+        return;
+    }
+    b += 2 * i0;
+    if (t == MLXC_BF16) {
+        for (; i + 8 <= n; i += 8) /* bf16 is the top half of an f32 */
+            _mm256_storeu_ps(out + i, _mm256_castsi256_ps(_mm256_slli_epi32(
+                                          _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(b + 2 * i))), 16)));
+    } else {
+        for (; i + 8 <= n; i += 8)
+            _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + 2 * i))));
+    }
+    for (; i < n; i++) {
+        uint16_t h;
+        memcpy(&h, b + 2 * i, 2);
+        out[i] = t == MLXC_BF16 ? mlxc_bf16_to_f32(h) : _cvtsh_ss(h);
+    }
+}
+
+/* Block scales d_b = max |x| / 127 of the cols64 / 8 blocks (zero padding past cols); returns max d_b. */
+static float block_scales(const float *x, int64_t cols, int64_t cols64, float *d)
+{
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    float dmax = 0.0f;
+    for (int64_t b = 0; b < cols64 / 8; b++) {
+        int64_t j0 = 8 * b;
+        float amax = 0.0f;
+        if (j0 + 8 <= cols) {
+            amax = hmax8(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + j0)));
+        } else {
+            for (int64_t j = j0; j < cols; j++)
+                amax = fabsf(x[j]) > amax ? fabsf(x[j]) : amax;
+        }
+        d[b] = amax / 127.0f;
+        dmax = d[b] > dmax ? d[b] : dmax;
+    }
+    return dmax;
+}
+
+/* 32 floats (4 blocks with scales d[0..3]): int8 codes in natural order, the blocks' multipliers m_b,
+ * and the sum of the quantized values xhat. */
+INLINE void quantize_32(const float *x, const float *d, float D, int8_t *q, int16_t mb[4], float *sum)
+{
+    const __m256i lim = _mm256_set1_epi32(127), nlim = _mm256_set1_epi32(-127);
+    __m256 r = _mm256_setzero_ps();
+    __m256i qi[4];
+    for (int i = 0; i < 4; i++) {
+        int m = D > 0.0f ? (int)rintf(d[i] / D) : 0;
+        m = m < 32767 ? m : 32767;
+        mb[i] = (int16_t)m;
+        float e = D * (float)m, inv = m ? 1.0f / e : 0.0f;
+        /* cvtps rounds to nearest even (MXCSR default); e may lie a hair under d_b: clamp to +-127 */
+        qi[i] = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 8 * i), _mm256_set1_ps(inv)));
+        qi[i] = _mm256_max_epi32(_mm256_min_epi32(qi[i], lim), nlim);
+        r = _mm256_fmadd_ps(_mm256_set1_ps(e), _mm256_cvtepi32_ps(qi[i]), r);
+    }
+    *sum = hsum8(r);
+    /* pack 32 -> 16 -> 8 bits; the packs work per 128-bit lane, the permute restores element order */
+    __m256i b = _mm256_packs_epi16(_mm256_packs_epi32(qi[0], qi[1]), _mm256_packs_epi32(qi[2], qi[3]));
+    b = _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256((__m256i *)q, b);
+}
+
+/* Reorders a 64-byte chunk from natural to split order: 32 even elements, then 32 odd ones. */
+INLINE void split_chunk(const int8_t *nat, int8_t *out)
+{
+    /* per 128-bit lane: 8 even bytes, then 8 odd bytes */
+    const __m256i sh = _mm256_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15, 0, 2, 4, 6, 8, 10,
+                                        12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
+    __m256i a = _mm256_shuffle_epi8(_mm256_loadu_si256((const __m256i *)nat), sh);        /* eA0 oA0 eA1 oA1 */
+    __m256i b = _mm256_shuffle_epi8(_mm256_loadu_si256((const __m256i *)(nat + 32)), sh); /* eB0 oB0 eB1 oB1 */
+    __m256i e = _mm256_permute4x64_epi64(_mm256_unpacklo_epi64(a, b), 0xD8); /* eA0 eA1 eB0 eB1 */
+    __m256i o = _mm256_permute4x64_epi64(_mm256_unpackhi_epi64(a, b), 0xD8); /* oA0 oA1 oB0 oB1 */
+    _mm256_storeu_si256((__m256i *)out, e);
+    _mm256_storeu_si256((__m256i *)(out + 32), o);
+}
+
+static void quantize_token(const float *x, int64_t cols, int64_t cols64, int split, int gs, float *d, int8_t *q,
+                           int16_t *m, float *D, float *gsum)
+{
+    int8_t nat[64] __attribute__((aligned(32)));
+    int16_t mb[8];
+    float bsum, gacc = 0.0f;
+    const float Dt = block_scales(x, cols, cols64, d) / 32767.0f;
+    *D = Dt;
+    for (int64_t c = 0; c < cols64; c += 64) {
+        for (int h = 0; h < 2; h++) {
+            int64_t j0 = c + 32 * h;
+            if (j0 + 32 <= cols) {
+                quantize_32(x + j0, d + j0 / 8, Dt, nat + 32 * h, mb + 4 * h, &bsum);
+            } else { /* the padding: a partial piece (16 columns, nvfp4) or none */
+                float tmp[32] = {0};
+                if (j0 < cols)
+                    memcpy(tmp, x + j0, (size_t)(cols - j0) * sizeof(float));
+                quantize_32(tmp, d + j0 / 8, Dt, nat + 32 * h, mb + 4 * h, &bsum);
+            }
+            if (gs >= 32 && j0 < cols) { /* group sums; groups are whole pieces of 32 */
+                gacc += bsum;
+                if ((j0 + 32) % gs == 0) {
+                    gsum[j0 / gs] = gacc;
+                    gacc = 0.0f;
+                }
+            }
+        }
+        if (split) {
+            split_chunk(nat, q + c);
+            for (int k = 0; k < 16; k++) /* int16 lanes 2k, 2k+1: block k */
+                m[c / 4 + k] = mb[k / 2];
+        } else {
+            memcpy(q + c, nat, 64);
+            for (int k = 0; k < 32; k++) /* per 32-column chunk, int16 lane j: block j / 4 */
+                m[c / 2 + k] = mb[k / 4];
+        }
+    }
+}
+
+int mlxc_qact_init(struct mlxc_qact *X, const float *x, int64_t n, int64_t cols, int split, int gs)
+{
+    X->n = n;
+    X->cols64 = (cols + 63) / 64 * 64;
+    X->ngroups = gs >= 32 ? cols / gs : 0;
+    X->mlen = X->cols64 / (split ? 4 : 2);
+    size_t nq = (size_t)(n * X->cols64), nm = (size_t)(n * X->mlen), ng = (size_t)(n * X->ngroups);
+    size_t nd = (size_t)(X->cols64 / 8); /* block scales of one token (scratch) */
+    X->mem = mlxc_alloc_aligned((ng + (size_t)n + nd) * sizeof(float) + nm * sizeof(int16_t) + nq);
+    if (!X->mem)
+        return -1;
+    X->gsum = (float *)X->mem;
+    X->D = X->gsum + ng;
+    float *d = X->D + n;
+    X->m = (int16_t *)(d + nd);
+    X->q = (int8_t *)(X->m + nm);
+    for (int64_t t = 0; t < n; t++)
+        quantize_token(x + t * cols, cols, X->cols64, split, gs, d, X->q + t * X->cols64, X->m + t * X->mlen,
+                       X->D + t, X->gsum + t * X->ngroups);
+    return 0;
+}
+
+void mlxc_qact_free(struct mlxc_qact *X)
+{
+    mlxc_free_aligned(X->mem);
+    X->mem = NULL;
+}
