@@ -300,8 +300,12 @@ static int load_layer(const struct mlxc_st_file *f, struct mlxc_kv_cache *c, int
         L->keep = v[0], L->max_size = v[1], L->offset = v[2], L->idx = v[3];
         if (cls == CLASS_QUANTIZED_ROTATING)
             L->group_size = (int)v[4], L->bits = (int)v[5];
-        if (!rc && (L->max_size < 1 || L->keep > L->max_size || L->idx > L->offset + 1 + L->max_size))
-            rc = mlxc_errf(e, MLXC_EFORMAT, "layer %d: inconsistent rotating cache state", l);
+        /* keep < max_size: a buffer that keeps all it holds would trim a negative number of slots before
+         * a multi-token step (mlxc never makes one: --max-kv-size must exceed the 4 kept positions) */
+        if (!rc && (L->max_size < 1 || L->keep < 0 || L->keep >= L->max_size || L->idx < 0 ||
+                    L->idx > L->offset + 1 + L->max_size))
+            rc = mlxc_errf(e, MLXC_EFORMAT, "layer %d: inconsistent rotating cache state (keep %lld, max_size %lld)",
+                           l, (long long)L->keep, (long long)L->max_size);
     } else if (cls == CLASS_QUANTIZED) {
         for (int j = 0; j < 3 && !rc; j++)
             rc = meta_int(f, l, j, &v[j], e);

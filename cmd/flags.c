@@ -126,7 +126,8 @@ static const struct mlxc_opt chat_opts[] = {
     {"min-tokens-to-keep", 0, OPT_INT, "1", "N", "tokens min-p always keeps", OFF(min_tokens_to_keep), NULL, 0},
     {"top-k", 0, OPT_INT, "0", "K", "keep only the K most likely tokens; 0 keeps all", OFF(top_k), NULL, 0},
     XTC_OPTS,
-    {"seed", 0, OPT_INT, "0", "SEED", "seed of the random generator (seeded once per session)", OFF(seed), NULL, 0},
+    {"seed", 0, OPT_INT, "0", "SEED", "seed of the random generator (seeded once per session; a resumed session "
+     "goes on with its saved random state unless a seed is given)", OFF(seed), NULL, 0},
     {"max-tokens", 'm', OPT_INT, "256", "N", "maximum number of tokens per reply; -1 for no limit", OFF(max_tokens),
      NULL, 0},
     {"system-prompt", 0, OPT_STR, NULL, "TEXT", "system message; @FILE reads it from a file", OFF(system_prompt),

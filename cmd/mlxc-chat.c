@@ -40,6 +40,7 @@ int main(int argc, char **argv)
         .logit_bias = o.logit_bias,
         .stop = o.stop,
         .seed = (uint64_t)o.seed,
+        .seed_given = mlxc_cli_given(cli, &o, "seed"),
         .cache = mlxc_cli_cache_opts(cli, &o),
         .prompt_cache_file = o.prompt_cache_file,
         .resume = o.resume,

@@ -763,26 +763,23 @@ static void remove_tree(const char *dir)
     rmdir(dir);
 }
 
-/* A temporary folder beside the final one, so the last step is one rename on the same filesystem. */
+/* A temporary folder beside the final one, so the last step is one rename on the same filesystem.
+ * Temporary folders that earlier conversions to the same path left when they were killed go first. */
 static int make_tmp_dir(struct convert *c, struct mlxc_err *e)
 {
-    char *copy1 = strdup(c->a->mlx_path), *copy2 = strdup(c->a->mlx_path);
-    size_t n = strlen(c->a->mlx_path) + 32;
-    c->tmp_dir = malloc(n);
-    int rc = 0;
-    if (!copy1 || !copy2 || !c->tmp_dir) {
-        rc = mlxc_errf(e, MLXC_ENOMEM, "out of memory");
-    } else {
-        snprintf(c->tmp_dir, n, "%s/.%s.tmp-XXXXXX", dirname(copy1), basename(copy2));
-        if (!mkdtemp(c->tmp_dir) || chmod(c->tmp_dir, 0755) != 0) {
-            rc = mlxc_errf_sys(e, MLXC_EIO, "cannot create a folder beside '%s'", c->a->mlx_path);
-            free(c->tmp_dir);
-            c->tmp_dir = NULL;
-        }
+    int stale = mlxc_remove_stale_tmps(c->a->mlx_path);
+    if (stale)
+        fprintf(c->log, "[INFO] Removed %d temporary folder%s left by an interrupted conversion to '%s'\n", stale,
+                stale == 1 ? "" : "s", c->a->mlx_path);
+    if (!(c->tmp_dir = mlxc_tmp_template(c->a->mlx_path)))
+        return mlxc_errf(e, MLXC_ENOMEM, "out of memory");
+    if (!mkdtemp(c->tmp_dir) || chmod(c->tmp_dir, 0755) != 0) {
+        int rc = mlxc_errf_sys(e, MLXC_EIO, "cannot create a folder beside '%s'", c->a->mlx_path);
+        free(c->tmp_dir);
+        c->tmp_dir = NULL;
+        return rc;
     }
-    free(copy1);
-    free(copy2);
-    return rc;
+    return 0;
 }
 
 static int setup(struct convert *c, struct mlxc_err *e)

@@ -290,6 +290,8 @@ int mlxc_chat_open(const struct mlxc_chat_params *p, struct mlxc_chat **out, str
         rc = mlxc_detok_init(c->tok, &c->detok, e);
     if (!rc && (p->resume || p->prompt_cache_file))
         rc = mlxc_chat_load(c, p->resume ? p->resume : p->prompt_cache_file, e);
+    if (!rc && p->resume && p->seed_given)
+        mlxc_rng_seed(&c->rng, p->seed);
     if (rc) {
         mlxc_chat_close(c);
         return rc;
@@ -526,6 +528,10 @@ int mlxc_chat_say(struct mlxc_chat *c, const char *text, mlxc_chat_cb cb, void *
         .eos = c->eos, .n_eos = c->n_eos, .feed_last = 1, .interrupt = c->p.interrupt, .rng = &c->rng,
     };
     gp.logits = c->p.logits;
+    if (c->n_tokens >= keep) { /* the penalties see the conversation so far, not only this turn */
+        gp.history = c->tokens;
+        gp.n_history = keep;
+    }
     gp.sampling.xtc_special = c->xtc_special;
     gp.sampling.n_xtc_special = c->n_xtc_special;
     mlxc_stop_init(&t.stop, c->stop);

@@ -50,12 +50,15 @@ struct mlxc_chat_params {
     int64_t max_tokens;               /* per reply; < 0: no limit */
     int64_t prefill_step_size;        /* <= 0: 2048 */
     struct mlxc_sampler_params sampling;
-    struct mlxc_logits_params logits; /* penalties (the bias comes from logit_bias); they see the turn's
-                                         prompt tokens and the reply */
+    struct mlxc_logits_params logits; /* penalties (the bias comes from logit_bias); they look back over
+                                         the whole conversation in the cache (earlier turns and replies,
+                                         when its tokens are known), this turn's tokens and the reply */
     const char *logit_bias;           /* "ID=V,..." or NULL (checked against the vocabulary) */
     char *const *stop;                /* NULL-ended stop strings: the reply ends before one (it stays in
                                          the cache, not in the message), or NULL */
     uint64_t seed;                    /* mlx_lm.chat always seeds (default 0) */
+    int seed_given;                   /* with resume: seed replaces the random state the session saved
+                                         (otherwise the resumed chat draws on where it stopped) */
     struct mlxc_cache_opts cache;
     const char *prompt_cache_file;    /* start from this prefix (or session), or NULL */
     const char *resume;               /* restore this saved session, or NULL */

@@ -7,11 +7,14 @@
  *   "base"      positions of the prefix the session started from (a cache_prompt file), as text
  *   "prefix_open"  "1" when that prefix ends in an unfinished user message (a turn right after it
  *               continues the message)
+ *   "rng"       the sampler's random state as two decimal 32-bit words "K0 K1" (the MLX key after the
+ *               draws so far), so a resumed sampled chat draws what the uninterrupted one would have
  * A file without "messages" (one mlx_lm.cache_prompt or mlxc-cache-prompt wrote) becomes the prefix of
  * a new conversation. */
 #include "core/chat_impl.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,18 +58,20 @@ int mlxc_chat_save(struct mlxc_chat *c, const char *path, char **written, struct
     char *messages = mlxc_chat_messages_json(c, NULL);
     char *turns = starts ? json_ints(starts, NULL, c->n_turns) : NULL;
     char *tokens = c->n_tokens == c->cache.offset ? json_ints(NULL, c->tokens, (size_t)c->n_tokens) : NULL;
-    char base[32];
+    char base[32], rng[32];
     snprintf(base, sizeof base, "%lld", (long long)c->base);
-    struct mlxc_st_meta meta[7] = {
+    snprintf(rng, sizeof rng, "%lu %lu", (unsigned long)c->rng.key[0], (unsigned long)c->rng.key[1]);
+    struct mlxc_st_meta meta[8] = {
         {"model", c->model_arg},
         {"tokenizer_config", "{\"trust_remote_code\": false}"},
         {"messages", messages},
         {"turns", turns},
         {"base", base},
         {"prefix_open", c->prefix_open ? "1" : "0"},
+        {"rng", rng},
         {"tokens", tokens},
     };
-    size_t n_meta = tokens ? 7 : 6;
+    size_t n_meta = tokens ? 8 : 7;
     int rc;
     if (!messages || !turns || (!tokens && c->n_tokens == c->cache.offset))
         rc = mlxc_errf(e, MLXC_ENOMEM, "out of memory");
@@ -213,6 +218,28 @@ static int parse_positions(const struct mlxc_st_meta *user, size_t n_user, int64
     return 0;
 }
 
+/* "K0 K1", two decimal 32-bit words; 0 when it is that */
+static int parse_rng(const char *text, struct mlxc_rng *r)
+{
+    if (!text)
+        return -1;
+    char *end;
+    unsigned long long k[2];
+    const char *p = text;
+    for (int i = 0; i < 2; i++) {
+        if (*p < '0' || *p > '9')
+            return -1;
+        errno = 0;
+        k[i] = strtoull(p, &end, 10);
+        if (errno || k[i] > 0xffffffffULL || *end != (i ? '\0' : ' '))
+            return -1;
+        p = end + 1;
+    }
+    r->key[0] = (uint32_t)k[0];
+    r->key[1] = (uint32_t)k[1];
+    return 0;
+}
+
 char *mlxc_chat_file_name(const char *path)
 {
     char *name = malloc(strlen(path) + sizeof SUFFIX);
@@ -242,6 +269,8 @@ int mlxc_chat_load(struct mlxc_chat *c, const char *path, struct mlxc_err *e)
     int rc = mlxc_prompt_cache_load(path, c->m, &cache, &user, &n_user, e);
     const char *messages = rc ? NULL : mlxc_meta_find(user, n_user, "messages");
     const char *open_prefix = rc ? NULL : mlxc_meta_find(user, n_user, "prefix_open");
+    struct mlxc_rng rng;
+    int has_rng = !rc && messages && parse_rng(mlxc_meta_find(user, n_user, "rng"), &rng) == 0;
     int prefix_open = messages ? open_prefix && !strcmp(open_prefix, "1") : 1;
     const struct mlxc_cache_opts *want = &c->p.cache;
     const struct mlxc_kv_layer *L0 = rc || !cache.n_layers ? NULL : &cache.layers[0];
@@ -290,6 +319,8 @@ int mlxc_chat_load(struct mlxc_chat *c, const char *path, struct mlxc_err *e)
         free(c->system);
         c->system = l.system;
     }
+    if (has_rng) /* a session without it (an older file) goes on with the current stream */
+        c->rng = rng;
     return 0;
 }
 

@@ -295,16 +295,43 @@ static void draw_transcript(struct tui *t, int h, int W)
 
 /* ---- status bar and input ---- */
 
+/* Cuts s, segments joined by `bar`, to at most w columns: whole segments while any fit, else the first
+ * segment's first characters. */
+static void fit_segments(char *s, const char *bar, int w)
+{
+    while (text_width(s) > w) {
+        char *last = NULL;
+        for (char *p = strstr(s, bar); p; p = strstr(p + 1, bar))
+            last = p;
+        if (!last)
+            break;
+        *last = '\0';
+    }
+    int col = 0;
+    size_t n = strlen(s), len;
+    for (size_t i = 0; i < n; i += len) {
+        int cw = char_width(s + i, n - i, &len);
+        if (col + cw > w) {
+            s[i] = '\0';
+            break;
+        }
+        col += cw;
+    }
+}
+
 static void draw_status(struct tui *t, int y, int W)
 {
     struct mlxc_chat_info in;
     mlxc_chat_get_info(t->c, &in);
     const char *bar = t->utf8 ? " │ " : " | ";
-    char left[512], ctx[64], right[128];
+    char left[512], ctx[96], used[48], right[128];
     if (in.context_limit)
-        snprintf(ctx, sizeof ctx, "ctx %lld/%lld", (long long)in.context_used, (long long)in.context_limit);
+        snprintf(used, sizeof used, "%lld/%lld", (long long)in.context_used, (long long)in.context_limit);
     else
-        snprintf(ctx, sizeof ctx, "ctx %lld (rotating)", (long long)in.context_used);
+        snprintf(used, sizeof used, "%lld", (long long)in.context_used);
+    snprintf(ctx, sizeof ctx, "ctx %s%s", used, in.context_limit ? "" : " (rotating)");
+    /* a hint that must stay (what is going on), or one that goes first when space is short */
+    int must = t->busy || t->scroll;
     if (t->busy) /* the last reply's figures would be stale: say what is going on instead */
         snprintf(right, sizeof right, "generating, Ctrl-C stops ");
     else if (t->scroll)
@@ -312,41 +339,46 @@ static void draw_status(struct tui *t, int y, int W)
     else
         snprintf(right, sizeof right, "/help  Ctrl-D quits ");
     int rw = (int)strlen(right); /* ASCII */
-    /* the first form that fits, with the hint or else without it (but the hint stays while generating) */
-    for (int form = 0; form < 3; form++) {
+    /* the first form that fits beside the hint, or else alone; each drops words of the one before */
+    const struct mlxc_gen_stats *l = &in.last;
+    enum { FORMS = 4 };
+    int fitted = 0;
+    for (int form = 0; form < FORMS && !fitted; form++) {
         if (!in.has_last || t->busy)
-            snprintf(left, sizeof left, " %s%s%s%speak %.2f GB", in.model_name, bar, ctx, bar, in.peak_gb);
+            snprintf(left, sizeof left, " %s%s%s%s%s%.2f GB", in.model_name, bar, form < 3 ? ctx : used, bar,
+                     form < 2 ? "peak " : "", in.peak_gb);
         else if (form == 0)
             snprintf(left, sizeof left, " %s%s%s%sprompt %lld tok, %.1f tok/s%sgen %lld tok, %.1f tok/s%speak %.2f GB",
-                     in.model_name, bar, ctx, bar, (long long)in.last.prompt_tokens, in.last.prompt_tps, bar,
-                     (long long)in.last.generation_tokens, in.last.generation_tps, bar, in.peak_gb);
+                     in.model_name, bar, ctx, bar, (long long)l->prompt_tokens, l->prompt_tps, bar,
+                     (long long)l->generation_tokens, l->generation_tps, bar, in.peak_gb);
         else if (form == 1)
             snprintf(left, sizeof left, " %s%s%s%sprompt %lld, %.0f tok/s%sgen %lld, %.1f tok/s%speak %.2f GB",
-                     in.model_name, bar, ctx, bar, (long long)in.last.prompt_tokens, in.last.prompt_tps, bar,
-                     (long long)in.last.generation_tokens, in.last.generation_tps, bar, in.peak_gb);
+                     in.model_name, bar, ctx, bar, (long long)l->prompt_tokens, l->prompt_tps, bar,
+                     (long long)l->generation_tokens, l->generation_tps, bar, in.peak_gb);
+        else if (form == 2)
+            snprintf(left, sizeof left, " %s%s%s%sprompt %.0f%sgen %.1f tok/s%s%.2f GB", in.model_name, bar, ctx, bar,
+                     l->prompt_tps, bar, l->generation_tps, bar, in.peak_gb);
         else
-            snprintf(left, sizeof left, " %s%s%lld/%lld%s%.0f/%.1f tok/s%s%.2f GB", in.model_name, bar,
-                     (long long)in.context_used, (long long)in.context_limit, bar, in.last.prompt_tps,
-                     in.last.generation_tps, bar, in.peak_gb);
+            snprintf(left, sizeof left, " %s%s%s%sgen %.1f tok/s%s%.2f GB", in.model_name, bar, used, bar,
+                     l->generation_tps, bar, in.peak_gb);
         if (text_width(left) + rw + 1 <= W)
-            break;
-        if (!t->busy && text_width(left) <= W) {
+            fitted = 1;
+        else if (!must && text_width(left) <= W)
+            fitted = 1, rw = 0;
+    }
+    if (!fitted) { /* nothing fits whole: whole segments of the last form, beside the hint that must stay */
+        if (!must || rw > W)
             rw = 0;
-            break;
-        }
+        fit_segments(left, bar, rw ? W - rw - 1 : W);
     }
     attr_t a = t->color ? COLOR_PAIR(PAIR_STATUS) : A_REVERSE;
     attron(a);
     move(y, 0);
     for (int x = 0; x < W; x++)
         addch(' ');
-    struct rows rs = {0};
-    if (wrap(&rs, left, strlen(left), W, 0) == 0 && rs.n) {
-        move(y, 0);
-        put_text(rs.r[0].s, rs.r[0].n); /* what fits */
-    }
-    free(rs.r);
-    if (rw && rw <= W) /* over the end of the left part when it must */
+    move(y, 0);
+    put_text(left, strlen(left));
+    if (rw && rw <= W)
         mvaddstr(y, W - rw, right);
     attroff(a);
 }

@@ -75,8 +75,12 @@ int mlxc_generate(const struct mlxc_model *m, struct mlxc_state *s, struct mlxc_
     int32_t *top_ids = malloc(((size_t)k + 1) * sizeof *top_ids);
     float *top_vals = malloc(((size_t)k + 1) * sizeof *top_vals);
     int32_t *seen = processors ? calloc((size_t)V, sizeof *seen) : NULL;
-    /* the token history the penalties look at: the prompt, then each generated token */
-    int64_t hist_cap = n_prompt + (p->max_tokens > 0 ? p->max_tokens : 256) + 1, n_hist = n_prompt;
+    /* the token history the penalties look at: what the cache held before (only the part within reach
+     * of the context size), the prompt, then each generated token */
+    int64_t n_before = p->history && processors ? p->n_history : 0;
+    if (p->logits.context_size > 0 && n_before > p->logits.context_size)
+        n_before = p->logits.context_size;
+    int64_t hist_cap = n_before + n_prompt + (p->max_tokens > 0 ? p->max_tokens : 256) + 1, n_hist = n_before + n_prompt;
     int32_t *hist = processors ? malloc((size_t)hist_cap * sizeof *hist) : NULL;
     if (!lp || !work || !top_ids || !top_vals || (processors && (!seen || !hist))) {
         rc = mlxc_errf(e, MLXC_ENOMEM, "out of memory");
@@ -84,8 +88,11 @@ int mlxc_generate(const struct mlxc_model *m, struct mlxc_state *s, struct mlxc_
     }
     if (processors && (rc = mlxc_logits_check(&p->logits, e)) != 0)
         goto out;
-    if (hist)
-        memcpy(hist, prompt, (size_t)n_prompt * sizeof *hist);
+    if (hist) {
+        if (n_before)
+            memcpy(hist, p->history + p->n_history - n_before, (size_t)n_before * sizeof *hist);
+        memcpy(hist + n_before, prompt, (size_t)n_prompt * sizeof *hist);
+    }
 
     double t0 = mlxc_now(), t1 = t0;
     /* all but the last prompt token, then the last one with logits (mlx_lm generate_step) */

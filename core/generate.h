@@ -16,7 +16,11 @@ struct mlxc_gen_params {
     int64_t max_tokens;         /* < 0: no limit */
     int64_t prefill_step_size;  /* <= state->max_chunk */
     struct mlxc_sampler_params sampling;
-    struct mlxc_logits_params logits;  /* penalties and logit bias; they see the prompt and the output */
+    struct mlxc_logits_params logits;  /* penalties and logit bias; they see the history, the prompt and
+                                          the output */
+    const int32_t *history;     /* tokens already in the cache before the prompt, oldest first (a chat's
+                                   earlier turns and replies), or NULL: the penalties look back into them */
+    int64_t n_history;
     int has_seed;
     uint64_t seed;
     const int32_t *eos;         /* ids that end generation */

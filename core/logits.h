@@ -3,8 +3,9 @@
  *   repetition_penalty:  for each distinct id among the last `context` tokens: l < 0 ? l * p : l / p
  *   presence_penalty:    l[id] -= p once per distinct id among the last `context` tokens
  *   frequency_penalty:   l[id] -= p * count(id) among the last `context` tokens
- * Unlike mlx_lm's API, which only sees the last prompt token, the history here is the whole prompt plus
- * the generated tokens. */
+ * Unlike mlx_lm's API, which only sees the last prompt token (and never what a prompt cache holds), the
+ * history here is the whole prompt plus the generated tokens, and in a chat also the earlier turns
+ * (mlxc_gen_params.history). */
 #ifndef MLXC_LOGITS_H
 #define MLXC_LOGITS_H
 

@@ -1,8 +1,10 @@
 #include "core/sys.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -146,19 +148,115 @@ int mlxc_fsync_dir(const char *dir, struct mlxc_err *e)
     return 0;
 }
 
+/* dirname and basename of a path, as new strings */
+static int split_path(const char *path, char **dir, char **base)
+{
+    char *copy1 = strdup(path), *copy2 = strdup(path);
+    *dir = copy1 ? strdup(dirname(copy1)) : NULL;
+    *base = copy2 ? strdup(basename(copy2)) : NULL;
+    free(copy1);
+    free(copy2);
+    if (*dir && *base)
+        return 0;
+    free(*dir);
+    free(*base);
+    return -1;
+}
+
+char *mlxc_tmp_template(const char *target)
+{
+    char *dir, *base;
+    if (split_path(target, &dir, &base))
+        return NULL;
+    size_t need = strlen(dir) + strlen(base) + 48;
+    char *t = malloc(need);
+    if (t)
+        snprintf(t, need, "%s/.%s.tmp-%ld-XXXXXX", dir, base, (long)getpid());
+    free(dir);
+    free(base);
+    return t;
+}
+
+/* The pid in ".<base>.tmp-<pid>-XXXXXX", or -1 when name is not exactly that. */
+static long stale_pid(const char *name, const char *base)
+{
+    size_t nb = strlen(base);
+    if (name[0] != '.' || strncmp(name + 1, base, nb) != 0 || strncmp(name + 1 + nb, ".tmp-", 5) != 0)
+        return -1;
+    const char *p = name + 1 + nb + 5;
+    if (*p < '1' || *p > '9')
+        return -1;
+    char *end;
+    errno = 0;
+    long pid = strtol(p, &end, 10);
+    if (errno || pid <= 0 || (long)(pid_t)pid != pid || *end != '-' || strlen(end + 1) != 6)
+        return -1;
+    for (const char *x = end + 1; *x; x++)
+        if (!((*x >= 'a' && *x <= 'z') || (*x >= 'A' && *x <= 'Z') || (*x >= '0' && *x <= '9')))
+            return -1;
+    return pid;
+}
+
+/* Removes the files of folder `name` (inside dfd) and then the folder; a folder holding anything but
+ * files stays (rmdir fails). */
+static int remove_flat_dir(int dfd, const char *name)
+{
+    int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return -1;
+    }
+    struct dirent *ent;
+    while ((ent = readdir(d)))
+        if (strcmp(ent->d_name, ".") != 0 && strcmp(ent->d_name, "..") != 0)
+            unlinkat(fd, ent->d_name, 0); /* a subfolder fails here, and then so does the rmdir */
+    closedir(d);
+    return unlinkat(dfd, name, AT_REMOVEDIR);
+}
+
+int mlxc_remove_stale_tmps(const char *target)
+{
+    char *dir, *base;
+    if (split_path(target, &dir, &base))
+        return 0;
+    int removed = 0, dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+    if (!d && dfd >= 0)
+        close(dfd);
+    struct dirent *ent;
+    while (d && (ent = readdir(d))) {
+        long pid = stale_pid(ent->d_name, base);
+        struct stat st;
+        if (pid < 0 || pid == (long)getpid() || fstatat(dfd, ent->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+            st.st_uid != geteuid())
+            continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) /* alive (or not ours to ask about) */
+            continue;
+        if (S_ISREG(st.st_mode) ? unlinkat(dfd, ent->d_name, 0) == 0
+                                : S_ISDIR(st.st_mode) && remove_flat_dir(dfd, ent->d_name) == 0)
+            removed++;
+    }
+    if (d)
+        closedir(d);
+    free(dir);
+    free(base);
+    return removed;
+}
+
 int mlxc_atomic_open(struct mlxc_atomic_file *af, const char *final_path, struct mlxc_err *e)
 {
     memset(af, 0, sizeof *af);
-    char *copy1 = strdup(final_path), *copy2 = strdup(final_path);
+    char *copy1 = strdup(final_path);
     af->final_path = strdup(final_path);
-    if (!copy1 || !copy2 || !af->final_path)
+    if (!copy1 || !af->final_path)
         goto oom;
-    const char *dir = dirname(copy1), *base = basename(copy2);
-    size_t need = strlen(dir) + strlen(base) + 16;
-    af->tmp_path = malloc(need);
-    if (!af->tmp_path)
+    const char *dir = dirname(copy1);
+    mlxc_remove_stale_tmps(final_path);
+    if (!(af->tmp_path = mlxc_tmp_template(final_path)))
         goto oom;
-    snprintf(af->tmp_path, need, "%s/.%s.tmp-XXXXXX", dir, base);
     int fd = mkstemp(af->tmp_path);
     if (fd < 0) {
         mlxc_errf_sys(e, MLXC_EIO, "cannot create a file in '%s'", dir);
@@ -173,13 +271,11 @@ int mlxc_atomic_open(struct mlxc_atomic_file *af, const char *final_path, struct
         goto fail;
     }
     free(copy1);
-    free(copy2);
     return 0;
 oom:
     mlxc_errf(e, MLXC_ENOMEM, "out of memory");
 fail:
     free(copy1);
-    free(copy2);
     free(af->final_path);
     free(af->tmp_path);
     memset(af, 0, sizeof *af);

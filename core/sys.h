@@ -42,10 +42,21 @@ char *mlxc_path_join(const char *dir, const char *name);
 struct mlxc_atomic_file {
     FILE *f;          /* write here */
     char *final_path; /* where the file goes on commit */
-    char *tmp_path;   /* "<dir>/.<name>.tmp-XXXXXX", same filesystem as final_path */
+    char *tmp_path;   /* "<dir>/.<name>.tmp-<pid>-XXXXXX", same filesystem as final_path */
 };
 
-/* Creates the temporary file beside final_path. */
+/* Temporary names beside a target: "<dir>/.<name>.tmp-<pid>-XXXXXX" (a template for mkstemp or
+ * mkdtemp; malloc'd, NULL when out of memory). The pid tells a later writer of the same target whose
+ * temporary it is. */
+char *mlxc_tmp_template(const char *target);
+
+/* Removes what writers of `target` that were killed left beside it: the entries named
+ * ".<name>.tmp-<pid>-XXXXXX" (exactly that pattern) that belong to this user and whose process no
+ * longer exists on this machine (kill(pid, 0) fails with ESRCH), files or folders holding only files.
+ * Anything else, a live process's temporary included, is left alone. Returns how many were removed. */
+int mlxc_remove_stale_tmps(const char *target);
+
+/* Creates the temporary file beside final_path (after removing stale temporaries of final_path). */
 int mlxc_atomic_open(struct mlxc_atomic_file *af, const char *final_path, struct mlxc_err *e);
 /* Flushes, fsyncs, renames over final_path and fsyncs the directory. Closes af in every case. */
 int mlxc_atomic_commit(struct mlxc_atomic_file *af, struct mlxc_err *e);

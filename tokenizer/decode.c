@@ -130,7 +130,7 @@ static int hexval(char c)
 }
 
 /* "<0xHH>" -> HH (u8::from_str_radix also takes "+H"); -1 otherwise. */
-static int byte_token(const char *s, size_t n)
+int tok_byte_token(const char *s, size_t n)
 {
     if (n != 6 || memcmp(s, "<0x", 3) || s[5] != '>')
         return -1;
@@ -190,7 +190,7 @@ static int run_step(const struct tok_dec *d, struct tok_match *m, struct strs *i
     }
     case DEC_BYTEFALLBACK:
         for (size_t i = 0; i < in->n && !rc; i++) {
-            int b = byte_token(S(in, i), in->len[i]);
+            int b = tok_byte_token(S(in, i), in->len[i]);
             if (b >= 0) {
                 mlxc_buf_putc(&tmp, (char)b);
                 continue;

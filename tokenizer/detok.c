@@ -95,18 +95,6 @@ static int emit(struct mlxc_detok *d, struct mlxc_buf *text, char **piece, size_
     return 0;
 }
 
-static int is_byte_token(const char *s, size_t n, unsigned char *b)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    if (n != 6 || memcmp(s, "<0x", 3) || s[5] != '>')
-        return 0;
-    const char *h = strchr(hex, s[3] >= 'a' ? s[3] - 32 : s[3]), *l = strchr(hex, s[4] >= 'a' ? s[4] - 32 : s[4]);
-    if (!h || !l || !s[3] || !s[4])
-        return 0;
-    *b = (unsigned char)((h - hex) * 16 + (l - hex));
-    return 1;
-}
-
 /* The end of an SPM byte run: valid UTF-8 as it is, otherwise one U+FFFD per byte. */
 static void spm_flush(struct mlxc_detok *d, struct mlxc_buf *text)
 {
@@ -172,8 +160,9 @@ int mlxc_detok_add(struct mlxc_detok *d, int32_t id, char **piece, size_t *piece
             return 0;
         const char *s = t->id_tok[id];
         size_t n = t->id_len[id];
-        unsigned char b;
-        if (is_byte_token(s, n, &b)) {
+        /* the byte tokens the full decode's ByteFallback reads ("<0x+H>" included), so the pieces add up */
+        int b = tok_byte_token(s, n);
+        if (b >= 0) {
             mlxc_buf_putc(&d->pending, (char)b);
             return d->pending.oom ? mlxc_errf(e, MLXC_ENOMEM, "out of memory") : 0;
         }

@@ -164,9 +164,10 @@ int tok_load_model(struct mlxc_tokenizer *t, const cJSON *model, struct mlxc_err
     const cJSON *it;
     cJSON_ArrayForEach(it, vocab)
     {
-        if (!cJSON_IsNumber(it) || it->valuedouble < 0 || it->valuedouble > INT32_MAX - 1) {
+        if (!cJSON_IsNumber(it) || it->valuedouble < 0 || it->valuedouble > TOK_MAX_ID) {
             mlxc_buf_free(&raw);
-            return mlxc_errf(e, MLXC_EFORMAT, "vocab entry '%s' has no valid id in 'tokenizer.json'", it->string);
+            return mlxc_errf(e, MLXC_EFORMAT, "vocab entry '%s' has no valid id (0 to %d) in 'tokenizer.json'",
+                             it->string, TOK_MAX_ID);
         }
         int32_t id = (int32_t)it->valuedouble;
         size_t n = strlen(it->string);
@@ -226,8 +227,9 @@ static int load_added(struct mlxc_tokenizer *t, const cJSON *arr, struct mlxc_er
     {
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "id");
         const char *content = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "content"));
-        if (!cJSON_IsNumber(id) || id->valuedouble < 0 || id->valuedouble > INT32_MAX - 1 || !content)
-            return mlxc_errf(e, MLXC_EFORMAT, "added token %zu has no id or content in 'tokenizer.json'", t->nadded);
+        if (!cJSON_IsNumber(id) || id->valuedouble < 0 || id->valuedouble > TOK_MAX_ID || !content)
+            return mlxc_errf(e, MLXC_EFORMAT, "added token %zu has no id (0 to %d) or content in 'tokenizer.json'",
+                             t->nadded, TOK_MAX_ID);
         struct tok_added *a = &t->added[t->nadded++];
         a->len = strlen(content);
         a->content = strdup(content);

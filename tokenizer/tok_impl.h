@@ -266,6 +266,13 @@ int tok_pretokenize(const struct mlxc_tokenizer *t, struct tok_match *m, struct 
 int tok_pieces_push(struct tok_pieces *p, size_t off, size_t len, size_t zero);
 void tok_pieces_free(struct tok_pieces *p);
 
+/* The largest token id a tokenizer.json may use (vocabulary and added tokens): the id tables are sized
+ * by the largest id, so one huge id would ask for gigabytes; no model has a vocabulary this large (a
+ * config.json's vocab_size is capped the same, core/config.c). */
+#define TOK_MAX_ID ((1 << 23) - 1)
+
+/* decode.c: the byte of a ByteFallback token "<0xHH>" (u8::from_str_radix, so "+H" too), or -1. */
+int tok_byte_token(const char *s, size_t n);
 /* decode.c: HF decode of token strings through the decoder steps. */
 int tok_decode_tokens(const struct mlxc_tokenizer *t, const int32_t *ids, size_t n, int skip_special,
                       struct mlxc_buf *out, struct mlxc_err *e);

@@ -98,7 +98,7 @@ expect "prompt cache into an unwritable place" 1 "saving the prompt cache '.*/af
 expect "convert over an existing folder" 1 "^mlxc-convert: error: .*already exists" "$C" --hf-path "$T/m" --mlx-path "$T/l3"
 mkdir "$T/disk"
 # ulimit -f: writes past the limit fail with EFBIG (the programs ignore SIGXFSZ), as on a full disk
-expect "full disk during convert" 1 "^mlxc-convert: error: cannot write '.*/disk/\.out\.tmp-[A-Za-z0-9]+/model.safetensors': File too large$" sh -c 'ulimit -f 64; exec "$1" --hf-path "$2" --mlx-path "$3"' sh "$C" "$T/m" "$T/disk/out"
+expect "full disk during convert" 1 "^mlxc-convert: error: cannot write '.*/disk/\.out\.tmp-[0-9]+-[A-Za-z0-9]+/model.safetensors': File too large$" sh -c 'ulimit -f 64; exec "$1" --hf-path "$2" --mlx-path "$3"' sh "$C" "$T/m" "$T/disk/out"
 [ -z "$(ls -A "$T/disk")" ] && ok "...and leaves no folder, final or temporary" || fail "...and leaves no folder, final or temporary" "$(ls -la "$T/disk")"
 expect "full disk while saving a prompt cache" 1 "saving the prompt cache '.*/disk/c.safetensors': cannot write '.*/disk/c.safetensors': File too large$" sh -c 'ulimit -f 2; exec "$1" --verbose false -m 2 -p hi --model "$2" --save-prompt-cache "$3"' sh "$G" "$T/m" "$T/disk/c.safetensors"
 [ -z "$(ls -A "$T/disk")" ] && ok "...and leaves no file, final or temporary" || fail "...and leaves no file, final or temporary" "$(ls -la "$T/disk")"

@@ -74,6 +74,19 @@ else
 fi
 [ "$(prompt_of 1 "$T/err")" = "$N_HOW" ] && [ "$(ctx_of 1 "$T/err")" -eq $((N_HI + 12 + N_HOW + 12)) ] \
   && ok "--resume restores the cache and prefills only the new turn" || fail "--resume prefills only the new turn" "$(cat "$T/err")"
+# sampled (temp > 0): the session keeps the sampler's random state, so a resumed chat draws the same
+# tokens as the uninterrupted one; --seed given with --resume starts a fresh stream instead (the check
+# that the state matters)
+printf 'hi\n/save %s\nhow are you\n' "$T/r" | "$C" --model "$M" -m 12 --temp 1.5 2>/dev/null | awk 'f; /^saved /{f=1}' >"$T/rcont"
+printf 'how are you\n' | "$C" --resume "$T/r" -m 12 --temp 1.5 >"$T/rres" 2>"$T/err"; rc=$?
+printf 'how are you\n' | "$C" --resume "$T/r" -m 12 --temp 1.5 --seed 0 >"$T/rseed" 2>/dev/null
+if [ $rc -eq 0 ] && [ -s "$T/rcont" ] && cmp -s "$T/rcont" "$T/rres" && ! cmp -s "$T/rcont" "$T/rseed"; then
+  ok "a sampled chat resumed from /save continues with the same tokens (the random state is in the session)"
+else
+  fail "a sampled chat resumed from /save continues with the same tokens" "rc=$rc $(cat "$T/rcont"; echo ---; cat "$T/rres"; echo ---; cat "$T/rseed" "$T/err")"
+fi
+grep -aq '"1.rng":"[0-9]* [0-9]*"' "$T/r.safetensors" && ok "the session file holds the random state (\"rng\")" \
+  || fail "the session file holds the random state" "$(head -c 2000 "$T/r.safetensors" | tr -c '[:print:]' ' ')"
 # the file is mlx_lm's prompt-cache layout with the messages in its metadata
 head -c 4096 "$T/s.safetensors" >"$T/head"
 if grep -aq '"1.messages":"\[{\\"role\\": \\"user\\", \\"content\\": \\"hi\\"}, {\\"role\\": \\"assistant\\"' "$T/head" \

@@ -85,6 +85,17 @@ if wait_for chat '^  \([0-9.]+%\), 3 exchanges$' 50 && [ "$(screen chat | wc -l)
 else
   fail "a resize redraws" "$(shot chat)"
 fi
+# at 40 columns the status bar keeps whole fields (no cut number, no dangling separator)
+bar40=$(screen chat | tail -n 2 | head -n 1 | sed 's/ *$//')
+echo "$bar40" | grep -Eq '^ m( │ [^│ ][^│]*[^│ ])+$' && [ "$(printf '%s' "$bar40" | wc -m)" -le 40 ] \
+  && ok "a narrow status bar shows whole fields: '$bar40'" || fail "a narrow status bar shows whole fields" "'$bar40'"
+# PgUp scrolls the transcript back and says so in the status bar; PgDn goes back to the end
+tm send-keys -t chat PPage
+wait_for chat 'scrolled back [0-9]+ \(PgDn\) *$' 30 && ! screen chat | grep -q '^  \([0-9.]+%\), 3 exchanges$' \
+  && ok "PgUp scrolls back, and the status bar says so" || fail "PgUp scrolls back" "$(shot chat)"
+tm send-keys -t chat NPage
+wait_for chat '^  \([0-9.]+%\), 3 exchanges$' 30 && ! screen chat | grep -q 'scrolled back' \
+  && ok "PgDn returns to the end" || fail "PgDn returns to the end" "$(shot chat)"
 tm capture-pane -e -p -t chat | grep -q "$(printf '\033')\[[0-9;]*4[0-7]m" && ok "colours by default" \
   || fail "colours by default" "$(tm capture-pane -e -p -t chat | od -c | head)"
 

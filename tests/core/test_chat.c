@@ -11,6 +11,7 @@
 #include "core/chat.h"
 #include "core/chat_impl.h"
 #include "core/forward.h"
+#include "core/generate.h"
 #include "core/model.h"
 #include "tests/model_fixture.h"
 #include "tokenizer/tokenizer.h"
@@ -84,6 +85,20 @@ static int32_t *turn_ids(const struct mlxc_chat *c, const char *text, size_t *n)
     struct mlxc_err e = {0};
     assert_int_equal(mlxc_tok_encode(c->tok, buf, strlen(buf), 0, &ids, n, &e), 0);
     return ids;
+}
+
+struct collect {
+    int32_t *ids;
+    int64_t n;
+};
+
+static int collect_token(void *ctx, const struct mlxc_gen_token *tok, const struct mlxc_gen_stats *st)
+{
+    (void)st;
+    struct collect *col = ctx;
+    if (col->n < 64)
+        col->ids[col->n++] = tok->id;
+    return 0;
 }
 
 /* The cache equals one prefill of its recorded tokens on a fresh cache (keys and values, every layer). */
@@ -244,6 +259,55 @@ static void test_context_limit(void **state)
     mlxc_chat_close(c);
 }
 
+/* The second reply of a chat with a frequency penalty, generated without a chat: on a fresh cache from
+ * all of prompt[0..n) (history: the penalties see the whole prompt), or on a cache already holding
+ * prompt[0..start) with only the rest as the prompt (they see this turn alone). */
+static void reply_without_chat(struct mlxc_chat *c, const int32_t *prompt, int64_t n, int64_t start,
+                               int64_t max_tokens, int32_t *out, int64_t *n_out)
+{
+    struct mlxc_state s;
+    struct mlxc_kv_cache cache;
+    struct mlxc_err e = {0};
+    assert_int_equal(mlxc_state_init(&s, c->m, n, 2, &e), 0);
+    assert_int_equal(mlxc_kv_init(&cache, c->cache.n_layers, c->cache.n_kv_heads, c->cache.head_dim, &e), 0);
+    if (start)
+        assert_int_equal(mlxc_prefill(c->m, &s, &cache, prompt, start, n, 0, &e), 0);
+    struct mlxc_gen_params gp = {.max_tokens = max_tokens, .prefill_step_size = n, .eos = c->eos, .n_eos = c->n_eos,
+                                 .logits = c->p.logits, .has_seed = 1};
+    struct collect col = {out, 0};
+    struct mlxc_gen_stats st;
+    assert_int_equal(mlxc_generate(c->m, &s, &cache, prompt + start, n - start, &gp, collect_token, &col, &st, &e), 0);
+    *n_out = col.n;
+    mlxc_kv_free(&cache);
+    mlxc_state_free(&s);
+}
+
+/* Penalties in a chat look back over the whole conversation: the second reply is what one generation
+ * from [turn 1][reply 1][turn 2] gives when the penalties see all of it, and not what it gives when they
+ * see turn 2 alone (so the check can fail). */
+static void test_penalties_see_the_conversation(void **state)
+{
+    (void)state;
+    struct mlxc_chat_params p = {.model = model_dir, .max_tokens = 8, .threads = 2,
+                                 .logits = {.frequency_penalty = 4.0f, .context_size = 1000}};
+    struct mlxc_chat *c = NULL;
+    struct mlxc_err e = {0};
+    assert_int_equal(mlxc_chat_open(&p, &c, &e), 0);
+    struct rec r = {0};
+    assert_int_equal(mlxc_chat_say(c, "hi", on_event, &r, &e), 0);
+    assert_int_equal(mlxc_chat_say(c, "hi", on_event, &r, &e), 0);
+    int64_t start = c->turns[1].start, n = start + c->last.prompt_tokens, g = c->last.generation_tokens;
+    assert_int_equal(c->n_tokens, n + g);
+    int32_t whole[64], alone[64];
+    int64_t n_whole = 0, n_alone = 0;
+    reply_without_chat(c, c->tokens, n, 0, 8, whole, &n_whole);
+    assert_int_equal(n_whole, g);
+    assert_memory_equal(whole, c->tokens + n, (size_t)g * sizeof *whole);
+    reply_without_chat(c, c->tokens, n, start, 8, alone, &n_alone);
+    assert_false(n_alone == g && memcmp(alone, c->tokens + n, (size_t)g * sizeof *alone) == 0);
+    mlxc_chat_close(c);
+}
+
 static void feed_all(const char *const *lines, const char *want, int want_message)
 {
     struct mlxc_chat_lines l = {0};
@@ -323,6 +387,7 @@ int main(void)
         cmocka_unit_test(test_turns_fill_the_cache),
         cmocka_unit_test(test_conversation_render),
         cmocka_unit_test(test_context_limit),
+        cmocka_unit_test(test_penalties_see_the_conversation),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

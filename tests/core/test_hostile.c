@@ -127,6 +127,74 @@ static void test_naive_stream_byte_run(void **state)
     mlxc_tok_close(t);
 }
 
+/* fuzz_tok_load: the full decode's ByteFallback reads "<0x+F>" as a byte (HF's u8::from_str_radix
+ * takes a '+'), the SPM stream did not: the streamed pieces did not add up to the full decode */
+static void test_spm_stream_byte_plus_sign(void **state)
+{
+    (void)state;
+    const char *dir = test_tmpdir();
+    static const char json[] =
+        "{\"model\": {\"type\": \"BPE\", \"byte_fallback\": true, \"vocab\": {\"<unk>\": 0, \"<0x+F>\": 1, "
+        "\"<0x41>\": 2, \"\xe2\x96\x81" "a\": 3, \"b\": 4}, \"merges\": []}, \"decoder\": {\"type\": \"Sequence\", "
+        "\"decoders\": [{\"type\": \"Replace\", \"pattern\": {\"String\": \"\xe2\x96\x81\"}, \"content\": \" \"}, "
+        "{\"type\": \"ByteFallback\"}, {\"type\": \"Fuse\"}, {\"type\": \"Strip\", \"content\": \" \", \"start\": 1, "
+        "\"stop\": 0}]}}";
+    write_file(dir, "tokenizer.json", json, sizeof json - 1);
+    struct mlxc_tokenizer *t;
+    struct mlxc_err e = {0};
+    assert_int_equal(mlxc_tok_open(dir, &t, &e), 0);
+    struct mlxc_detok *d;
+    assert_int_equal(mlxc_detok_init(t, &d, &e), 0);
+    assert_int_equal(mlxc_detok_kind(d), MLXC_DETOK_SPM);
+    int32_t ids[] = {4, 1, 2, 3, 1};
+    char all[64] = "";
+    for (size_t i = 0; i <= 5; i++) {
+        char *piece;
+        size_t n;
+        assert_int_equal(i < 5 ? mlxc_detok_add(d, ids[i], &piece, &n, &e) : mlxc_detok_finalize(d, &piece, &n, &e), 0);
+        if (piece)
+            strncat(all, piece, sizeof all - strlen(all) - 1);
+        free(piece);
+    }
+    char *full;
+    assert_int_equal(mlxc_tok_decode(t, ids, 5, 0, &full, NULL, &e), 0);
+    assert_string_equal(full, "b\x0f" "A a\x0f");
+    assert_string_equal(all, full);
+    free(full);
+    mlxc_detok_free(d);
+    mlxc_tok_close(t);
+}
+
+/* fuzz_tok_load: the id tables are sized by the largest id, and a tokenizer.json with an id near 2^31
+ * asked for 15 GB; ids above the largest vocabulary a config may declare are refused */
+static void test_tokenizer_huge_id(void **state)
+{
+    (void)state;
+    static const char *const jsons[] = {
+        "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 8388608}, \"merges\": []}}",
+        "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}, \"added_tokens\": [{\"id\": "
+        "1837735521, \"content\": \"<x>\", \"special\": true}]}",
+    };
+    static const char *const errs[] = {"vocab entry 'b' has no valid id (0 to 8388607)",
+                                       "added token 0 has no id (0 to 8388607) or content"};
+    for (size_t i = 0; i < 2; i++) {
+        const char *dir = test_tmpdir();
+        write_file(dir, "tokenizer.json", jsons[i], strlen(jsons[i]));
+        struct mlxc_tokenizer *t;
+        struct mlxc_err e = {0};
+        assert_int_equal(mlxc_tok_open(dir, &t, &e), MLXC_EFORMAT);
+        assert_str_contains(e.msg, errs[i]);
+    }
+    /* the largest id allowed still opens */
+    const char *dir = test_tmpdir();
+    static const char ok_json[] = "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 8388607}, \"merges\": []}}";
+    write_file(dir, "tokenizer.json", ok_json, sizeof ok_json - 1);
+    struct mlxc_tokenizer *t;
+    struct mlxc_err e = {0};
+    assert_int_equal(mlxc_tok_open(dir, &t, &e), 0);
+    mlxc_tok_close(t);
+}
+
 /* Post-processor ids must be token ids: a negative one would index the embedding from below, a huge
  * one was converted to int32_t with undefined behaviour */
 static void test_post_processor_ids(void **state)
@@ -320,6 +388,18 @@ static void test_prompt_cache_kinds_round_trip(void **state)
             mlxc_kv_free(&back);
             assert_int_equal(mlxc_prompt_cache_load(path, m, &back, NULL, NULL, &e), MLXC_EFORMAT);
             assert_str_contains(e.msg, "inconsistent rotating cache state (6 slots, keep 4, max_size 6, offset 11, idx 1)");
+            /* fuzz_prompt_cache: keep == max_size made the trim before a multi-token step move a negative
+             * number of slots (mlxc never writes one: --max-kv-size must exceed the 4 kept positions) */
+            assert_int_equal(mlxc_prompt_cache_save(path, &c, m, NULL, 0, &e), 0);
+            bytes = mlxc_read_file(path, 1 << 24, &n, &e);
+            char *keep = bytes ? strstr(bytes + 8, "\"0.0.0\":\"4\"") : NULL;
+            assert_non_null(keep);
+            keep[9] = '6';
+            f = fopen(path, "wb");
+            assert_true(f && fwrite(bytes, 1, n, f) == n && fclose(f) == 0);
+            free(bytes);
+            assert_int_equal(mlxc_prompt_cache_load(path, m, &back, NULL, NULL, &e), MLXC_EFORMAT);
+            assert_str_contains(e.msg, "layer 0: inconsistent rotating cache state (keep 6, max_size 6)");
         }
         mlxc_kv_free(&c);
         mlxc_kv_free(&back);
@@ -336,6 +416,7 @@ int main(void)
         cmocka_unit_test(test_naive_stream_byte_run),  cmocka_unit_test(test_config_trillion_params),
         cmocka_unit_test(test_tokenizer_linear),       cmocka_unit_test(test_prompt_cache_kinds_round_trip),
         cmocka_unit_test(test_post_processor_ids),     cmocka_unit_test(test_format_index_overflow),
+        cmocka_unit_test(test_spm_stream_byte_plus_sign), cmocka_unit_test(test_tokenizer_huge_id),
         cmocka_unit_test(test_moe_bad_experts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
