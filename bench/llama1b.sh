@@ -23,13 +23,16 @@ bench() {
   out=$("$B/cmd/mlxc-bench" --model "$W/$m" --output-format jsonl "$@")
   echo "$out" | tail -n 1 | python3 -c '
 import json, sys
-r = json.loads(sys.stdin.read()); ctx = r["prompt_tokens"] + r["generation_tokens"]
-kv_mb = ctx * 16 * 2 * 512 * 2 / 1e6   # positions x layers x (K, V) x 8 heads * 64 dims x bf16
+r = json.loads(sys.stdin.read())
+ctx = r["prompt_tokens"] + r["generation_tokens"]
+kv_mb = ctx * 16 * 2 * 512 * 2 / 1e6   # positions x layers x (K, V) x (8 heads x 64 dims) x bf16
 limit = r["model_file_gb"] * 1e3 + kv_mb + 100
 peak = r["peak_memory_gb"] * 1e3
-print(f"{sys.argv[1]:5} prompt {r[\"prompt_tps\"]:7.2f} tok/s  decode {r[\"generation_tps\"]:6.2f} tok/s "
-      f"({100 * r[\"fraction_of_bound\"]:.0f}% of {r[\"decode_bound_tps\"]:.2f} at {r[\"bandwidth_gbs\"]:.1f} GB/s)  "
-      f"peak {peak:.0f} MB (model + KV + 100 MB = {limit:.0f} MB: {\"ok\" if peak <= limit else \"OVER\"})")
+verdict = "ok" if peak <= limit else "OVER"
+print("%-5s p=%d g=%d: prompt %7.2f tok/s, decode %6.2f tok/s (%.0f%% of the %.2f tok/s bound at %.1f GB/s), "
+      "peak %.0f MB (model + KV + 100 MB = %.0f MB: %s)" % (sys.argv[1], r["prompt_tokens"], r["generation_tokens"],
+      r["prompt_tps"], r["generation_tps"], 100 * r["fraction_of_bound"], r["decode_bound_tps"], r["bandwidth_gbs"],
+      peak, limit, verdict))
 ' "$m"
 }
 

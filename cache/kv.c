@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "core/half.h"
 #include "core/model.h"
@@ -47,6 +48,16 @@ static int arrays(const struct mlxc_kv_cache *c, struct mlxc_kv_layer *L, void *
     return 6;
 }
 
+/* Transparent huge pages for a large buffer (advice only): attention reads one kv head's rows, 1 KB or so
+ * apart, across the whole buffer, so with 4 KB pages nearly every row is a TLB miss. */
+static void advise_huge(void *p, size_t n)
+{
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    uintptr_t a = ((uintptr_t)p + huge - 1) & ~(huge - 1), b = ((uintptr_t)p + n) & ~(huge - 1);
+    if (b > a)
+        madvise((void *)a, b - a, MADV_HUGEPAGE);
+}
+
 static int grow(struct mlxc_kv_cache *c, struct mlxc_kv_layer *L, int64_t slots, struct mlxc_err *e)
 {
     if (slots <= L->cap)
@@ -61,6 +72,7 @@ static int grow(struct mlxc_kv_cache *c, struct mlxc_kv_layer *L, int64_t slots,
         void *p = realloc(*ptrs[i], (size_t)cap * sizes[i]);
         if (!p)
             return mlxc_errf(e, MLXC_ENOMEM, "out of memory growing the KV cache to %lld positions", (long long)cap);
+        advise_huge(p, (size_t)cap * sizes[i]);
         memset((char *)p + (size_t)L->cap * sizes[i], 0, (size_t)(cap - L->cap) * sizes[i]);
         *ptrs[i] = p;
     }

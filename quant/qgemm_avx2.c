@@ -18,7 +18,8 @@ enum {
     TR = 2,               /* rows per tile */
     TT = 4,               /* tokens per tile */
     BLOCK_BYTES = 1 << 17, /* packed bytes of a block of rows: in L2 while every token tile passes */
-    AHEAD = 2048,         /* bytes of the weight stream prefetched ahead (first pass over a block) */
+    AHEAD_TILES = 2,      /* the weights of the tile this many tiles ahead are prefetched (decode streams
+                           * them from memory; the hardware prefetcher alone falls behind two row streams) */
     SCALES_MAX = 4096,    /* f32 scales (and as many biases) of a block of rows kept on the stack */
 };
 
@@ -38,7 +39,7 @@ INLINE void aff4_tile(const uint8_t *w, int64_t row_bytes, const float *sf, int6
         __m256 sv[TR];
         for (int r = 0; r < R; r++) {
             const uint8_t *p = w + r * row_bytes + c / 2;
-            _mm_prefetch((const char *)(p + AHEAD), _MM_HINT_T0);
+            _mm_prefetch((const char *)(p + AHEAD_TILES * TR * row_bytes), _MM_HINT_T0);
             __m256i b = c + 64 <= cols ? _mm256_loadu_si256((const __m256i *)p) : load_partial(p, (cols - c) / 2);
             lo[r] = _mm256_and_si256(b, m4);
             hi[r] = _mm256_and_si256(_mm256_srli_epi16(b, 4), m4);
@@ -74,7 +75,7 @@ INLINE void aff8_tile(const uint8_t *w, int64_t row_bytes, const float *sf, int6
         __m256 sv[TR];
         for (int r = 0; r < R; r++) {
             const uint8_t *p = w + r * row_bytes + c;
-            _mm_prefetch((const char *)(p + AHEAD), _MM_HINT_T0);
+            _mm_prefetch((const char *)(p + AHEAD_TILES * TR * row_bytes), _MM_HINT_T0);
             ws[r] = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)p), _mm256_set1_epi8((char)0x80));
             aw[r] = _mm256_sign_epi8(ws[r], ws[r]);
             sv[r] = _mm256_broadcast_ss(sf + r * groups + c / gs);
