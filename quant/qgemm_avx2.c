@@ -69,7 +69,6 @@ INLINE void aff8_tile(const uint8_t *w, int64_t row_bytes, const float *sf, int6
     for (int r = 0; r < R; r++)
         for (int t = 0; t < T; t++)
             acc[r][t] = _mm256_setzero_ps();
-    (void)groups;
     for (int64_t c = 0; c < cols; c += 32) {
         __m256i ws[TR], aw[TR];
         __m256 sv[TR];
@@ -119,23 +118,20 @@ INLINE void tile(int bits, const uint8_t *w, int64_t row_bytes, const float *sf,
 static void tile_any(int bits, const uint8_t *w, int64_t row_bytes, const float *sf, int64_t groups, int64_t cols,
                      int gs, const struct mlxc_qact_rows *X, int R, int T, float out[TR][TT])
 {
-    if (R == TR && T == TT)
+    if (R == TR && T == TT) {
         tile(bits, w, row_bytes, sf, groups, cols, gs, X, TR, TT, out);
-    else if (R == TR)
-        for (int t = 0; t < T; t++) { /* the last tokens, one at a time */
-            struct mlxc_qact_rows one = {{X->q[t]}, {X->m[t]}, {X->gsum[t]}, {X->D[t]}};
-            float o[TR][TT];
+        return;
+    }
+    for (int t = 0; t < T; t++) { /* the last tokens or the last row: one token at a time */
+        struct mlxc_qact_rows one = {{X->q[t]}, {X->m[t]}, {X->gsum[t]}, {X->D[t]}};
+        float o[TR][TT];
+        if (R == TR)
             tile(bits, w, row_bytes, sf, groups, cols, gs, &one, TR, 1, o);
-            for (int r = 0; r < TR; r++)
-                out[r][t] = o[r][0];
-        }
-    else /* the last row */
-        for (int t = 0; t < T; t++) {
-            struct mlxc_qact_rows one = {{X->q[t]}, {X->m[t]}, {X->gsum[t]}, {X->D[t]}};
-            float o[TR][TT];
+        else
             tile(bits, w, row_bytes, sf, groups, cols, gs, &one, 1, 1, o);
-            out[0][t] = o[0][0];
-        }
+        for (int r = 0; r < R; r++)
+            out[r][t] = o[r][0];
+    }
 }
 
 int mlxc_qgemm_avx2_has(const struct mlxc_qmatrix *m)
