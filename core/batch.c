@@ -83,7 +83,7 @@ int mlxc_batch_create(const struct mlxc_model *m, const struct mlxc_batch_opts *
     b->o = opt;
     const int64_t V = m->cfg.vocab_size, C = opt.completion_batch_size, P = opt.prefill_batch_size;
     int64_t chunk = opt.prefill_step_size > C ? opt.prefill_step_size : C;
-    int rc = mlxc_state_init(&b->s, m, chunk, opt.threads, e);
+    int rc = mlxc_state_init_rows(&b->s, m, chunk, chunk, opt.threads, e);
     if (rc) {
         free(b);
         return rc;

@@ -1,8 +1,10 @@
 /* Running the model: scratch state, and the forward pass over a chunk of tokens.
  *
  * Activations are f32 whatever the weight dtype (RMSNorm, softmax and accumulation are f32 in mlx too).
- * The state's buffers hold up to `max_chunk` tokens; prefill feeds the prompt in chunks of at most that
- * (mlx_lm's prefill_step_size), decode feeds one token and allocates nothing. */
+ * Prefill feeds the prompt in chunks of at most `max_chunk` tokens (mlx_lm's prefill_step_size), decode
+ * feeds one token and allocates nothing. The state's per-token buffers hold `rows` tokens (at most
+ * MLXC_STATE_ROWS unless asked for more): a longer chunk runs through the layers in pieces of that many,
+ * with the same numbers, so activation memory does not grow with --prefill-step-size. */
 #ifndef MLXC_FORWARD_H
 #define MLXC_FORWARD_H
 
@@ -10,8 +12,11 @@
 #include "core/model.h"
 #include "core/pool.h"
 
+#define MLXC_STATE_ROWS 512
+
 struct mlxc_state {
-    int64_t max_chunk;
+    int64_t max_chunk; /* the longest chunk mlxc_forward takes */
+    int64_t rows;      /* tokens the per-token buffers hold */
     float *x;        /* (T, hidden) residual stream */
     float *xn;       /* (T, hidden) normed input of a sub-block */
     float *q;        /* (T, n_heads * hd) */
@@ -38,9 +43,14 @@ struct mlxc_state {
     float *seg_scratch;
 };
 
-/* Allocates buffers for chunks of up to max_chunk tokens and a pool of nthreads (<= 0: default). */
+/* A state for chunks of up to max_chunk tokens, buffers for min(max_chunk, MLXC_STATE_ROWS) tokens and a
+ * pool of nthreads (<= 0: default). */
 int mlxc_state_init(struct mlxc_state *s, const struct mlxc_model *m, int64_t max_chunk, int nthreads,
                     struct mlxc_err *e);
+/* The same with buffers for `rows` tokens (<= max_chunk): the batched passes (forward_batch.h) take up
+ * to s->rows rows at once. */
+int mlxc_state_init_rows(struct mlxc_state *s, const struct mlxc_model *m, int64_t max_chunk, int64_t rows,
+                         int nthreads, struct mlxc_err *e);
 void mlxc_state_free(struct mlxc_state *s);
 
 /* Grows the attention scratch to `floats` per thread (amortised: steps of 4096 floats). */

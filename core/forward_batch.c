@@ -41,9 +41,9 @@ int mlxc_forward_batch(const struct mlxc_model *m, struct mlxc_state *s, struct 
 {
     const struct mlxc_config *c = &m->cfg;
     const int64_t D = c->hidden_size;
-    if (n < 1 || n > s->max_chunk)
+    if (n < 1 || n > s->rows)
         return mlxc_errf(e, MLXC_EINVAL, "batch of %lld sequences outside 1..%lld", (long long)n,
-                         (long long)s->max_chunk);
+                         (long long)s->rows);
     int rc = embed(m, s, tokens, n, e);
     if (rc)
         return rc;
@@ -83,9 +83,9 @@ int mlxc_forward_group(const struct mlxc_model *m, struct mlxc_state *s, struct 
             return mlxc_errf(e, MLXC_EINVAL, "sequence %d of the group has no tokens", i);
         N += seg_T[i];
     }
-    if (n < 1 || N > s->max_chunk)
+    if (n < 1 || N > s->rows)
         return mlxc_errf(e, MLXC_EINVAL, "group of %d sequences and %lld tokens outside 1..%lld tokens", n,
-                         (long long)N, (long long)s->max_chunk);
+                         (long long)N, (long long)s->rows);
     int rc = embed(m, s, tokens, N, e);
     if (rc)
         return rc;

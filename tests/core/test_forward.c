@@ -197,6 +197,63 @@ static void test_all_logits(void **state)
     mlxc_model_close(m);
 }
 
+/* A chunk longer than the state's rows runs in pieces with the logits of one piece (plain caches; up to
+ * OpenBLAS's summation order, which depends on the rows of a product in f32 models); a rotating cache,
+ * whose view depends on the step's length, takes the chunk whole: the buffers grow to it. */
+static void assert_close(const float *a, const float *b, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (fabsf(a[i] - b[i]) > 1e-4f)
+            fail_msg("element %lld: %g vs %g", (long long)i, a[i], b[i]);
+}
+
+static void test_state_rows(void **state)
+{
+    (void)state;
+    struct mlxc_err e = {0};
+    const char *dir = fixture_path(test_data(""), "qwen3", MLXC_F32, &e);
+    assert_non_null(dir);
+    struct mlxc_model *m;
+    assert_int_equal(mlxc_model_open(dir, &m, &e), 0);
+    cJSON *ref = load_reference("qwen3");
+    int64_t n;
+    int32_t *ids = ids_of(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(ref, "prompts"), "medium"),
+                                              "input_ids"), &n);
+    assert_true(n > 16);
+    const int64_t V = m->cfg.vocab_size;
+    for (int rotating = 0; rotating < 2; rotating++) {
+        float *all[2], *last[2];
+        for (int k = 0; k < 2; k++) {
+            struct mlxc_state s;
+            struct mlxc_kv_cache cache;
+            const struct mlxc_cache_opts o = {.max_kv_size = rotating ? 12 : 0, .kv_group_size = 64};
+            assert_int_equal(mlxc_state_init_rows(&s, m, n, k ? 5 : n, 2, &e), 0);
+            assert_int_equal(mlxc_cache_make(m, &o, &cache, &e), 0);
+            all[k] = malloc((size_t)(n * V) * sizeof(float));
+            last[k] = malloc((size_t)V * sizeof(float));
+            assert_int_equal(mlxc_forward_all_logits(m, &s, &cache, ids, n, all[k], &e), 0);
+            assert_int_equal(s.rows, k && !rotating ? 5 : n);
+            mlxc_kv_trim(&cache, cache.offset);
+            if (!rotating) { /* again through mlxc_forward: the last token's logits */
+                assert_int_equal(mlxc_forward(m, &s, &cache, ids, n, 1, &e), 0);
+                memcpy(last[k], s.logits, (size_t)V * sizeof(float));
+            }
+            mlxc_kv_free(&cache);
+            mlxc_state_free(&s);
+        }
+        assert_close(all[0], all[1], n * V);
+        if (!rotating)
+            assert_close(last[0], last[1], V);
+        for (int k = 0; k < 2; k++) {
+            free(all[k]);
+            free(last[k]);
+        }
+    }
+    free(ids);
+    cJSON_Delete(ref);
+    mlxc_model_close(m);
+}
+
 static void test_bad_token(void **state)
 {
     (void)state;
@@ -224,6 +281,7 @@ int main(void)
         cmocka_unit_test(test_f32_chunked_prefill),
         cmocka_unit_test(test_half_weights),
         cmocka_unit_test(test_all_logits),
+        cmocka_unit_test(test_state_rows),
         cmocka_unit_test(test_bad_token),
     };
     return cmocka_run_group_tests_name("forward", tests, NULL, NULL);
