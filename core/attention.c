@@ -30,6 +30,7 @@
 
 #define TBLOCK 8  /* tokens per unit */
 #define CHUNK 256 /* decode: keys per unit */
+#define SUB 64     /* decode: keys of a chunk read for every kv head of the unit at a time */
 
 struct att_job {
     const struct mlxc_config *c;
@@ -56,9 +57,9 @@ static void visible(const struct mlxc_kv_view *v, int64_t t, int64_t *lo, int64_
 int64_t mlxc_attention_scratch(const struct mlxc_config *c, int64_t T, int64_t n, int quantized)
 {
     const int64_t hd = c->head_dim, rows = (T < TBLOCK ? T : TBLOCK) * (c->n_heads / c->n_kv_heads);
-    if (T == 1) { /* a chunk's work, then the partials of every chunk in the worst case (one thread) */
+    if (T == 1) { /* a chunk's work for every head, then (thread 0) the partials of every chunk */
         const int64_t keys = n < CHUNK ? n : CHUNK, chunks = (n + CHUNK - 1) / CHUNK;
-        return rows * (keys + 2 * hd) + (quantized ? 2 * keys * hd : 0) + chunks * c->n_heads * (hd + 2);
+        return c->n_heads * (keys + 2 * hd) + 4 * hd + (quantized ? 2 * SUB * hd : 0) + chunks * c->n_heads * (hd + 2);
     }
     return rows * (n + 2 * hd) + (quantized ? 2 * n * hd : 0);
 }
@@ -73,8 +74,8 @@ static void gather_queries(const struct att_job *j, int h0, int nh, int64_t t0, 
 
 /* Keys and values of slots [lo, lo + n) of kv head kvh as kernel rows: the cache's own rows, or for
  * quantized storage rows dequantized into kb and vb (n * hd floats each). */
-static void kv_rows(const struct att_job *j, int kvh, int64_t lo, int64_t n, float *kb, float *vb, const void **K,
-                    const void **V, enum mlxc_dtype *dt, int64_t *ld)
+static void kv_rows(const struct att_job *j, int kvh, int64_t lo, int64_t n, int want_k, int want_v, float *kb,
+                    float *vb, const void **K, const void **V, enum mlxc_dtype *dt, int64_t *ld)
 {
     const int64_t hd = j->c->head_dim;
     *K = mlxc_kv_k_row(j->cache, j->layer, lo, kvh);
@@ -84,8 +85,10 @@ static void kv_rows(const struct att_job *j, int kvh, int64_t lo, int64_t n, flo
     if (*K)
         return;
     for (int64_t p = 0; p < n; p++) {
-        mlxc_kv_read_k(j->cache, j->layer, lo + p, kvh, kb + p * hd);
-        mlxc_kv_read_v(j->cache, j->layer, lo + p, kvh, vb + p * hd);
+        if (want_k)
+            mlxc_kv_read_k(j->cache, j->layer, lo + p, kvh, kb + p * hd);
+        if (want_v)
+            mlxc_kv_read_v(j->cache, j->layer, lo + p, kvh, vb + p * hd);
     }
     *K = kb;
     *V = vb;
@@ -108,7 +111,7 @@ static void attend_unit(const struct att_job *j, int tid, int kvh, int h0, int n
     const void *K, *V;
     enum mlxc_dtype dt;
     int64_t ld;
-    kv_rows(j, kvh, lo, n, sc + (int64_t)nq * n, sc + (int64_t)nq * n + n * hd, &K, &V, &dt, &ld);
+    kv_rows(j, kvh, lo, n, 1, 1, sc + (int64_t)nq * n, sc + (int64_t)nq * n + n * hd, &K, &V, &dt, &ld);
     k->att_scores(K, dt, ld, n, qb, nq, hd, j->c->attn_scale, sc, n);
     for (int i = 0; i < nq; i++) {
         float *row = sc + (int64_t)i * n;
@@ -145,70 +148,91 @@ static void attention_task(void *ctx, int tid, int nth)
     }
 }
 
-/* Decode: the thread's scratch holds its working rows, then the partials (m, l, o[hd]) of its units in
- * order, query head after query head. */
-static float *decode_partials(const struct att_job *j, int tid)
+/* Decode: the partials (m, l, o[hd]) of (chunk, head) at (chunk * n_heads + head) * (hd + 2) in one array
+ * after thread 0's working rows (every thread's part of the scratch is as long). */
+static float *decode_partials(const struct att_job *j)
 {
-    const int64_t hd = j->c->head_dim, group = j->c->n_heads / j->c->n_kv_heads;
-    const int64_t keys = j->view.n < CHUNK ? j->view.n : CHUNK;
-    const int64_t work = group * (keys + 2 * hd) + (j->cache->layers[j->layer].bits > 0 ? 2 * keys * hd : 0);
-    return j->s->scores + (int64_t)tid * j->s->scores_cap + work;
+    const int64_t hd = j->c->head_dim, keys = j->view.n < CHUNK ? j->view.n : CHUNK;
+    const int64_t work = j->c->n_heads * (keys + 2 * hd) + 4 * hd + (j->cache->layers[j->layer].bits > 0 ? 2 * SUB * hd : 0);
+    return j->s->scores + work;
 }
 
-/* Chunk `chunk` of the token's visible keys for every query head of kv head kvh: partials into part. */
-static void decode_unit(const struct att_job *j, int tid, int64_t chunk, int kvh, float *part)
+/* Chunk `chunk` of the token's visible keys for the query heads of kv heads [kv0, kv1): partials out.
+ * The chunk's rows go in sub-blocks of SUB slots, each for every kv head of the unit before the next, so
+ * that the thread reads its stretch of the slot-major cache front to back. */
+static void decode_unit(const struct att_job *j, int tid, int64_t chunk, int kv0, int kv1)
 {
     const struct mlxc_kernels *k = mlxc_kernels();
-    const int hd = (int)j->c->head_dim, nq = (int)(j->c->n_heads / j->c->n_kv_heads);
+    const int hd = (int)j->c->head_dim, group = (int)(j->c->n_heads / j->c->n_kv_heads), nkv = kv1 - kv0;
+    const int nq = nkv * group; /* query rows: kv head, then its query heads */
     int64_t lo, hi;
     visible(&j->view, 0, &lo, &hi);
     lo += chunk * CHUNK;
     const int64_t n = hi - lo < CHUNK ? hi - lo : CHUNK;
-    float *qb = j->s->scores + (int64_t)tid * j->s->scores_cap, *ob = qb + (int64_t)nq * hd, *sc = ob + (int64_t)nq * hd;
-    gather_queries(j, kvh * nq, nq, 0, nq, qb);
+    float *qb = j->s->scores + (int64_t)tid * j->s->scores_cap, *ob = qb + (int64_t)nq * hd;
+    float *tmp = ob + (int64_t)nq * hd; /* a sub-block's values for up to 4 query heads */
+    float *sc = tmp + 4 * hd, *kb = sc + (int64_t)nq * n, *vb = kb + SUB * hd;
+    gather_queries(j, kv0 * group, nq, 0, nq, qb);
     const void *K, *V;
     enum mlxc_dtype dt;
     int64_t ld;
-    kv_rows(j, kvh, lo, n, sc + (int64_t)nq * n, sc + (int64_t)nq * n + n * hd, &K, &V, &dt, &ld);
-    k->att_scores(K, dt, ld, n, qb, nq, hd, j->c->attn_scale, sc, n);
+    for (int64_t p0 = 0; p0 < n; p0 += SUB) {
+        const int64_t nb = n - p0 < SUB ? n - p0 : SUB;
+        for (int h = 0; h < nkv; h++) {
+            kv_rows(j, kv0 + h, lo + p0, nb, 1, 0, kb, vb, &K, &V, &dt, &ld);
+            k->att_scores(K, dt, ld, nb, qb + (int64_t)h * group * hd, group, hd, j->c->attn_scale,
+                          sc + (int64_t)h * group * n + p0, n);
+        }
+    }
+    float *part = decode_partials(j) + chunk * j->c->n_heads * (hd + 2);
     for (int i = 0; i < nq; i++) {
-        float *row = sc + (int64_t)i * n, *pi = part + (int64_t)i * (hd + 2);
+        float *row = sc + (int64_t)i * n, *pi = part + (int64_t)(kv0 * group + i) * (hd + 2);
         if (j->c->attn_softcap != 0.0f)
             mlxc_softcap(row, n, j->c->attn_softcap);
         pi[0] = k->max(row, n);
         pi[1] = k->exp_sum(row, row, n, pi[0]);
     }
-    k->att_values(V, dt, ld, n, sc, nq, n, hd, ob);
+    memset(ob, 0, (size_t)nq * (size_t)hd * sizeof *ob);
+    for (int64_t p0 = 0; p0 < n; p0 += SUB) {
+        const int64_t nb = n - p0 < SUB ? n - p0 : SUB;
+        for (int h = 0; h < nkv; h++) {
+            kv_rows(j, kv0 + h, lo + p0, nb, 0, 1, kb, vb, &K, &V, &dt, &ld);
+            for (int i0 = 0; i0 < group; i0 += 4) {
+                const int m = group - i0 < 4 ? group - i0 : 4;
+                k->att_values(V, dt, ld, nb, sc + (int64_t)(h * group + i0) * n + p0, m, n, hd, tmp);
+                float *o = ob + (int64_t)(h * group + i0) * hd;
+                for (int64_t d = 0; d < (int64_t)m * hd; d++)
+                    o[d] += tmp[d];
+            }
+        }
+    }
     for (int i = 0; i < nq; i++)
-        memcpy(part + (int64_t)i * (hd + 2) + 2, ob + (int64_t)i * hd, (size_t)hd * sizeof(float));
+        memcpy(part + (int64_t)(kv0 * group + i) * (hd + 2) + 2, ob + (int64_t)i * hd, (size_t)hd * sizeof(float));
 }
 
-/* Units u = chunk * n_kv_heads + kv head; each thread takes one contiguous run of them. */
+/* Units u = chunk * shares + share (a share: a range of kv heads); each thread takes one contiguous run. */
 static void decode_task(void *ctx, int tid, int nth)
 {
     const struct att_job *j = ctx;
-    const int64_t KV = j->c->n_kv_heads, stride = (j->c->n_heads / KV) * (j->c->head_dim + 2);
     int64_t u0, u1;
-    mlxc_split_range(j->nblocks * KV, tid, nth, 1, &u0, &u1);
-    float *part = decode_partials(j, tid);
-    for (int64_t u = u0; u < u1; u++)
-        decode_unit(j, tid, u / KV, (int)(u % KV), part + (u - u0) * stride);
+    mlxc_split_range(j->nblocks * j->shares, tid, nth, 1, &u0, &u1);
+    for (int64_t u = u0; u < u1; u++) {
+        int64_t kv0, kv1;
+        mlxc_split_range(j->c->n_kv_heads, (int)(u % j->shares), j->shares, 1, &kv0, &kv1);
+        decode_unit(j, tid, u / j->shares, (int)kv0, (int)kv1);
+    }
 }
 
 /* out[h] = the chunks' partials of head h merged in chunk order (see the top of the file). */
-static void decode_merge(const struct att_job *j, int nth)
+static void decode_merge(const struct att_job *j)
 {
-    const int64_t KV = j->c->n_kv_heads, group = j->c->n_heads / KV, hd = j->c->head_dim;
-    const int64_t units = j->nblocks * KV;
-    for (int64_t h = 0; h < j->c->n_heads; h++) {
+    const int64_t H = j->c->n_heads, hd = j->c->head_dim;
+    const float *part = decode_partials(j);
+    for (int64_t h = 0; h < H; h++) {
         float *o = j->out + h * hd, M = -INFINITY, L = 0.0f;
         memset(o, 0, (size_t)hd * sizeof *o);
         for (int64_t chunk = 0; chunk < j->nblocks; chunk++) {
-            const int64_t u = chunk * KV + h / group;
-            const int tid = (int)(((u + 1) * nth - 1) / units); /* the owner under mlxc_split_range */
-            int64_t u0, u1;
-            mlxc_split_range(units, tid, nth, 1, &u0, &u1);
-            const float *p = decode_partials(j, tid) + ((u - u0) * group + h % group) * (hd + 2);
+            const float *p = part + (chunk * H + h) * (hd + 2);
             const float m = p[0] > M ? p[0] : M, a = expf(M - m), b = expf(p[0] - m);
             L = L * a + p[1] * b;
             for (int64_t d = 0; d < hd; d++)
@@ -236,8 +260,12 @@ void mlxc_attention(const struct mlxc_config *c, struct mlxc_state *s, const str
         int64_t lo, hi;
         visible(view, 0, &lo, &hi);
         j.nblocks = (hi - lo + CHUNK - 1) / CHUNK; /* chunks of keys */
+        /* fewer chunks than threads: the kv heads of a chunk in shares too (the same numbers) */
+        const int64_t nth = mlxc_pool_size(s->pool);
+        j.shares = (int)(j.nblocks >= nth ? 1 : (nth + j.nblocks - 1) / j.nblocks);
+        j.shares = j.shares < c->n_kv_heads ? j.shares : (int)c->n_kv_heads;
         mlxc_pool_run(s->pool, decode_task, &j);
-        decode_merge(&j, mlxc_pool_size(s->pool));
+        decode_merge(&j);
         return;
     }
     /* few units (decode with fewer kv heads than threads): share a kv head's query heads out */
