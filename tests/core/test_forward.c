@@ -161,18 +161,29 @@ static void test_half_weights(void **state)
 
 /* Every position's logits at once (perplexity): the last row is the next-token distribution transformers
  * reports, and row t equals a run over the first t+1 tokens. */
-static void test_all_logits(void **state)
+/* The f32 qwen3 fixture, its transformers reference and the "medium" prompt's ids. */
+static struct mlxc_model *open_qwen3_medium(cJSON **ref, const cJSON **prompt, int32_t **ids, int64_t *n)
 {
-    (void)state;
     struct mlxc_err e = {0};
     const char *dir = fixture_path(test_data(""), "qwen3", MLXC_F32, &e);
     assert_non_null(dir);
     struct mlxc_model *m;
     assert_int_equal(mlxc_model_open(dir, &m, &e), 0);
-    cJSON *ref = load_reference("qwen3");
-    const cJSON *p = cJSON_GetObjectItem(cJSON_GetObjectItem(ref, "prompts"), "medium");
+    *ref = load_reference("qwen3");
+    *prompt = cJSON_GetObjectItem(cJSON_GetObjectItem(*ref, "prompts"), "medium");
+    *ids = ids_of(cJSON_GetObjectItem(*prompt, "input_ids"), n);
+    return m;
+}
+
+static void test_all_logits(void **state)
+{
+    (void)state;
+    struct mlxc_err e = {0};
+    cJSON *ref;
+    const cJSON *p;
+    int32_t *ids;
     int64_t n;
-    int32_t *ids = ids_of(cJSON_GetObjectItem(p, "input_ids"), &n);
+    struct mlxc_model *m = open_qwen3_medium(&ref, &p, &ids, &n);
     const int64_t V = m->cfg.vocab_size;
     float *all = malloc((size_t)(n * V) * sizeof *all), *lp = malloc((size_t)V * sizeof *lp);
     struct mlxc_state s;
@@ -211,14 +222,11 @@ static void test_state_rows(void **state)
 {
     (void)state;
     struct mlxc_err e = {0};
-    const char *dir = fixture_path(test_data(""), "qwen3", MLXC_F32, &e);
-    assert_non_null(dir);
-    struct mlxc_model *m;
-    assert_int_equal(mlxc_model_open(dir, &m, &e), 0);
-    cJSON *ref = load_reference("qwen3");
+    cJSON *ref;
+    const cJSON *p;
+    int32_t *ids;
     int64_t n;
-    int32_t *ids = ids_of(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(ref, "prompts"), "medium"),
-                                              "input_ids"), &n);
+    struct mlxc_model *m = open_qwen3_medium(&ref, &p, &ids, &n);
     assert_true(n > 16);
     const int64_t V = m->cfg.vocab_size;
     for (int rotating = 0; rotating < 2; rotating++) {
