@@ -11,7 +11,14 @@
  * go together through the attention kernels (core/kernels.h), which convert each cached key and value
  * row once for all of them: scores over the keys any of its tokens sees, then per row the mask, softcap
  * and softmax, then the weighted values. Decode is one token: a unit is a kv head with its query heads.
- * Quantized caches are dequantized row by row into the thread's scratch. */
+ * Quantized caches are dequantized row by row into the thread's scratch.
+ *
+ * Decode (one token) splits the visible keys instead, into chunks of CHUNK slots (flash-decoding): a unit
+ * is (chunk, kv head), the units go chunk-major in contiguous runs to the threads, so each thread streams
+ * its own part of the cache (slot-major: a chunk of every kv head is one stretch of memory). A unit
+ * leaves, per query head, its chunk's max score m, sum l = sum_j exp(s_j - m) and unnormalized output
+ * o = sum_j exp(s_j - m) v_j; the merge rescales them to the running max, chunk by chunk in order
+ * (the same sums for any thread count), and divides by the total sum (plus exp(sink) with sinks). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +28,8 @@
 #include "core/ops.h"
 #include "core/pool.h"
 
-#define TBLOCK 8 /* tokens per unit */
+#define TBLOCK 8  /* tokens per unit */
+#define CHUNK 256 /* decode: keys per unit */
 
 struct att_job {
     const struct mlxc_config *c;
@@ -34,7 +42,7 @@ struct att_job {
     int64_t T;
     float *out;
     int shares;       /* query-head shares per kv head */
-    int64_t nblocks;  /* token blocks */
+    int64_t nblocks;  /* token blocks (decode: chunks of keys) */
 };
 
 /* Visible slots [*lo, *hi) for query t. */
@@ -48,7 +56,41 @@ static void visible(const struct mlxc_kv_view *v, int64_t t, int64_t *lo, int64_
 int64_t mlxc_attention_scratch(const struct mlxc_config *c, int64_t T, int64_t n, int quantized)
 {
     const int64_t hd = c->head_dim, rows = (T < TBLOCK ? T : TBLOCK) * (c->n_heads / c->n_kv_heads);
+    if (T == 1) { /* a chunk's work, then the partials of every chunk in the worst case (one thread) */
+        const int64_t keys = n < CHUNK ? n : CHUNK, chunks = (n + CHUNK - 1) / CHUNK;
+        return rows * (keys + 2 * hd) + (quantized ? 2 * keys * hd : 0) + chunks * c->n_heads * (hd + 2);
+    }
     return rows * (n + 2 * hd) + (quantized ? 2 * n * hd : 0);
+}
+
+/* Copies the query rows (token-major, then head) of heads [h0, h0 + nh), tokens [t0, t0 + nt) into qb. */
+static void gather_queries(const struct att_job *j, int h0, int nh, int64_t t0, int nq, float *qb)
+{
+    const int hd = (int)j->c->head_dim, H = (int)j->c->n_heads;
+    for (int i = 0; i < nq; i++)
+        memcpy(qb + (int64_t)i * hd, j->q + ((t0 + i / nh) * H + h0 + i % nh) * hd, (size_t)hd * sizeof(float));
+}
+
+/* Keys and values of slots [lo, lo + n) of kv head kvh as kernel rows: the cache's own rows, or for
+ * quantized storage rows dequantized into kb and vb (n * hd floats each). */
+static void kv_rows(const struct att_job *j, int kvh, int64_t lo, int64_t n, float *kb, float *vb, const void **K,
+                    const void **V, enum mlxc_dtype *dt, int64_t *ld)
+{
+    const int64_t hd = j->c->head_dim;
+    *K = mlxc_kv_k_row(j->cache, j->layer, lo, kvh);
+    *V = mlxc_kv_v_row(j->cache, j->layer, lo, kvh);
+    *dt = j->cache->dtype;
+    *ld = j->c->n_kv_heads * hd;
+    if (*K)
+        return;
+    for (int64_t p = 0; p < n; p++) {
+        mlxc_kv_read_k(j->cache, j->layer, lo + p, kvh, kb + p * hd);
+        mlxc_kv_read_v(j->cache, j->layer, lo + p, kvh, vb + p * hd);
+    }
+    *K = kb;
+    *V = vb;
+    *dt = MLXC_F32;
+    *ld = hd;
 }
 
 /* Query heads [h0, h0 + nh) of kv head kvh for tokens [t0, t0 + nt), in the thread's scratch. */
@@ -62,22 +104,11 @@ static void attend_unit(const struct att_job *j, int tid, int kvh, int h0, int n
     visible(&j->view, t0 + nt - 1, &lo_last, &hi_last);
     const int64_t n = hi_last - lo; /* keys any of the tokens sees, from the first token's first */
     float *qb = j->s->scores + (int64_t)tid * j->s->scores_cap, *ob = qb + (int64_t)nq * hd, *sc = ob + (int64_t)nq * hd;
-    for (int i = 0; i < nq; i++) /* rows: token-major, then head */
-        memcpy(qb + (int64_t)i * hd, j->q + ((t0 + i / nh) * H + h0 + i % nh) * hd, (size_t)hd * sizeof(float));
-    const void *K = mlxc_kv_k_row(j->cache, j->layer, lo, kvh), *V = mlxc_kv_v_row(j->cache, j->layer, lo, kvh);
-    enum mlxc_dtype dt = j->cache->dtype;
-    int64_t ld = j->c->n_kv_heads * hd;
-    if (!K) { /* quantized storage: dequantize the rows */
-        float *kb = sc + (int64_t)nq * n, *vb = kb + n * hd;
-        for (int64_t p = 0; p < n; p++) {
-            mlxc_kv_read_k(j->cache, j->layer, lo + p, kvh, kb + p * hd);
-            mlxc_kv_read_v(j->cache, j->layer, lo + p, kvh, vb + p * hd);
-        }
-        K = kb;
-        V = vb;
-        dt = MLXC_F32;
-        ld = hd;
-    }
+    gather_queries(j, h0, nh, t0, nq, qb);
+    const void *K, *V;
+    enum mlxc_dtype dt;
+    int64_t ld;
+    kv_rows(j, kvh, lo, n, sc + (int64_t)nq * n, sc + (int64_t)nq * n + n * hd, &K, &V, &dt, &ld);
     k->att_scores(K, dt, ld, n, qb, nq, hd, j->c->attn_scale, sc, n);
     for (int i = 0; i < nq; i++) {
         float *row = sc + (int64_t)i * n;
@@ -114,11 +145,101 @@ static void attention_task(void *ctx, int tid, int nth)
     }
 }
 
+/* Decode: the thread's scratch holds its working rows, then the partials (m, l, o[hd]) of its units in
+ * order, query head after query head. */
+static float *decode_partials(const struct att_job *j, int tid)
+{
+    const int64_t hd = j->c->head_dim, group = j->c->n_heads / j->c->n_kv_heads;
+    const int64_t keys = j->view.n < CHUNK ? j->view.n : CHUNK;
+    const int64_t work = group * (keys + 2 * hd) + (j->cache->layers[j->layer].bits > 0 ? 2 * keys * hd : 0);
+    return j->s->scores + (int64_t)tid * j->s->scores_cap + work;
+}
+
+/* Chunk `chunk` of the token's visible keys for every query head of kv head kvh: partials into part. */
+static void decode_unit(const struct att_job *j, int tid, int64_t chunk, int kvh, float *part)
+{
+    const struct mlxc_kernels *k = mlxc_kernels();
+    const int hd = (int)j->c->head_dim, nq = (int)(j->c->n_heads / j->c->n_kv_heads);
+    int64_t lo, hi;
+    visible(&j->view, 0, &lo, &hi);
+    lo += chunk * CHUNK;
+    const int64_t n = hi - lo < CHUNK ? hi - lo : CHUNK;
+    float *qb = j->s->scores + (int64_t)tid * j->s->scores_cap, *ob = qb + (int64_t)nq * hd, *sc = ob + (int64_t)nq * hd;
+    gather_queries(j, kvh * nq, nq, 0, nq, qb);
+    const void *K, *V;
+    enum mlxc_dtype dt;
+    int64_t ld;
+    kv_rows(j, kvh, lo, n, sc + (int64_t)nq * n, sc + (int64_t)nq * n + n * hd, &K, &V, &dt, &ld);
+    k->att_scores(K, dt, ld, n, qb, nq, hd, j->c->attn_scale, sc, n);
+    for (int i = 0; i < nq; i++) {
+        float *row = sc + (int64_t)i * n, *pi = part + (int64_t)i * (hd + 2);
+        if (j->c->attn_softcap != 0.0f)
+            mlxc_softcap(row, n, j->c->attn_softcap);
+        pi[0] = k->max(row, n);
+        pi[1] = k->exp_sum(row, row, n, pi[0]);
+    }
+    k->att_values(V, dt, ld, n, sc, nq, n, hd, ob);
+    for (int i = 0; i < nq; i++)
+        memcpy(part + (int64_t)i * (hd + 2) + 2, ob + (int64_t)i * hd, (size_t)hd * sizeof(float));
+}
+
+/* Units u = chunk * n_kv_heads + kv head; each thread takes one contiguous run of them. */
+static void decode_task(void *ctx, int tid, int nth)
+{
+    const struct att_job *j = ctx;
+    const int64_t KV = j->c->n_kv_heads, stride = (j->c->n_heads / KV) * (j->c->head_dim + 2);
+    int64_t u0, u1;
+    mlxc_split_range(j->nblocks * KV, tid, nth, 1, &u0, &u1);
+    float *part = decode_partials(j, tid);
+    for (int64_t u = u0; u < u1; u++)
+        decode_unit(j, tid, u / KV, (int)(u % KV), part + (u - u0) * stride);
+}
+
+/* out[h] = the chunks' partials of head h merged in chunk order (see the top of the file). */
+static void decode_merge(const struct att_job *j, int nth)
+{
+    const int64_t KV = j->c->n_kv_heads, group = j->c->n_heads / KV, hd = j->c->head_dim;
+    const int64_t units = j->nblocks * KV;
+    for (int64_t h = 0; h < j->c->n_heads; h++) {
+        float *o = j->out + h * hd, M = -INFINITY, L = 0.0f;
+        memset(o, 0, (size_t)hd * sizeof *o);
+        for (int64_t chunk = 0; chunk < j->nblocks; chunk++) {
+            const int64_t u = chunk * KV + h / group;
+            const int tid = (int)(((u + 1) * nth - 1) / units); /* the owner under mlxc_split_range */
+            int64_t u0, u1;
+            mlxc_split_range(units, tid, nth, 1, &u0, &u1);
+            const float *p = decode_partials(j, tid) + ((u - u0) * group + h % group) * (hd + 2);
+            const float m = p[0] > M ? p[0] : M, a = expf(M - m), b = expf(p[0] - m);
+            L = L * a + p[1] * b;
+            for (int64_t d = 0; d < hd; d++)
+                o[d] = o[d] * a + p[2 + d] * b;
+            M = m;
+        }
+        if (j->sinks) { /* one more logit in the denominator */
+            const float m = j->sinks[h] > M ? j->sinks[h] : M, a = expf(M - m);
+            L = L * a + expf(j->sinks[h] - m);
+            for (int64_t d = 0; d < hd; d++)
+                o[d] *= a;
+        }
+        const float inv = 1.0f / L;
+        for (int64_t d = 0; d < hd; d++)
+            o[d] *= inv;
+    }
+}
+
 void mlxc_attention(const struct mlxc_config *c, struct mlxc_state *s, const struct mlxc_kv_cache *cache,
                     int layer, const struct mlxc_kv_view *view, const float *sinks, const float *q, int64_t T,
                     float *out)
 {
     struct att_job j = {c, s, cache, layer, *view, sinks, q, T, out, 1, (T + TBLOCK - 1) / TBLOCK};
+    if (T == 1) {
+        int64_t lo, hi;
+        visible(view, 0, &lo, &hi);
+        j.nblocks = (hi - lo + CHUNK - 1) / CHUNK; /* chunks of keys */
+        mlxc_pool_run(s->pool, decode_task, &j);
+        decode_merge(&j, mlxc_pool_size(s->pool));
+        return;
+    }
     /* few units (decode with fewer kv heads than threads): share a kv head's query heads out */
     const int nth = mlxc_pool_size(s->pool), group = (int)(c->n_heads / c->n_kv_heads);
     if (c->n_kv_heads * j.nblocks < nth) {

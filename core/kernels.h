@@ -39,6 +39,11 @@ const struct mlxc_kernels *mlxc_kernels_named(const char *isa);
 extern const struct mlxc_kernels mlxc_kernels_ref;
 #if defined(__x86_64__)
 extern const struct mlxc_kernels mlxc_kernels_avx2;
+/* its attention kernels (kernels_att_avx2.c) */
+void mlxc_att_scores_avx2(const void *k, enum mlxc_dtype dt, int64_t ld, int64_t n, const float *q, int nq, int hd,
+                          float scale, float *s, int64_t lds);
+void mlxc_att_values_avx2(const void *v, enum mlxc_dtype dt, int64_t ld, int64_t n, const float *w, int nq,
+                          int64_t lds, int hd, float *out);
 #endif
 
 #endif

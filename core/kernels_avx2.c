@@ -5,28 +5,9 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/avx2_util.h"
 #include "core/half.h"
 #include "core/kernels.h"
-
-static inline float hsum(__m256 v)
-{
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
-/* 8 weights of row r at column k, as f32. */
-static inline __m256 load8_f32(const unsigned char *row, int64_t k) { return _mm256_loadu_ps((const float *)(row + 4 * k)); }
-static inline __m256 load8_f16(const unsigned char *row, int64_t k)
-{
-    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row + 2 * k)));
-}
-static inline __m256 load8_bf16(const unsigned char *row, int64_t k)
-{
-    __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(row + 2 * k)));
-    return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
-}
 
 static inline float scalar_f32(const unsigned char *row, int64_t k)
 {
@@ -194,112 +175,6 @@ static float exp_sum(float *y, const float *x, int64_t n, float m)
     return (float)s;
 }
 
-/* ---- attention ---- */
-
-enum { ATT_MAXHD = 512, KBLK = 16 };
-
-/* Rows [p0, p0 + nb) of a cache (row p at base + p*ld elements of dt) as f32 row pointers: F32 rows in
- * place, F16/BF16 rows converted into buf (nb * hd floats). */
-static void rows_f32(const void *base, enum mlxc_dtype dt, int64_t ld, int64_t p0, int nb, int hd, float *buf,
-                     const float **rows)
-{
-    for (int j = 0; j < nb; j++) {
-        if (dt == MLXC_F32) {
-            rows[j] = (const float *)base + (p0 + j) * ld;
-            continue;
-        }
-        const unsigned char *src = (const unsigned char *)base + (size_t)((p0 + j) * ld) * 2;
-        float *dst = buf + (int64_t)j * hd;
-        for (int d = 0; d < hd; d += 8)
-            _mm256_storeu_ps(dst + d, dt == MLXC_F16 ? load8_f16(src, d) : load8_bf16(src, d));
-        rows[j] = dst;
-    }
-}
-
-/* Eight sums: lane j = hsum(a[j]). */
-static inline __m256 hsum8x8(const __m256 a[8])
-{
-    __m256 h0 = _mm256_hadd_ps(a[0], a[1]), h1 = _mm256_hadd_ps(a[2], a[3]);
-    __m256 h2 = _mm256_hadd_ps(a[4], a[5]), h3 = _mm256_hadd_ps(a[6], a[7]);
-    __m256 g0 = _mm256_hadd_ps(h0, h1), g1 = _mm256_hadd_ps(h2, h3); /* g0: sums 0-3 of each 128-bit half */
-    __m256 lo = _mm256_permute2f128_ps(g0, g1, 0x20), hi = _mm256_permute2f128_ps(g0, g1, 0x31);
-    return _mm256_add_ps(lo, hi);
-}
-
-/* Blocks of 8 keys (converted once) against every query: 8 accumulators per query, reduced together. */
-static void att_scores(const void *k, enum mlxc_dtype dt, int64_t ld, int64_t n, const float *q, int nq, int hd,
-                       float scale, float *s, int64_t lds)
-{
-    if (hd % 8 || hd > ATT_MAXHD) {
-        mlxc_kernels_ref.att_scores(k, dt, ld, n, q, nq, hd, scale, s, lds);
-        return;
-    }
-    float buf[8 * ATT_MAXHD] __attribute__((aligned(32)));
-    const float *rows[8];
-    const __m256 sv = _mm256_set1_ps(scale);
-    for (int64_t p0 = 0; p0 < n; p0 += 8) {
-        const int nb = n - p0 < 8 ? (int)(n - p0) : 8;
-        rows_f32(k, dt, ld, p0, nb, hd, buf, rows);
-        for (int j = nb; j < 8; j++)
-            rows[j] = rows[0]; /* padding lanes, not stored */
-        for (int i = 0; i < nq; i++) {
-            const float *qi = q + (int64_t)i * hd;
-            __m256 acc[8];
-            for (int j = 0; j < 8; j++)
-                acc[j] = _mm256_setzero_ps();
-            for (int d = 0; d < hd; d += 8) {
-                __m256 qv = _mm256_loadu_ps(qi + d);
-                for (int j = 0; j < 8; j++)
-                    acc[j] = _mm256_fmadd_ps(_mm256_loadu_ps(rows[j] + d), qv, acc[j]);
-            }
-            __m256 r = _mm256_mul_ps(hsum8x8(acc), sv);
-            float *dst = s + (int64_t)i * lds + p0;
-            if (nb == 8) {
-                _mm256_storeu_ps(dst, r);
-            } else {
-                float tmp[8];
-                _mm256_storeu_ps(tmp, r);
-                memcpy(dst, tmp, (size_t)nb * sizeof *dst);
-            }
-        }
-    }
-}
-
-/* Blocks of KBLK values (converted once) into every query's output, 64 dimensions of accumulators at a
- * time. */
-static void att_values(const void *v, enum mlxc_dtype dt, int64_t ld, int64_t n, const float *w, int nq,
-                       int64_t lds, int hd, float *out)
-{
-    if (hd % 8 || hd > ATT_MAXHD) {
-        mlxc_kernels_ref.att_values(v, dt, ld, n, w, nq, lds, hd, out);
-        return;
-    }
-    float buf[KBLK * ATT_MAXHD] __attribute__((aligned(32)));
-    const float *rows[KBLK];
-    memset(out, 0, (size_t)nq * (size_t)hd * sizeof *out);
-    for (int64_t p0 = 0; p0 < n; p0 += KBLK) {
-        const int nb = n - p0 < KBLK ? (int)(n - p0) : KBLK;
-        rows_f32(v, dt, ld, p0, nb, hd, buf, rows);
-        for (int i = 0; i < nq; i++) {
-            const float *wi = w + (int64_t)i * lds + p0;
-            float *o = out + (int64_t)i * hd;
-            for (int d0 = 0; d0 < hd; d0 += 64) {
-                const int nv = hd - d0 < 64 ? (hd - d0) / 8 : 8;
-                __m256 acc[8];
-                for (int c = 0; c < nv; c++)
-                    acc[c] = _mm256_loadu_ps(o + d0 + 8 * c);
-                for (int j = 0; j < nb; j++) {
-                    __m256 wv = _mm256_broadcast_ss(wi + j);
-                    for (int c = 0; c < nv; c++)
-                        acc[c] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(rows[j] + d0 + 8 * c), acc[c]);
-                }
-                for (int c = 0; c < nv; c++)
-                    _mm256_storeu_ps(o + d0 + 8 * c, acc[c]);
-            }
-        }
-    }
-}
-
 const struct mlxc_kernels mlxc_kernels_avx2 = {
     .isa = "avx2",
     .matmul_f32 = matmul_f32,
@@ -309,6 +184,6 @@ const struct mlxc_kernels mlxc_kernels_avx2 = {
     .axpy = axpy,
     .max = max_f32,
     .exp_sum = exp_sum,
-    .att_scores = att_scores,
-    .att_values = att_values,
+    .att_scores = mlxc_att_scores_avx2,
+    .att_values = mlxc_att_values_avx2,
 };

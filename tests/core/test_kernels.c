@@ -144,7 +144,7 @@ static void test_attention_kernels(void **state)
     if (!k)
         k = &mlxc_kernels_ref;
     static const int hds[] = {8, 36, 64, 80, 128, 256};
-    static const int64_t ns[] = {1, 7, 8, 9, 16, 17, 100};
+    static const int64_t ns[] = {1, 7, 8, 9, 16, 17, 100, 130};
     static const enum mlxc_dtype dts[] = {MLXC_F32, MLXC_F16, MLXC_BF16};
     for (size_t a = 0; a < sizeof hds / sizeof hds[0]; a++)
         for (size_t b = 0; b < sizeof ns / sizeof ns[0]; b++)

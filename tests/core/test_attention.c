@@ -1,0 +1,162 @@
+/* mlxc_attention against the formula it implements, computed here in double precision from the cached
+ * rows as stored (mlxc_kv_read_k/v, so the cache's dtype rounding is not an error):
+ *   out[t,h] = sum_j softmax_j(cap(scale q[t,h].k[j])) v[j]  over the keys query t sees,
+ * with an extra exp(sink[h]) in the softmax's denominator when the layer has sinks. Decode (one token)
+ * splits the keys into chunks merged afterwards; prefill cuts the queries into token blocks: both are
+ * checked at several thread counts, cache dtypes (f32, bf16, 8-bit quantized), contexts spanning one or
+ * several chunks, softcap, sinks and a sliding window. */
+#include "tests/test_util.h"
+
+#include <math.h>
+
+#include "cache/kv.h"
+#include "core/forward.h"
+
+enum { H = 8, KV = 2, HD = 64 };
+
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+static float frand(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (float)((rng >> 40) * (1.0 / 16777216.0)) * 2.0f - 1.0f;
+}
+
+struct att_case {
+    int threads, n, T;  /* keys in the cache after the update of T new tokens */
+    int kind;           /* 0 f32, 1 bf16, 2 8-bit quantized */
+    float softcap;
+    int sinks;
+    int64_t window;
+};
+
+/* The formula for query t of the update (view as mlxc_kv_update returned it). */
+static void reference(const struct mlxc_config *c, const struct mlxc_kv_cache *cache, const struct mlxc_kv_view *v,
+                      const float *sinks, const float *q, int64_t t, double *out)
+{
+    float row[HD];
+    const int64_t last = v->base + t, hi = last + 1 < v->n ? last + 1 : v->n;
+    const int64_t lo = v->window > 0 && last - v->window + 1 > 0 ? last - v->window + 1 : 0;
+    double *s = malloc((size_t)(hi - lo) * sizeof *s);
+    for (int h = 0; h < H; h++) {
+        const int kvh = h / (H / KV);
+        double m = sinks ? sinks[h] : -INFINITY, sum = 0;
+        for (int64_t j = lo; j < hi; j++) {
+            mlxc_kv_read_k(cache, 0, j, kvh, row);
+            double d = 0;
+            for (int i = 0; i < HD; i++)
+                d += (double)q[(t * H + h) * HD + i] * row[i];
+            d *= c->attn_scale;
+            if (c->attn_softcap != 0.0f)
+                d = tanh(d / c->attn_softcap) * c->attn_softcap;
+            s[j - lo] = d;
+            m = d > m ? d : m;
+        }
+        for (int64_t j = lo; j < hi; j++)
+            sum += exp(s[j - lo] - m);
+        if (sinks)
+            sum += exp(sinks[h] - m);
+        for (int i = 0; i < HD; i++)
+            out[h * HD + i] = 0;
+        for (int64_t j = lo; j < hi; j++) {
+            mlxc_kv_read_v(cache, 0, j, kvh, row);
+            const double w = exp(s[j - lo] - m) / sum;
+            for (int i = 0; i < HD; i++)
+                out[h * HD + i] += w * row[i];
+        }
+    }
+    free(s);
+}
+
+static void run_case(const struct att_case *a)
+{
+    struct mlxc_err e = {0};
+    struct mlxc_config c = {0};
+    c.n_heads = H;
+    c.n_kv_heads = KV;
+    c.head_dim = HD;
+    c.attn_scale = 0.125f;
+    c.attn_softcap = a->softcap;
+    struct mlxc_kv_cache cache;
+    assert_int_equal(mlxc_kv_init(&cache, 1, KV, HD, &e), 0);
+    if (a->kind == 1)
+        cache.dtype = MLXC_BF16;
+    /* the earlier keys in steps of up to 300 tokens, then the T new ones */
+    const int64_t before = a->n - a->T;
+    float *k = malloc(sizeof(float) * 300 * KV * HD), *v = malloc(sizeof(float) * 300 * KV * HD);
+    struct mlxc_kv_view view;
+    for (int64_t done = 0; done < before;) {
+        const int64_t T = before - done < 300 ? before - done : 300;
+        for (int64_t i = 0; i < T * KV * HD; i++) {
+            k[i] = 2.0f * frand();
+            v[i] = frand();
+        }
+        assert_int_equal(mlxc_kv_update(&cache, 0, k, v, T, &view, &e), 0);
+        assert_int_equal(mlxc_kv_step_done(&cache, T, &e), 0);
+        done += T;
+    }
+    if (a->kind == 2 && before > 0)
+        assert_int_equal(mlxc_kv_quantize(&cache, 8, 64, &e), 0);
+    for (int64_t i = 0; i < a->T * KV * HD; i++) {
+        k[i] = 2.0f * frand();
+        v[i] = frand();
+    }
+    assert_int_equal(mlxc_kv_update(&cache, 0, k, v, a->T, &view, &e), 0);
+    view.window = a->window;
+
+    float *q = malloc(sizeof(float) * a->T * H * HD), *out = malloc(sizeof(float) * a->T * H * HD), sinks[H];
+    for (int64_t i = 0; i < a->T * H * HD; i++)
+        q[i] = frand();
+    for (int h = 0; h < H; h++)
+        sinks[h] = 2.0f * frand();
+    struct mlxc_state s = {0};
+    s.pool = mlxc_pool_create(a->threads);
+    assert_int_equal(mlxc_state_reserve_scores(&s, mlxc_attention_scratch(&c, a->T, view.n, a->kind == 2), &e), 0);
+    mlxc_attention(&c, &s, &cache, 0, &view, a->sinks ? sinks : NULL, q, a->T, out);
+
+    double ref[H * HD], err = 0;
+    for (int64_t t = 0; t < a->T; t++) {
+        reference(&c, &cache, &view, a->sinks ? sinks : NULL, q, t, ref);
+        for (int i = 0; i < H * HD; i++)
+            err = fmax(err, fabs(out[t * H * HD + i] - ref[i]));
+    }
+    if (err > 2e-5)
+        fail_msg("threads %d n %d T %d kind %d softcap %g sinks %d window %lld: max error %g", a->threads, a->n,
+                 a->T, a->kind, a->softcap, a->sinks, (long long)a->window, err);
+    mlxc_state_free(&s);
+    mlxc_kv_free(&cache);
+    free(k);
+    free(v);
+    free(q);
+    free(out);
+}
+
+static void test_attention_formula(void **state)
+{
+    (void)state;
+    static const int ns[] = {1, 5, 256, 257, 700};
+    for (int threads = 1; threads <= 3; threads++)
+        for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++)
+            for (int kind = 0; kind < 3; kind++)
+                for (int T = 1; T <= 11 && T <= ns[i]; T += 10) {
+                    struct att_case a = {threads, ns[i], T, kind, 0.0f, 0, 0};
+                    run_case(&a);
+                    a.softcap = 1.5f;
+                    run_case(&a);
+                    a.softcap = 0.0f;
+                    a.sinks = 1;
+                    run_case(&a);
+                    a.sinks = 0;
+                    a.window = 300;
+                    run_case(&a);
+                }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_attention_formula),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
