@@ -32,7 +32,7 @@ if [ ! -f "$M/tokenizer.json" ]; then # random models have no tokenizer: Llama 3
   mkdir "$D"
   Mabs=$(cd "$M" && pwd)
   for f in "$Mabs"/*; do ln -s "$f" "$D/"; done
-  MLXC_TEST_DATA=${MLXC_TEST_DATA:-$(dirname "$0")/../tests/data} "$B/tests/mlxc-fixture" llama3 F32 "$T/fx" >/dev/null
+  MLXC_TEST_DATA=${MLXC_TEST_DATA:-$B/tests/data} "$B/tests/mlxc-fixture" llama3 F32 "$T/fx" >/dev/null
   cp "$T/fx"/tokenizer*.json "$D"/
 fi
 echo "model: $M ($(du -shL "$M" | cut -f1)), $(nproc) cores, threads ${THREADS} (0: all), load average $(cut -d' ' -f1-3 /proc/loadavg)"

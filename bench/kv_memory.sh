@@ -7,7 +7,7 @@ set -eu
 B=${1:-build}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-export MLXC_TEST_DATA=${MLXC_TEST_DATA:-$(dirname "$0")/../tests/data}
+export MLXC_TEST_DATA=${MLXC_TEST_DATA:-$B/tests/data} # the build's: links, tokenizers unpacked
 run() { # fixture tokens options...
   fx=$1 n=$2
   shift 2

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Tokenizer speed: mlxc against Hugging Face tokenizers (Rust, single-threaded) on the same ~10 MB of
-# English text (Debian's /usr/share/common-licenses repeated), for the committed tokenizers.
+# English text (Debian's /usr/share/common-licenses repeated), for the committed tokenizers (as the
+# build unpacks them into BUILD_DIR/tests/data/tok).
 #
 # usage: bench/tokenize_bench.sh [BUILD_DIR] [NODE_MODULES_DIR] [tokenizer...]
 #   NODE_MODULES_DIR holds @anush008/tokenizers (npm install @anush008/tokenizers in a scratch folder);
@@ -38,7 +39,7 @@ best_time() { # best_time FILE: best of 3 wall times of mlxc-tokenize --count on
 }
 
 for name in $NAMES; do
-  dir="$SRC/tests/data/tok/$name"
+  dir="$B/tests/data/tok/$name" # the build's test data: the tokenizers unpacked
   : >"$T/empty"
   load=$(best_time "$T/empty")
   total=$(best_time "$T/bench.txt")

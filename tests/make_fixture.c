@@ -5,6 +5,10 @@
 
 #include "tests/model_fixture.h"
 
+#ifndef MLXC_TEST_DATA_DIR
+#define MLXC_TEST_DATA_DIR "tests/data"
+#endif
+
 int main(int argc, char **argv)
 {
     if (argc != 4) {
@@ -16,9 +20,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "mlxc-fixture: error: dtype must be F32, F16 or BF16\n");
         return 2;
     }
+    /* the build's test data (BUILD/tests/data, where the compressed tokenizers are unpacked) */
     const char *root = getenv("MLXC_TEST_DATA");
     struct mlxc_err e = {0};
-    if (fixture_build(root ? root : "tests/data", argv[1], t, argv[3], &e) != 0) {
+    if (fixture_build(root && *root ? root : MLXC_TEST_DATA_DIR, argv[1], t, argv[3], &e) != 0) {
         fprintf(stderr, "mlxc-fixture: error: %s\n", e.msg);
         return 1;
     }

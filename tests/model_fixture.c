@@ -207,6 +207,9 @@ int fixture_build(const char *data_root, const char *name, enum mlxc_dtype dtype
         snprintf(to, sizeof to, "%s/%s", dir, tok_files[k]);
         if (mlxc_path_exists(path))
             rc = copy_file(path, to, e);
+        else if (snprintf(to, sizeof to, "%s.gz", path) > 0 && mlxc_path_exists(to))
+            rc = mlxc_errf(e, MLXC_ENOTFOUND, "'%s' is only in tests/data compressed: use the build's test data "
+                           "(MLXC_TEST_DATA=BUILD/tests/data, made by tests/unpack_data.sh)", path);
     }
 out:
     free(entries);

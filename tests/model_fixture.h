@@ -7,9 +7,10 @@
 #include "core/dtype.h"
 #include "core/err.h"
 
-/* Builds the model folder `dir` (created if needed) from tests/data/models/<name> under data_root:
+/* Builds the model folder `dir` (created if needed) from tests/data/models/<name> under data_root (the
+ * build's test data, BUILD/tests/data, where the compressed tokenizers are unpacked):
  * config.json, model.safetensors in `dtype` (F32, F16 or BF16) and, when tests/data/tok/<tokenizer>
- * exists, the tokenizer files. */
+ * exists, the tokenizer files (an error when only tokenizer.json.gz is there). */
 int fixture_build(const char *data_root, const char *name, enum mlxc_dtype dtype, const char *dir,
                   struct mlxc_err *e);
 

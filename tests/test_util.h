@@ -13,14 +13,21 @@
 
 #include <cmocka.h>
 
-/* Path of a file under tests/data ($MLXC_TEST_DATA, set by meson). Returns a static buffer. */
+/* The build's test data folder: links to tests/data, the compressed fixtures unpacked
+ * (tests/unpack_data.sh; meson passes the path) */
+#ifndef MLXC_TEST_DATA_DIR
+#define MLXC_TEST_DATA_DIR "tests/data"
+#endif
+
+/* Path of a file under the test data ($MLXC_TEST_DATA, set by meson, else MLXC_TEST_DATA_DIR). Returns a
+ * static buffer. */
 static inline const char *test_data(const char *rel)
 {
     static char buf[4][4096];
     static int k;
     const char *root = getenv("MLXC_TEST_DATA");
     char *out = buf[k++ & 3];
-    snprintf(out, sizeof buf[0], "%s/%s", root ? root : "tests/data", rel);
+    snprintf(out, sizeof buf[0], "%s/%s", root ? root : MLXC_TEST_DATA_DIR, rel);
     return out;
 }
 

@@ -1,7 +1,7 @@
 /* Helpers shared by the libFuzzer targets (tests/fuzz/README.md says how to build and run them).
  *
  * Every target defines LLVMFuzzerTestOneInput; a target that needs fixtures finds them under
- * MLXC_FUZZ_DATA (tests/data of the source tree, set at build time; the environment variable
+ * MLXC_FUZZ_DATA (BUILD/tests/data, the build's test data, set at build time; the environment variable
  * MLXC_TEST_DATA overrides it). Targets abort() when an invariant the library promises is broken, so
  * libFuzzer records the input as a crash. */
 #ifndef MLXC_FUZZ_UTIL_H

@@ -5,6 +5,7 @@ Seeds are small on purpose: libFuzzer grows its own corpus from them at run time
 that in the build folder). Run from the source root: python3 tests/fuzz/make_seeds.py
 """
 import glob
+import gzip
 import json
 import os
 import shutil
@@ -50,9 +51,16 @@ def config():
     put(d, "text_config.json", json.dumps({"model_type": "llama", "text_config": cfg}))
 
 
+def read_text(path):
+    """A file of tests/data, or its FILE.gz (tests/data/tok commits its files over 64 KB compressed)."""
+    if path.endswith(".gz") or not os.path.exists(path):
+        return gzip.open(path if path.endswith(".gz") else path + ".gz", "rt", encoding="utf-8").read()
+    return open(path, encoding="utf-8").read()
+
+
 def tiny_tokenizer(path, keep=300, nmerges=150):
     """The tokenizer's own components with its vocabulary cut to the first `keep` ids."""
-    j = json.load(open(path))
+    j = json.loads(read_text(path))
     m = j["model"]
     vocab = {k: v for k, v in m["vocab"].items() if v < keep}
     merges = []
@@ -70,13 +78,13 @@ def tiny_tokenizer(path, keep=300, nmerges=150):
 
 def tok_load():
     d = target("tok_load")
-    for p in sorted(glob.glob(os.path.join(DATA, "tok", "*", "tokenizer.json"))):
+    for p in sorted(glob.glob(os.path.join(DATA, "tok", "*", "tokenizer.json*"))):
         name = os.path.basename(os.path.dirname(p))
         text = tiny_tokenizer(p)
         cfgp = os.path.join(os.path.dirname(p), "tokenizer_config.json")
         cfg = {}
-        if os.path.exists(cfgp):
-            full = json.load(open(cfgp))
+        if os.path.exists(cfgp) or os.path.exists(cfgp + ".gz"):
+            full = json.loads(read_text(cfgp))
             cfg = {k: full[k] for k in ("bos_token", "eos_token", "add_bos_token", "add_eos_token") if k in full}
         put(d, name + ".json", text + "\0" + json.dumps(cfg))
 
@@ -89,7 +97,7 @@ def goldens():
     """(tokenizer index, golden case) for a few cases of each tokenizer."""
     out = []
     for i, n in enumerate(tok_names()):
-        lines = open(os.path.join(DATA, "tok", n, "golden.jsonl"), encoding="utf-8").read().split("\n")
+        lines = read_text(os.path.join(DATA, "tok", n, "golden.jsonl")).split("\n")
         for k, line in enumerate([x for x in lines if x][:: max(1, len(lines) // 6)][:6]):
             out.append((i, n, k, json.loads(line)))
     return out

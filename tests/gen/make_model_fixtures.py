@@ -12,7 +12,8 @@ bytes (spot-checked). Committed per fixture, under tests/data/models/<name>/:
 
 Usage (on a machine with torch + transformers + tokenizers):
   python3 tests/gen/make_model_fixtures.py --tokenizers DIR --out tests/data/models
-where DIR holds <tok>/tokenizer.json for tok in llama3, qwen3, llama2, gemma3, gptoss (tests/data/tok).
+where DIR holds <tok>/tokenizer.json for tok in llama3, qwen3, llama2, gemma3, gptoss (build/tests/data/tok,
+where the build unpacks tests/data/tok's compressed files, or tests/unpack_data.sh tests/data OUT).
 gpt_oss_mxfp4 is gpt_oss with its experts stored as Hugging Face's MXFP4 checkpoints store them
 (gate_up_proj_blocks/_scales, down_proj_blocks/_scales: the float experts quantized with MLX's CPU
 algorithm, tests/gen/make_quant_cases.py fp_quantize); transformers dequantizes them on load.

@@ -192,7 +192,7 @@ def tokenizer_class():
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--fixtures")
-    ap.add_argument("--tokenizers", help="folder with <tok>/tokenizer.json (tests/data/tok)")
+    ap.add_argument("--tokenizers", help="folder with <tok>/tokenizer.json (build/tests/data/tok: unpacked)")
     ap.add_argument("--scratch", default="/tmp/mlxc-ppl-fixtures")
     ap.add_argument("--model")
     ap.add_argument("--text")

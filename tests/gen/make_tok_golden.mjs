@@ -1,4 +1,4 @@
-// Builds the tokenizer golden files tests/data/tok/<name>/golden.jsonl from Hugging Face tokenizers
+// Builds the tokenizer golden files tests/data/tok/<name>/golden.jsonl(.gz) from Hugging Face tokenizers
 // (the Rust library, through the npm package @anush008/tokenizers, tokenizers 0.22.2).
 //
 // usage: node tests/gen/make_tok_golden.mjs NODE_MODULES_DIR [name...]
@@ -11,7 +11,9 @@
 // special and added tokens in context, and random mixes of scripts, emoji, marks and whitespace.
 // NUL and lone surrogates are left out (cJSON strings end at NUL; lone surrogates are not UTF-8).
 import fs from 'fs';
+import os from 'os';
 import path from 'path';
+import zlib from 'zlib';
 import { createRequire } from 'module';
 
 const nm = process.argv[2];
@@ -24,13 +26,30 @@ const names = process.argv.length > 3 ? process.argv.slice(3)
   : ['llama3', 'qwen3', 'llama2', 'gemma3', 'deepseek_v3', 'gptoss', 'synth_meta', 'synth_gpt2', 'synth_wp'];
 const N_RANDOM = 900, N_RANDOM_SYNTH = 350;
 
+// The files of tests/data/tok over 64 KB are committed gzip-compressed (FILE.gz: ../data/tok/README.md):
+// tokenizerJson(dir) is the path of a plain tokenizer.json for folder `dir` (unpacked into a scratch
+// folder when compressed); writeGz writes FILE.gz (and removes a plain FILE).
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'tok-golden-'));
+process.on('exit', () => fs.rmSync(scratch, { recursive: true, force: true }));
+function tokenizerJson(dir) {
+  const plain = path.join(dir, 'tokenizer.json');
+  if (fs.existsSync(plain) || !fs.existsSync(plain + '.gz')) return plain;
+  const out = path.join(scratch, path.basename(dir) + '.json');
+  if (!fs.existsSync(out)) fs.writeFileSync(out, zlib.gunzipSync(fs.readFileSync(plain + '.gz')));
+  return out;
+}
+function writeGz(file, text) {
+  fs.writeFileSync(file + '.gz', zlib.gzipSync(Buffer.from(text, 'utf8'), { level: 9 }));
+  fs.rmSync(file, { force: true });
+}
+
 // ---- synthetic tokenizers: small vocabularies cut from the real ones, with the pipeline components the
 // six real tokenizers do not use (Metaspace, Lowercase, NFKC/NFD, Strip, regex Replace, Digits,
 // Punctuation, Whitespace, Split behaviours and invert, ByteLevel with add_prefix_space and its regex,
 // unk without byte fallback, subword prefix and suffix, lstrip/rstrip/single_word added tokens,
 // TemplateProcessing with EOS, RobertaProcessing, Metaspace/Strip/regex Replace decoders).
 function cutVocab(src, nMerges, mapTok = (t) => t) {
-  const j = JSON.parse(fs.readFileSync(path.join(dataDir, src, 'tokenizer.json'), 'utf8'));
+  const j = JSON.parse(fs.readFileSync(tokenizerJson(path.join(dataDir, src)), 'utf8'));
   const merges = j.model.merges.slice(0, nMerges).map((m) => (typeof m === 'string' ? m.split(' ') : m));
   const toks = new Set();
   for (const [tok] of Object.entries(j.model.vocab)) if ([...tok].length === 1) toks.add(tok);
@@ -46,7 +65,7 @@ const added = (id, content, o = {}) => ({ id, content, single_word: false, lstri
 function writeSynth(name, tj) {
   const d = path.join(dataDir, name);
   fs.mkdirSync(d, { recursive: true });
-  fs.writeFileSync(path.join(d, 'tokenizer.json'), JSON.stringify(tj));
+  writeGz(path.join(d, 'tokenizer.json'), JSON.stringify(tj));
   fs.writeFileSync(path.join(d, 'tokenizer_config.json'), JSON.stringify({ bos_token: '<s>', eos_token: '</s>' }));
 }
 function makeSynth() {
@@ -211,8 +230,8 @@ function randomCase(r, specials) {
 
 for (const name of names) {
   const dir = path.join(dataDir, name);
-  const tok = Tokenizer.fromFile(path.join(dir, 'tokenizer.json'));
-  const tj = JSON.parse(fs.readFileSync(path.join(dir, 'tokenizer.json'), 'utf8'));
+  const tok = Tokenizer.fromFile(tokenizerJson(dir));
+  const tj = JSON.parse(fs.readFileSync(tokenizerJson(dir), 'utf8'));
   // the tokenizer's own added tokens (a spread of them), bare and in context
   const added = tj.added_tokens.map((t) => t.content);
   const step = Math.max(1, Math.floor(added.length / 40));
@@ -235,6 +254,6 @@ for (const name of names) {
     const decSkip = await tok.decode(ids, true);
     out.push(JSON.stringify({ in: text, ids, ids_ns: e2.getIds(), dec, dec_skip: decSkip }));
   }
-  fs.writeFileSync(path.join(dir, 'golden.jsonl'), out.join('\n') + '\n');
+  writeGz(path.join(dir, 'golden.jsonl'), out.join('\n') + '\n');
   console.log(`${name}: ${out.length} cases`);
 }

@@ -13,7 +13,8 @@ train_log.json: every hyperparameter, the loss curve (training loss every 10 ste
 eval_every steps), timings and greedy samples.
 
 Usage:
-  python3 train.py --corpus DIR --tokenizer tests/data/tok/llama2 --out DIR [--pretrain-steps N] [--sft-steps N]
+  python3 train.py --corpus DIR --tokenizer build/tests/data/tok/llama2 --out DIR [--pretrain-steps N] [--sft-steps N]
+(the build unpacks tests/data/tok/llama2/tokenizer.json.gz there; so does tests/unpack_data.sh tests/data OUT)
 """
 import argparse
 import json

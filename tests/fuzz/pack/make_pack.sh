@@ -21,7 +21,8 @@ SAN="-fsanitize=fuzzer,address,undefined -fsanitize-trap=undefined"
 ninja -C "$B" -j2 libmlxc.a tests/libmlxc_fixture.a >/dev/null
 rm -rf "$O/obj" "$O/p"
 mkdir -p "$O/obj" "$O/p/bin" "$O/p/lib"
-CF="-std=c11 -D_GNU_SOURCE -Os -g0 -I$S -I$B -DMLXC_FUZZ_DATA=\"tests/data\" $SAN"
+# run_pack.sh sets MLXC_TEST_DATA to the test data it unpacks; the default is the build's
+CF="-std=c11 -D_GNU_SOURCE -Os -g0 -I$S -I$B -DMLXC_FUZZ_DATA=\"build/tests/data\" $SAN"
 for t in "$@"; do
   clang $CF -DLLVMFuzzerTestOneInput=fuzz_${t}_one -DLLVMFuzzerInitialize=fuzz_${t}_init \
     -c "$S/tests/fuzz/fuzz_$t.c" -o "$O/obj/$t.o"
