@@ -3,7 +3,7 @@
  *   out[t,h] = sum_j softmax_j(cap(scale q[t,h].k[j])) v[j]  over the keys query t sees,
  * with an extra exp(sink[h]) in the softmax's denominator when the layer has sinks. Decode (one token)
  * splits the keys into chunks merged afterwards; prefill cuts the queries into token blocks: both are
- * checked at several thread counts, cache dtypes (f32, bf16, 8-bit quantized), contexts spanning one or
+ * checked at one and three threads, cache dtypes (f32, bf16, 8-bit quantized), contexts spanning one or
  * several chunks, softcap, sinks and a sliding window. */
 #include "tests/test_util.h"
 
@@ -135,8 +135,8 @@ static void run_case(const struct att_case *a)
 static void test_attention_formula(void **state)
 {
     (void)state;
-    static const int ns[] = {1, 5, 256, 257, 700};
-    for (int threads = 1; threads <= 3; threads++)
+    static const int ns[] = {1, 5, 257, 700};
+    for (int threads = 1; threads <= 3; threads += 2)
         for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++)
             for (int kind = 0; kind < 3; kind++)
                 for (int T = 1; T <= 11 && T <= ns[i]; T += 10) {
