@@ -16,6 +16,9 @@ mkdir -p "$W"
 [ -d "$W/q4" ] || "$B/cmd/mlxc-convert" --hf-path "$W/bf16" --mlx-path "$W/q4" -q --q-bits 4 --q-group-size 64
 [ -d "$W/q8" ] || "$B/cmd/mlxc-convert" --hf-path "$W/bf16" --mlx-path "$W/q8" -q --q-bits 8 --q-group-size 64
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) (the bench shares the machine; compare ratios)"
+# CPU time the hypervisor gave to others while we ran (steal), as a share of all CPU time
+cpu_ticks() { awk '/^cpu / { s = 0; for (i = 2; i <= NF; i++) s += $i; print $9, s }' /proc/stat; }
+steal0=$(cpu_ticks)
 
 # bench MODEL FLAGS...: one mlxc-bench run (jsonl), then a summary line with the memory check
 bench() {
@@ -41,4 +44,5 @@ for m in q4 q8 bf16; do
 done
 echo "== decode after 128 and 4096 tokens of context (4-bit)"
 bench q4 -p 128 -g 64 -n 2
-bench q4 -p 4096 -g 64 -n 1 --prefill-step-size 512
+bench q4 -p 4096 -g 64 -n 1
+echo "$steal0 $(cpu_ticks)" | awk '{ printf "steal during the runs: %.1f%% of CPU time\n", 100 * ($3 - $1) / ($4 - $2) }'

@@ -48,6 +48,19 @@ static int arrays(const struct mlxc_kv_cache *c, struct mlxc_kv_layer *L, void *
     return 6;
 }
 
+/* A buffer of a layer resized from `old` to `n` bytes (p NULL: new), the new bytes zero. The buffers are
+ * anonymous mappings grown with mremap: growing in steps of 256 slots leaves no holes in the heap (a
+ * 4,096-token cache grown through realloc left tens of MB of them), and capacity not yet written costs
+ * no memory. ASan builds use the heap, whose bounds ASan checks. */
+#if defined(__SANITIZE_ADDRESS__)
+#define KV_HEAP 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define KV_HEAP 1
+#endif
+#endif
+
+#ifndef KV_HEAP
 /* Transparent huge pages for a large buffer (advice only): attention reads one kv head's rows, 1 KB or so
  * apart, across the whole buffer, so with 4 KB pages nearly every row is a TLB miss. */
 static void advise_huge(void *p, size_t n)
@@ -57,8 +70,48 @@ static void advise_huge(void *p, size_t n)
     if (b > a)
         madvise((void *)a, b - a, MADV_HUGEPAGE);
 }
+#endif
 
-static int grow(struct mlxc_kv_cache *c, struct mlxc_kv_layer *L, int64_t slots, struct mlxc_err *e)
+static void *buf_resize(void *p, size_t old, size_t n)
+{
+#ifdef KV_HEAP
+    void *q = realloc(p, n ? n : 1);
+    if (q && n > old)
+        memset((char *)q + old, 0, n - old);
+    return q;
+#else
+    void *q = p ? mremap(p, old, n, MREMAP_MAYMOVE) : mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (q == MAP_FAILED)
+        return NULL;
+    advise_huge(q, n);
+    return q;
+#endif
+}
+
+static void buf_free(void *p, size_t n)
+{
+#ifdef KV_HEAP
+    (void)n;
+    free(p);
+#else
+    if (p)
+        munmap(p, n);
+#endif
+}
+
+/* Frees the layer's arrays (those of its storage kind, cap slots each). */
+static void free_arrays(const struct mlxc_kv_cache *c, struct mlxc_kv_layer *L)
+{
+    void **ptrs[6];
+    size_t sizes[6];
+    const int n = arrays(c, L, ptrs, sizes);
+    for (int i = 0; i < n; i++) {
+        buf_free(*ptrs[i], (size_t)L->cap * sizes[i]);
+        *ptrs[i] = NULL;
+    }
+}
+
+int mlxc_kv_reserve(struct mlxc_kv_cache *c, struct mlxc_kv_layer *L, int64_t slots, struct mlxc_err *e)
 {
     if (slots <= L->cap)
         return 0;
@@ -69,11 +122,9 @@ static int grow(struct mlxc_kv_cache *c, struct mlxc_kv_layer *L, int64_t slots,
     for (int i = 0; i < n; i++) {
         if ((uint64_t)cap > SIZE_MAX / sizes[i])
             return mlxc_errf(e, MLXC_ENOMEM, "KV cache of %lld positions is too large", (long long)cap);
-        void *p = realloc(*ptrs[i], (size_t)cap * sizes[i]);
+        void *p = buf_resize(*ptrs[i], (size_t)L->cap * sizes[i], (size_t)cap * sizes[i]);
         if (!p)
             return mlxc_errf(e, MLXC_ENOMEM, "out of memory growing the KV cache to %lld positions", (long long)cap);
-        advise_huge(p, (size_t)cap * sizes[i]);
-        memset((char *)p + (size_t)L->cap * sizes[i], 0, (size_t)(cap - L->cap) * sizes[i]);
         *ptrs[i] = p;
     }
     L->cap = cap;
@@ -256,12 +307,8 @@ int mlxc_cache_make(const struct mlxc_model *m, const struct mlxc_cache_opts *o,
 
 void mlxc_kv_free(struct mlxc_kv_cache *c)
 {
-    for (int l = 0; c->layers && l < c->n_layers; l++) {
-        struct mlxc_kv_layer *L = &c->layers[l];
-        void *all[] = {L->k, L->v, L->kq, L->vq, L->ks, L->kb, L->vs, L->vb};
-        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-            free(all[i]);
-    }
+    for (int l = 0; c->layers && l < c->n_layers; l++)
+        free_arrays(c, &c->layers[l]);
     free(c->layers);
     memset(c, 0, sizeof *c);
 }
@@ -281,7 +328,7 @@ int mlxc_kv_copy(struct mlxc_kv_cache *dst, const struct mlxc_kv_cache *src, str
         *D = *S;
         D->k = D->v = D->kq = D->vq = D->ks = D->kb = D->vs = D->vb = NULL;
         D->cap = 0;
-        if ((rc = grow(dst, D, S->len, e)) != 0) {
+        if ((rc = mlxc_kv_reserve(dst, D, S->len, e)) != 0) {
             mlxc_kv_free(dst);
             return rc;
         }
@@ -346,7 +393,7 @@ static int update_rotating(struct mlxc_kv_cache *c, struct mlxc_kv_layer *L, con
         int64_t trim = L->idx - L->max_size + 1;
         if (trim > 0)
             trim_front(c, L, trim);
-        if ((rc = grow(c, L, L->len + T, e)) != 0)
+        if ((rc = mlxc_kv_reserve(c, L, L->len + T, e)) != 0)
             return rc;
         for (int64_t t = 0; t < T; t++)
             write_slot(c, L, L->len + t, k + t * row, v + t * row);
@@ -362,7 +409,7 @@ static int update_rotating(struct mlxc_kv_cache *c, struct mlxc_kv_layer *L, con
     int64_t prev = L->offset;
     if (L->len == 0 || (prev >= L->len && L->len < L->max_size)) {
         int64_t add = L->max_size - prev < MLXC_KV_STEP ? L->max_size - prev : MLXC_KV_STEP;
-        if ((rc = grow(c, L, L->len + add, e)) != 0)
+        if ((rc = mlxc_kv_reserve(c, L, L->len + add, e)) != 0)
             return rc;
         L->len += add;
         L->idx = prev;
@@ -390,7 +437,7 @@ int mlxc_kv_update(struct mlxc_kv_cache *c, int l, const float *k, const float *
     if (L->policy == MLXC_KV_ROTATING)
         return update_rotating(c, L, k, v, T, view, e);
     const int64_t row = (int64_t)c->n_kv_heads * c->head_dim;
-    int rc = grow(c, L, L->offset + T, e);
+    int rc = mlxc_kv_reserve(c, L, L->offset + T, e);
     if (rc)
         return rc;
     for (int64_t t = 0; t < T; t++)
@@ -429,7 +476,7 @@ int mlxc_kv_quantize(struct mlxc_kv_cache *c, int bits, int group_size, struct m
         L->cap = 0;
         L->bits = bits;
         L->group_size = group_size;
-        if ((rc = grow(c, L, old.cap > 0 ? old.cap : 1, e)) != 0) {
+        if ((rc = mlxc_kv_reserve(c, L, old.cap > 0 ? old.cap : 1, e)) != 0) {
             *L = old;
             break;
         }
@@ -440,8 +487,7 @@ int mlxc_kv_quantize(struct mlxc_kv_cache *c, int bits, int group_size, struct m
             }
             write_slot(c, L, s, k, v);
         }
-        free(old.k);
-        free(old.v);
+        free_arrays(c, &old);
     }
     free(k);
     free(v);

@@ -98,6 +98,10 @@ int mlxc_kv_copy(struct mlxc_kv_cache *dst, const struct mlxc_kv_cache *src, str
 /* Converts every layer to quantized storage now (mlx_lm to_quantized). */
 int mlxc_kv_quantize(struct mlxc_kv_cache *c, int bits, int group_size, struct mlxc_err *e);
 
+/* Makes room for `slots` slots in layer L (its arrays of its storage kind; new slots zero). Loaders fill
+ * the arrays themselves after this. */
+int mlxc_kv_reserve(struct mlxc_kv_cache *c, struct mlxc_kv_layer *L, int64_t slots, struct mlxc_err *e);
+
 /* Bytes held. */
 uint64_t mlxc_kv_nbytes(const struct mlxc_kv_cache *c);
 

@@ -349,18 +349,10 @@ static int load_layer(const struct mlxc_st_file *f, struct mlxc_kv_cache *c, int
         return mlxc_errf(e, MLXC_EFORMAT, "layer %d: %lld positions is too many", l, (long long)T);
     struct part parts[6];
     /* allocate the arrays, then fill them */
-    void **ptrs[6] = {&L->k, &L->v};
-    int np = L->bits ? 6 : 2;
-    if (L->bits)
-        ptrs[0] = &L->kq, ptrs[1] = &L->ks, ptrs[2] = &L->kb, ptrs[3] = &L->vq, ptrs[4] = &L->vs, ptrs[5] = &L->vb;
-    L->cap = cap;
-    np = layer_parts(c, L, parts);
-    for (int i = 0; i < np; i++) {
-        *ptrs[i] = calloc((size_t)cap, parts[i].row_bytes * (size_t)c->n_kv_heads);
-        if (!*ptrs[i])
-            return mlxc_errf(e, MLXC_ENOMEM, "out of memory loading layer %d", l);
-    }
-    np = layer_parts(c, L, parts); /* now with the base pointers */
+    L->cap = 0;
+    if ((rc = mlxc_kv_reserve(c, L, cap, e)) != 0)
+        return mlxc_err_ctx(e, "loading layer %d", l);
+    int np = layer_parts(c, L, parts);
     for (int i = 0; i < np && !rc; i++) {
         part_name(name, sizeof name, l, L->bits != 0, i);
         rc = load_part(f, name, &parts[i], c->n_kv_heads, T, (char *)parts[i].base, e);
