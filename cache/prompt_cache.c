@@ -333,11 +333,11 @@ static int load_layer(const struct mlxc_st_file *f, struct mlxc_kv_cache *c, int
         return mlxc_errf(e, MLXC_EFORMAT, "layer %d: %lld stored positions but offset %lld", l, (long long)T,
                          (long long)L->offset);
     /* a rotating buffer never holds more slots than positions seen (after a multi-token step it may
-     * hold more than max_size), writes at idx <= T, and once it has wrapped (offset > T) never writes
-     * into the kept prefix: anything else would make the reordering before a multi-token step move a
-     * negative number of slots */
+     * hold more than max_size), writes at idx <= T, and once it has wrapped (offset > T) or whenever its
+     * slots are out of order (idx < T) never writes into the kept prefix: anything else would make the
+     * reordering before a multi-token step move (or allocate) a negative number of slots */
     if (L->policy == MLXC_KV_ROTATING &&
-        (L->idx > T || L->offset < T || (L->offset > T && L->idx < L->keep)))
+        (L->idx > T || L->offset < T || ((L->offset > T || L->idx < T) && L->idx < L->keep)))
         return mlxc_errf(e, MLXC_EFORMAT, "layer %d: inconsistent rotating cache state (%lld slots, keep %lld, "
                          "max_size %lld, offset %lld, idx %lld)", l, (long long)T, (long long)L->keep,
                          (long long)L->max_size, (long long)L->offset, (long long)L->idx);

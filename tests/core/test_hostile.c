@@ -400,6 +400,27 @@ static void test_prompt_cache_kinds_round_trip(void **state)
             free(bytes);
             assert_int_equal(mlxc_prompt_cache_load(path, m, &back, NULL, NULL, &e), MLXC_EFORMAT);
             assert_str_contains(e.msg, "layer 0: inconsistent rotating cache state (keep 6, max_size 6)");
+            /* fuzz_prompt_cache (16-core run): a buffer that has not wrapped (offset == slots) with its
+             * write index inside the kept prefix: the reordering before a multi-token step asked malloc
+             * for (idx - keep) slots, a negative count (2^64 - 255 bytes) */
+            struct mlxc_kv_cache young = {0};
+            assert_int_equal(mlxc_cache_make(m, &opts[k], &young, &e), 0);
+            for (int i = 0; i < 4; i++) {
+                int32_t tok = i + 3;
+                if (mlxc_forward(m, &s, &young, &tok, 1, 0, &e))
+                    fail_msg("%s", e.msg);
+            }
+            assert_int_equal(mlxc_prompt_cache_save(path, &young, m, NULL, 0, &e), 0);
+            mlxc_kv_free(&young);
+            bytes = mlxc_read_file(path, 1 << 24, &n, &e);
+            idx = bytes ? strstr(bytes + 8, "\"0.0.3\":\"4\"") : NULL;
+            assert_non_null(idx);
+            idx[9] = '3';
+            f = fopen(path, "wb");
+            assert_true(f && fwrite(bytes, 1, n, f) == n && fclose(f) == 0);
+            free(bytes);
+            assert_int_equal(mlxc_prompt_cache_load(path, m, &back, NULL, NULL, &e), MLXC_EFORMAT);
+            assert_str_contains(e.msg, "inconsistent rotating cache state (4 slots, keep 4, max_size 6, offset 4, idx 3)");
         }
         mlxc_kv_free(&c);
         mlxc_kv_free(&back);

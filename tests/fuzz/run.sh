@@ -61,9 +61,9 @@ for t in "$@"; do
     status=1
     echo "  finding: $f   (replay: $B/tests/fuzz/fuzz_$t $f)"
   done
-  if grep -q -E '^==[0-9]+==ERROR|runtime error:|^SUMMARY:' "$w/log"; then
+  if grep -q -E '^==[0-9]+==ERROR|runtime error:|^SUMMARY:|failed to allocate' "$w/log"; then
     status=1
-    grep -m 3 -E '^==[0-9]+==ERROR|runtime error:|^SUMMARY:' "$w/log" | sed 's/^/  /'
+    grep -m 3 -E '^==[0-9]+==ERROR|runtime error:|^SUMMARY:|failed to allocate' "$w/log" | sed 's/^/  /'
   fi
 done
 exit $status

@@ -78,7 +78,7 @@ fi
       fz=$((fz + ${d:-0}))
       core=$((core + $(cat "${l%/log.*}/time.${l##*.}" 2>/dev/null || echo 0)))
     done
-    reports=$(cat "$o"/log.* | grep -c -E "^==[0-9]+==ERROR|runtime error:|^SUMMARY:|deadly signal|ERROR: libFuzzer")
+    reports=$(cat "$o"/log.* | grep -c -E "^==[0-9]+==ERROR|runtime error:|^SUMMARY:|deadly signal|ERROR: libFuzzer|failed to allocate")
     echo "$t: $n processes x $secs s: $execs executions in $fz core-seconds of fuzzing ($core with loading)," \
       "coverage $cov edges," \
       "corpus $(ls "$o/corpus" | wc -l) files ($(du -sk "$o/corpus" | cut -f1) KiB)," \
