@@ -3,6 +3,7 @@
  * way in and out. */
 #include "cache/prompt_cache.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -291,15 +292,14 @@ static int load_layer(const struct mlxc_st_file *f, struct mlxc_kv_cache *c, int
     if (cls < 0)
         return mlxc_errf(e, MLXC_EUNSUP, "layer %d: cache class '%s' is not supported", l, cls_name);
     struct mlxc_kv_layer *L = &c->layers[l];
-    long long v[6] = {0};
+    long long v[6] = {0}, group = 0, bits = 0;
     int rc = 0;
     if (cls == CLASS_ROTATING || cls == CLASS_QUANTIZED_ROTATING) {
         for (int j = 0; j < (cls == CLASS_ROTATING ? 4 : 6) && !rc; j++)
             rc = meta_int(f, l, j, &v[j], e);
         L->policy = MLXC_KV_ROTATING;
         L->keep = v[0], L->max_size = v[1], L->offset = v[2], L->idx = v[3];
-        if (cls == CLASS_QUANTIZED_ROTATING)
-            L->group_size = (int)v[4], L->bits = (int)v[5];
+        group = v[4], bits = v[5];
         /* keep < max_size: a buffer that keeps all it holds would trim a negative number of slots before
          * a multi-token step (mlxc never makes one: --max-kv-size must exceed the 4 kept positions) */
         if (!rc && (L->max_size < 1 || L->keep < 0 || L->keep >= L->max_size || L->idx < 0 ||
@@ -309,15 +309,21 @@ static int load_layer(const struct mlxc_st_file *f, struct mlxc_kv_cache *c, int
     } else if (cls == CLASS_QUANTIZED) {
         for (int j = 0; j < 3 && !rc; j++)
             rc = meta_int(f, l, j, &v[j], e);
-        L->offset = v[0], L->group_size = (int)v[1], L->bits = (int)v[2];
+        L->offset = v[0], group = v[1], bits = v[2];
     }
     if (rc)
         return rc;
-    if (L->bits) {
-        struct mlxc_qparams q = {MLXC_Q_AFFINE, L->bits, L->group_size};
-        if ((rc = mlxc_qparams_check(q, e)) != 0 || c->head_dim % L->group_size)
+    /* the layer takes bits and group size once they are valid: freeing it (on any later error) sizes its
+     * arrays with them, dividing by the group size */
+    if (cls == CLASS_QUANTIZED || cls == CLASS_QUANTIZED_ROTATING) {
+        if (bits > INT_MAX || group > INT_MAX)
+            return mlxc_errf(e, MLXC_EFORMAT, "layer %d: %lld bits with group size %lld are not supported", l, bits,
+                             group);
+        struct mlxc_qparams q = {MLXC_Q_AFFINE, (int)bits, (int)group};
+        if ((rc = mlxc_qparams_check(q, e)) != 0 || c->head_dim % q.group_size)
             return rc ? rc : mlxc_errf(e, MLXC_EFORMAT, "layer %d: group size %d does not divide head_dim %d", l,
-                                       L->group_size, c->head_dim);
+                                       q.group_size, c->head_dim);
+        L->bits = q.bits, L->group_size = q.group_size;
     }
     /* the stored slot count comes from the keys tensor */
     char name[48];

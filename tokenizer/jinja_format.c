@@ -357,7 +357,14 @@ mlxc_jv mlxc_jinja_str_percent(struct jrt *rt, mlxc_jv fmt, mlxc_jv args)
             else mlxc_jv_repr(&t, v);
             v = mlxc_jinja_buf_str(rt, &t);
         } else if (strchr("diu", type)) {
-            if (v.t == JV_FLOAT) v = mlxc_jv_int((int64_t)v.u.f);
+            if (v.t == JV_FLOAT) { /* Python's int(): truncated; mlxc's integers end at 64 bits, as |int's do */
+                if (!isfinite(v.u.f))
+                    mlxc_jinja_fail(rt, MLXC_EINVAL, isnan(v.u.f) ? "cannot convert float NaN to integer" :
+                                    "cannot convert float infinity to integer");
+                if (fabs(v.u.f) >= 9.2e18)
+                    mlxc_jinja_fail(rt, MLXC_EUNSUP, "integer overflow");
+                v = mlxc_jv_int((int64_t)v.u.f);
+            }
             if (v.t != JV_INT && v.t != JV_BOOL)
                 mlxc_jinja_fail(rt, MLXC_EINVAL, "%%%c format: a real number is required, not %s", type, mlxc_jv_type_name(v));
             v = mlxc_jv_int(v.u.i);

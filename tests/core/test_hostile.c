@@ -248,6 +248,39 @@ static void test_format_index_overflow(void **state)
     mlxc_jinja_free(t);
 }
 
+/* fuzz_jinja (16-core run): '%d' % FLOAT converted the float with a plain cast, undefined (a UBSan
+ * float-cast-overflow) for infinities, NaN and anything past 64 bits; those now fail as |int does
+ * (Python: OverflowError or ValueError, and big integers, which mlxc does not have) */
+static void test_percent_float_to_int(void **state)
+{
+    (void)state;
+    static const char *const srcs[] = {"{{ '%d' % 1.0e300 }}", "{{ '%i' % (1.0e308 * 10) }}",
+                                       "{{ '%d' % (1.0e308 * 10 - 1.0e308 * 10) }}", "{{ '%u' % -9.3e18 }}"};
+    static const char *const errs[] = {"integer overflow", "cannot convert float infinity to integer",
+                                       "cannot convert float NaN to integer", "integer overflow"};
+    for (size_t i = 0; i < sizeof srcs / sizeof srcs[0]; i++) {
+        struct mlxc_jinja *t;
+        struct mlxc_err e = {0};
+        char *out = NULL;
+        size_t n;
+        assert_int_equal(mlxc_jinja_compile(srcs[i], strlen(srcs[i]), &t, &e), 0);
+        assert_true(mlxc_jinja_render(t, "{}", 2, NULL, &out, &n, &e) < 0);
+        assert_str_contains(e.msg, errs[i]);
+        free(out);
+        mlxc_jinja_free(t);
+    }
+    struct mlxc_jinja *t;
+    struct mlxc_err e = {0};
+    char *out;
+    size_t n;
+    const char *ok_src = "{{ '%d|%i|%5d' % (-2.5, 9.0e18, 7.9) }}"; /* Python: '-2|9000000000000000000|    7' */
+    assert_int_equal(mlxc_jinja_compile(ok_src, strlen(ok_src), &t, &e), 0);
+    assert_int_equal(mlxc_jinja_render(t, "{}", 2, NULL, &out, &n, &e), 0);
+    assert_string_equal(out, "-2|9000000000000000000|    7");
+    free(out);
+    mlxc_jinja_free(t);
+}
+
 /* A config asking for about 10^12 parameters (every dimension within its cap) beside small weights:
  * the load fails on the first shape, having allocated nothing sized from the config. */
 static void test_config_trillion_params(void **state)
@@ -422,6 +455,19 @@ static void test_prompt_cache_kinds_round_trip(void **state)
             assert_int_equal(mlxc_prompt_cache_load(path, m, &back, NULL, NULL, &e), MLXC_EFORMAT);
             assert_str_contains(e.msg, "inconsistent rotating cache state (4 slots, keep 4, max_size 6, offset 4, idx 3)");
         }
+        if (k == 2) { /* fuzz_prompt_cache (16-core run): a quantized layer with group size 0 was refused, but
+                       * the cache freed on the way out sized that layer's arrays dividing by it (SIGFPE) */
+            size_t n;
+            char *bytes = mlxc_read_file(path, 1 << 24, &n, &e), *g = bytes ? strstr(bytes + 8, "\"0.0.1\":\"32\"") : NULL;
+            assert_non_null(g);
+            memcpy(g + 9, "00", 2);
+            FILE *f = fopen(path, "wb");
+            assert_true(f && fwrite(bytes, 1, n, f) == n && fclose(f) == 0);
+            free(bytes);
+            mlxc_kv_free(&back);
+            assert_int_equal(mlxc_prompt_cache_load(path, m, &back, NULL, NULL, &e), MLXC_EINVAL);
+            assert_str_contains(e.msg, "group size 0 is not supported");
+        }
         mlxc_kv_free(&c);
         mlxc_kv_free(&back);
     }
@@ -438,7 +484,7 @@ int main(void)
         cmocka_unit_test(test_tokenizer_linear),       cmocka_unit_test(test_prompt_cache_kinds_round_trip),
         cmocka_unit_test(test_post_processor_ids),     cmocka_unit_test(test_format_index_overflow),
         cmocka_unit_test(test_spm_stream_byte_plus_sign), cmocka_unit_test(test_tokenizer_huge_id),
-        cmocka_unit_test(test_moe_bad_experts),
+        cmocka_unit_test(test_moe_bad_experts),       cmocka_unit_test(test_percent_float_to_int),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

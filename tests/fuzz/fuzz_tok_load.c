@@ -64,7 +64,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             /* a post-processor may add an id the vocabulary lacks (HF does the same), never a negative one */
             for (size_t k = 0; k < n; k++)
                 FUZZ_CHECK(ids[k] >= 0);
-            fuzz_detok_check(t, ids, n, 0, 1);
+            /* the Naive detokenizer decodes its whole line again at every token, as mlx_lm's
+             * NaiveStreamingDetokenizer does: quadratic in a line by design, so a normalizer that
+             * multiplies the text (a Replace of an empty match) would stream thousands of ids for
+             * seconds; the first 512 say as much */
+            fuzz_detok_check(t, ids, n < 512 ? n : 512, 0, 1);
         } else {
             FUZZ_CHECK(e.msg[0]);
         }
