@@ -51,25 +51,15 @@ static int arrays(const struct mlxc_kv_cache *c, struct mlxc_kv_layer *L, void *
 /* A buffer of a layer resized from `old` to `n` bytes (p NULL: new), the new bytes zero. The buffers are
  * anonymous mappings grown with mremap: growing in steps of 256 slots leaves no holes in the heap (a
  * 4,096-token cache grown through realloc left tens of MB of them), and capacity not yet written costs
- * no memory. ASan builds use the heap, whose bounds ASan checks. */
+ * no memory. (No madvise on them: advice on part of a mapping splits it, and mremap then fails; huge
+ * pages would also round each layer's memory up to 2 MB.) ASan builds use the heap, whose bounds ASan
+ * checks. */
 #if defined(__SANITIZE_ADDRESS__)
 #define KV_HEAP 1
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
 #define KV_HEAP 1
 #endif
-#endif
-
-#ifndef KV_HEAP
-/* Transparent huge pages for a large buffer (advice only): attention reads one kv head's rows, 1 KB or so
- * apart, across the whole buffer, so with 4 KB pages nearly every row is a TLB miss. */
-static void advise_huge(void *p, size_t n)
-{
-    const uintptr_t huge = (uintptr_t)2 << 20;
-    uintptr_t a = ((uintptr_t)p + huge - 1) & ~(huge - 1), b = ((uintptr_t)p + n) & ~(huge - 1);
-    if (b > a)
-        madvise((void *)a, b - a, MADV_HUGEPAGE);
-}
 #endif
 
 static void *buf_resize(void *p, size_t old, size_t n)
@@ -81,10 +71,7 @@ static void *buf_resize(void *p, size_t old, size_t n)
     return q;
 #else
     void *q = p ? mremap(p, old, n, MREMAP_MAYMOVE) : mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (q == MAP_FAILED)
-        return NULL;
-    advise_huge(q, n);
-    return q;
+    return q == MAP_FAILED ? NULL : q;
 #endif
 }
 

@@ -16,6 +16,63 @@
 #include "core/sys.h"
 #include "tests/model_fixture.h"
 
+/* ---- storage growth ---- */
+
+/* value of (position p, kv head h, dimension d): small integers (exact in f32) */
+static float grow_value(int p, int h, int d) { return (float)((p * 7 + h * 3 + d) % 256); }
+
+static void assert_grown(const struct mlxc_kv_cache *c, int layers, int n, float tol)
+{
+    float row[64];
+    for (int l = 0; l < layers; l++)
+        for (int p = 0; p < n; p++)
+            for (int h = 0; h < 8; h++) {
+                mlxc_kv_read_k(c, l, p, h, row);
+                for (int d = 0; d < 64; d++)
+                    if (fabsf(row[d] - grow_value(p, h, d)) > tol)
+                        fail_msg("layer %d slot %d head %d dim %d: %g, wrote %g", l, p, h, d, row[d],
+                                 grow_value(p, h, d));
+            }
+}
+
+/* Caches of several MB per array (8 kv heads x 64 dims in f32: 2 KB a slot, 5,120 slots) keep every slot
+ * through 20 growths, a copy, and conversion to 8-bit storage that then grows on (within half a step of
+ * a group's 255 steps: a group's values span at most 255). */
+static void test_growth_keeps_contents(void **state)
+{
+    (void)state;
+    struct mlxc_err e = {0};
+    struct mlxc_kv_cache c, copy;
+    assert_int_equal(mlxc_kv_init(&c, 2, 8, 64, &e), 0);
+    float *k = malloc(sizeof(float) * 256 * 8 * 64);
+    struct mlxc_kv_view v;
+    int n = 0;
+    for (int step = 0; step < 20; step++, n += 256) {
+        for (int t = 0; t < 256; t++)
+            for (int h = 0; h < 8; h++)
+                for (int d = 0; d < 64; d++)
+                    k[(t * 8 + h) * 64 + d] = grow_value(n + t, h, d);
+        for (int l = 0; l < 2; l++)
+            assert_int_equal(mlxc_kv_update(&c, l, k, k, 256, &v, &e), 0);
+        assert_int_equal(mlxc_kv_step_done(&c, 256, &e), 0);
+    }
+    assert_grown(&c, 2, n, 0.0f);
+    assert_int_equal(mlxc_kv_copy(&copy, &c, &e), 0);
+    assert_grown(&copy, 2, n, 0.0f);
+    mlxc_kv_free(&copy);
+    assert_int_equal(mlxc_kv_quantize(&c, 8, 64, &e), 0);
+    for (int t = 0; t < 256; t++)
+        for (int h = 0; h < 8; h++)
+            for (int d = 0; d < 64; d++)
+                k[(t * 8 + h) * 64 + d] = grow_value(n + t, h, d);
+    for (int l = 0; l < 2; l++)
+        assert_int_equal(mlxc_kv_update(&c, l, k, k, 256, &v, &e), 0);
+    assert_int_equal(mlxc_kv_step_done(&c, 256, &e), 0);
+    assert_grown(&c, 2, n + 256, 0.51f);
+    mlxc_kv_free(&c);
+    free(k);
+}
+
 /* ---- the rotating policy, slot by slot ---- */
 
 /* One kv head of head_dim 32 whose first value is the position, so slots can be read back. */
@@ -569,6 +626,7 @@ static void test_moe_max_kv_size(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_growth_keeps_contents),
         cmocka_unit_test(test_rotating_semantics),
         cmocka_unit_test(test_rotating_large_equals_plain),
         cmocka_unit_test(test_roundtrip_classes),
