@@ -11,7 +11,7 @@
 #include "core/sys.h"
 
 #define SGEMM_MIN_TOKENS 8  /* from this many tokens, float layers go through OpenBLAS */
-#define SGEMM_TILE_ROWS 256 /* rows of W converted to f32 per sgemm call */
+#define SGEMM_TILE_ROWS 64 /* rows of W converted to f32 per sgemm call (2 MB a thread at 8,192 columns) */
 #define DYNAMIC_MAX_TOKENS 4 /* up to this many tokens, rows are handed out in chunks (linear_run) */
 
 static const struct mlxc_tensor *need(const struct mlxc_weights *w, const char *name, struct mlxc_err *e)

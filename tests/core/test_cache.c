@@ -35,6 +35,20 @@ static void assert_grown(const struct mlxc_kv_cache *c, int layers, int n, float
             }
 }
 
+/* Positions [n, n + 256) into both layers (keys and values alike); k is scratch of 256 x 8 x 64. */
+static void grow_step(struct mlxc_kv_cache *c, float *k, int n)
+{
+    struct mlxc_err e = {0};
+    struct mlxc_kv_view v;
+    for (int t = 0; t < 256; t++)
+        for (int h = 0; h < 8; h++)
+            for (int d = 0; d < 64; d++)
+                k[(t * 8 + h) * 64 + d] = grow_value(n + t, h, d);
+    for (int l = 0; l < 2; l++)
+        assert_int_equal(mlxc_kv_update(c, l, k, k, 256, &v, &e), 0);
+    assert_int_equal(mlxc_kv_step_done(c, 256, &e), 0);
+}
+
 /* Caches of several MB per array (8 kv heads x 64 dims in f32: 2 KB a slot, 5,120 slots) keep every slot
  * through 20 growths, a copy, and conversion to 8-bit storage that then grows on (within half a step of
  * a group's 255 steps: a group's values span at most 255). */
@@ -45,29 +59,16 @@ static void test_growth_keeps_contents(void **state)
     struct mlxc_kv_cache c, copy;
     assert_int_equal(mlxc_kv_init(&c, 2, 8, 64, &e), 0);
     float *k = malloc(sizeof(float) * 256 * 8 * 64);
-    struct mlxc_kv_view v;
     int n = 0;
     for (int step = 0; step < 20; step++, n += 256) {
-        for (int t = 0; t < 256; t++)
-            for (int h = 0; h < 8; h++)
-                for (int d = 0; d < 64; d++)
-                    k[(t * 8 + h) * 64 + d] = grow_value(n + t, h, d);
-        for (int l = 0; l < 2; l++)
-            assert_int_equal(mlxc_kv_update(&c, l, k, k, 256, &v, &e), 0);
-        assert_int_equal(mlxc_kv_step_done(&c, 256, &e), 0);
+        grow_step(&c, k, n);
     }
     assert_grown(&c, 2, n, 0.0f);
     assert_int_equal(mlxc_kv_copy(&copy, &c, &e), 0);
     assert_grown(&copy, 2, n, 0.0f);
     mlxc_kv_free(&copy);
     assert_int_equal(mlxc_kv_quantize(&c, 8, 64, &e), 0);
-    for (int t = 0; t < 256; t++)
-        for (int h = 0; h < 8; h++)
-            for (int d = 0; d < 64; d++)
-                k[(t * 8 + h) * 64 + d] = grow_value(n + t, h, d);
-    for (int l = 0; l < 2; l++)
-        assert_int_equal(mlxc_kv_update(&c, l, k, k, 256, &v, &e), 0);
-    assert_int_equal(mlxc_kv_step_done(&c, 256, &e), 0);
+    grow_step(&c, k, n);
     assert_grown(&c, 2, n + 256, 0.51f);
     mlxc_kv_free(&c);
     free(k);

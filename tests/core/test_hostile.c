@@ -216,6 +216,34 @@ static void test_post_processor_ids(void **state)
     }
 }
 
+/* The template renders (with no context) to an error containing err. */
+static void assert_render_fails(const char *src, const char *err)
+{
+    struct mlxc_jinja *t;
+    struct mlxc_err e = {0};
+    char *out = NULL;
+    size_t n;
+    assert_int_equal(mlxc_jinja_compile(src, strlen(src), &t, &e), 0);
+    assert_true(mlxc_jinja_render(t, "{}", 2, NULL, &out, &n, &e) < 0);
+    assert_str_contains(e.msg, err);
+    free(out);
+    mlxc_jinja_free(t);
+}
+
+/* The template renders (with no context) to want. */
+static void assert_renders(const char *src, const char *want)
+{
+    struct mlxc_jinja *t;
+    struct mlxc_err e = {0};
+    char *out;
+    size_t n;
+    assert_int_equal(mlxc_jinja_compile(src, strlen(src), &t, &e), 0);
+    assert_int_equal(mlxc_jinja_render(t, "{}", 2, NULL, &out, &n, &e), 0);
+    assert_string_equal(out, want);
+    free(out);
+    mlxc_jinja_free(t);
+}
+
 /* fuzz_jinja: str.format parsed a field index with atoi, which overflowed into a negative index read
  * before the arguments (a stack overflow printing the garbage value) */
 static void test_format_index_overflow(void **state)
@@ -225,27 +253,9 @@ static void test_format_index_overflow(void **state)
                                        "{{ '{0[99999999999999999999]}'.format([1]) }}"};
     static const char *const errs[] = {"Replacement index 0111111111111111111111111 out of range",
                                        "Replacement index 4294967296 out of range", ""};
-    for (size_t i = 0; i < sizeof srcs / sizeof srcs[0]; i++) {
-        struct mlxc_jinja *t;
-        struct mlxc_err e = {0};
-        char *out = NULL;
-        size_t n;
-        assert_int_equal(mlxc_jinja_compile(srcs[i], strlen(srcs[i]), &t, &e), 0);
-        assert_true(mlxc_jinja_render(t, "{}", 2, NULL, &out, &n, &e) < 0);
-        assert_str_contains(e.msg, errs[i]);
-        free(out);
-        mlxc_jinja_free(t);
-    }
-    struct mlxc_jinja *t;
-    struct mlxc_err e = {0};
-    char *out;
-    size_t n;
-    const char *ok_src = "{{ '{1}{0}'.format('a', 'b') }}";
-    assert_int_equal(mlxc_jinja_compile(ok_src, strlen(ok_src), &t, &e), 0);
-    assert_int_equal(mlxc_jinja_render(t, "{}", 2, NULL, &out, &n, &e), 0);
-    assert_string_equal(out, "ba");
-    free(out);
-    mlxc_jinja_free(t);
+    for (size_t i = 0; i < sizeof srcs / sizeof srcs[0]; i++)
+        assert_render_fails(srcs[i], errs[i]);
+    assert_renders("{{ '{1}{0}'.format('a', 'b') }}", "ba");
 }
 
 /* fuzz_jinja (16-core run): '%d' % FLOAT converted the float with a plain cast, undefined (a UBSan
@@ -258,27 +268,10 @@ static void test_percent_float_to_int(void **state)
                                        "{{ '%d' % (1.0e308 * 10 - 1.0e308 * 10) }}", "{{ '%u' % -9.3e18 }}"};
     static const char *const errs[] = {"integer overflow", "cannot convert float infinity to integer",
                                        "cannot convert float NaN to integer", "integer overflow"};
-    for (size_t i = 0; i < sizeof srcs / sizeof srcs[0]; i++) {
-        struct mlxc_jinja *t;
-        struct mlxc_err e = {0};
-        char *out = NULL;
-        size_t n;
-        assert_int_equal(mlxc_jinja_compile(srcs[i], strlen(srcs[i]), &t, &e), 0);
-        assert_true(mlxc_jinja_render(t, "{}", 2, NULL, &out, &n, &e) < 0);
-        assert_str_contains(e.msg, errs[i]);
-        free(out);
-        mlxc_jinja_free(t);
-    }
-    struct mlxc_jinja *t;
-    struct mlxc_err e = {0};
-    char *out;
-    size_t n;
-    const char *ok_src = "{{ '%d|%i|%5d' % (-2.5, 9.0e18, 7.9) }}"; /* Python: '-2|9000000000000000000|    7' */
-    assert_int_equal(mlxc_jinja_compile(ok_src, strlen(ok_src), &t, &e), 0);
-    assert_int_equal(mlxc_jinja_render(t, "{}", 2, NULL, &out, &n, &e), 0);
-    assert_string_equal(out, "-2|9000000000000000000|    7");
-    free(out);
-    mlxc_jinja_free(t);
+    for (size_t i = 0; i < sizeof srcs / sizeof srcs[0]; i++)
+        assert_render_fails(srcs[i], errs[i]);
+    /* Python: '-2|9000000000000000000|    7' */
+    assert_renders("{{ '%d|%i|%5d' % (-2.5, 9.0e18, 7.9) }}", "-2|9000000000000000000|    7");
 }
 
 /* A config asking for about 10^12 parameters (every dimension within its cap) beside small weights:
