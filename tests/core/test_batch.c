@@ -13,6 +13,7 @@
 #include "core/linear.h"
 #include "core/sys.h"
 #include "tests/model_fixture.h"
+#include "tests/quant_fixture.h"
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 static uint32_t rnd(void)
@@ -61,27 +62,7 @@ static void test_rowwise_products(void **st)
     check_rowwise(&l, pool, "f16");
     l.kind = MLXC_W_BF16;
     check_rowwise(&l, pool, "bf16");
-    const struct mlxc_qparams qs[] = {{MLXC_Q_AFFINE, 4, 64}, {MLXC_Q_AFFINE, 8, 32}, {MLXC_Q_AFFINE, 3, 64},
-                                      {MLXC_Q_AFFINE, 6, 128}, {MLXC_Q_MXFP4, 4, 32}, {MLXC_Q_NVFP4, 4, 16},
-                                      {MLXC_Q_MXFP8, 8, 32}};
-    for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
-        void *packed = malloc((size_t)(rows * cols * qs[i].bits / 8));
-        float *scales = malloc((size_t)(rows * cols / qs[i].group_size) * sizeof(float));
-        float *biases = malloc((size_t)(rows * cols / qs[i].group_size) * sizeof(float));
-        struct mlxc_err e = {0};
-        if (mlxc_quantize(w, rows, cols, qs[i], MLXC_F32, packed, scales, biases, &e) != 0)
-            fail_msg("quantize: %s", e.msg);
-        struct mlxc_linear q = {.kind = MLXC_W_QUANT, .rows = rows, .cols = cols};
-        q.q = (struct mlxc_qmatrix){.q = qs[i], .rows = rows, .cols = cols, .packed = packed, .scales = scales,
-                                    .biases = qs[i].mode == MLXC_Q_AFFINE ? biases : NULL,
-                                    .scale_dtype = qs[i].mode == MLXC_Q_AFFINE ? MLXC_F32 : MLXC_U8};
-        char what[64];
-        snprintf(what, sizeof what, "%s %d-bit", mlxc_qmode_name(qs[i].mode), qs[i].bits);
-        check_rowwise(&q, pool, what);
-        free(packed);
-        free(scales);
-        free(biases);
-    }
+    fixture_each_quant(w, rows, cols, NULL, pool, check_rowwise);
     free(w);
     free(h);
     mlxc_pool_free(pool);
