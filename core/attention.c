@@ -54,13 +54,19 @@ static void visible(const struct mlxc_kv_view *v, int64_t t, int64_t *lo, int64_
     *lo = v->window > 0 && last - v->window + 1 > 0 ? last - v->window + 1 : 0;
 }
 
+/* Decode: floats of a thread's working rows for one chunk of n visible keys (decode_unit's layout: queries,
+ * outputs, 4 rows of values, scores, dequantized keys and values). */
+static int64_t decode_work(const struct mlxc_config *c, int64_t n, int quantized)
+{
+    const int64_t hd = c->head_dim, keys = n < CHUNK ? n : CHUNK;
+    return c->n_heads * (keys + 2 * hd) + 4 * hd + (quantized ? 2 * SUB * hd : 0);
+}
+
 int64_t mlxc_attention_scratch(const struct mlxc_config *c, int64_t T, int64_t n, int quantized)
 {
     const int64_t hd = c->head_dim, rows = (T < TBLOCK ? T : TBLOCK) * (c->n_heads / c->n_kv_heads);
-    if (T == 1) { /* a chunk's work for every head, then (thread 0) the partials of every chunk */
-        const int64_t keys = n < CHUNK ? n : CHUNK, chunks = (n + CHUNK - 1) / CHUNK;
-        return c->n_heads * (keys + 2 * hd) + 4 * hd + (quantized ? 2 * SUB * hd : 0) + chunks * c->n_heads * (hd + 2);
-    }
+    if (T == 1) /* a chunk's work, then (thread 0) the partials of every chunk */
+        return decode_work(c, n, quantized) + (n + CHUNK - 1) / CHUNK * c->n_heads * (hd + 2);
     return rows * (n + 2 * hd) + (quantized ? 2 * n * hd : 0);
 }
 
@@ -152,9 +158,7 @@ static void attention_task(void *ctx, int tid, int nth)
  * after thread 0's working rows (every thread's part of the scratch is as long). */
 static float *decode_partials(const struct att_job *j)
 {
-    const int64_t hd = j->c->head_dim, keys = j->view.n < CHUNK ? j->view.n : CHUNK;
-    const int64_t work = j->c->n_heads * (keys + 2 * hd) + 4 * hd + (j->cache->layers[j->layer].bits > 0 ? 2 * SUB * hd : 0);
-    return j->s->scores + work;
+    return j->s->scores + decode_work(j->c, j->view.n, j->cache->layers[j->layer].bits > 0);
 }
 
 /* Chunk `chunk` of the token's visible keys for the query heads of kv heads [kv0, kv1): partials out.
