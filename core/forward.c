@@ -137,6 +137,16 @@ static int pieces_allowed(const struct mlxc_kv_cache *cache)
     return 1;
 }
 
+/* logits (n, vocab) of the n rows x: final norm, output head, and gemma2's tanh(logits / cap) * cap. */
+static void output_head(const struct mlxc_model *m, struct mlxc_state *s, const float *x, int64_t n, float *logits)
+{
+    const struct mlxc_config *c = &m->cfg;
+    mlxc_block_norm(c, s->xn, x, m->final_norm, m->final_norm_b, n, c->hidden_size);
+    mlxc_linear_forward(&m->lm_head, s->xn, n, logits, s->pool);
+    if (c->final_softcap != 0.0f)
+        mlxc_softcap(logits, n * c->vocab_size, c->final_softcap);
+}
+
 /* T tokens through the layers, in pieces of at most s->rows; the logits of every token into all_logits
  * (T, vocab) unless NULL, and of the last one into s->logits with want_last. */
 static int run_chunk(const struct mlxc_model *m, struct mlxc_state *s, struct mlxc_kv_cache *cache,
@@ -160,19 +170,11 @@ static int run_chunk(const struct mlxc_model *m, struct mlxc_state *s, struct ml
         n = T - t0 < s->rows ? T - t0 : s->rows;
         if ((rc = run_layers(m, s, cache, tokens + t0, n, e)) != 0)
             return rc;
-        if (all_logits) {
-            mlxc_block_norm(c, s->xn, s->x, m->final_norm, m->final_norm_b, n, D);
-            mlxc_linear_forward(&m->lm_head, s->xn, n, all_logits + t0 * V, s->pool);
-            if (c->final_softcap != 0.0f)
-                mlxc_softcap(all_logits + t0 * V, n * V, c->final_softcap);
-        }
+        if (all_logits)
+            output_head(m, s, s->x, n, all_logits + t0 * V);
     }
-    if (!want_last)
-        return 0;
-    mlxc_block_norm(c, s->xn, s->x + (n - 1) * D, m->final_norm, m->final_norm_b, 1, D);
-    mlxc_linear_forward(&m->lm_head, s->xn, 1, s->logits, s->pool);
-    if (c->final_softcap != 0.0f) /* gemma2: tanh(logits / cap) * cap */
-        mlxc_softcap(s->logits, V, c->final_softcap);
+    if (want_last)
+        output_head(m, s, s->x + (n - 1) * D, 1, s->logits);
     return 0;
 }
 
