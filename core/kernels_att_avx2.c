@@ -4,7 +4,9 @@
  * FMA units and the memory busy:
  *   - rows are taken in blocks of BLOCK (8 KB of bf16 keys at head_dim 64), which stay in L1 while every
  *     query uses them; the rows of the block after are prefetched meanwhile;
- *   - rows are converted to f32 in registers as they are loaded, never through a buffer;
+ *   - rows are converted to f32 in registers as they are loaded, 16 elements at a time, never through a
+ *     buffer; bf16 by interleaving with zeros (a shuffle: the FMA ports stay free), which leaves the 16
+ *     in "paired" order (load16), so the queries are permuted to match and the outputs back;
  *   - queries go four at a time: scores keep 4 queries x 2 rows of accumulators (one hsum8x8 gives the 8
  *     results), values keep 4 queries x 16 dimensions of output in registers across the block's rows.
  * Query rows past nq in a group of four repeat the group's first row and are never stored. */
@@ -14,13 +16,42 @@
 #include "core/avx2_util.h"
 #include "core/kernels.h"
 
-enum { BLOCK = 64 };
+enum {
+    BLOCK = 64,
+    MAX_HD = 1024, /* head_dim cap of core/config.c: the permuted queries of a group of 4 on the stack */
+};
 
 #define INLINE static inline __attribute__((always_inline))
 
 INLINE __m256 load8(const unsigned char *row, int64_t k, enum mlxc_dtype dt)
 {
     return dt == MLXC_F32 ? load8_f32(row, k) : dt == MLXC_F16 ? load8_f16(row, k) : load8_bf16(row, k);
+}
+
+/* Elements k..k+15 of a row as f32 in two vectors. f32 and f16: natural order, a = k..k+7, b = k+8..k+15.
+ * bf16 (the top half of an f32) interleaved with zeros, per 128-bit lane: "paired" order,
+ * a = k..k+3, k+8..k+11 and b = k+4..k+7, k+12..k+15. */
+INLINE void load16(const unsigned char *row, int64_t k, enum mlxc_dtype dt, __m256 *a, __m256 *b)
+{
+    if (dt == MLXC_BF16) {
+        const __m256i x = _mm256_loadu_si256((const __m256i *)(row + 2 * k)), z = _mm256_setzero_si256();
+        *a = _mm256_castsi256_ps(_mm256_unpacklo_epi16(z, x));
+        *b = _mm256_castsi256_ps(_mm256_unpackhi_epi16(z, x));
+    } else {
+        *a = load8(row, k, dt);
+        *b = load8(row, k + 8, dt);
+    }
+}
+
+/* Natural <-> paired order (load16) of n floats, n a multiple of 16: the swap of the middle 128-bit
+ * quarters of each 16 is its own inverse. src and dst may be the same. */
+INLINE void pair_order(const float *src, float *dst, int64_t n)
+{
+    for (int64_t i = 0; i < n; i += 16) {
+        const __m256 x = _mm256_loadu_ps(src + i), y = _mm256_loadu_ps(src + i + 8);
+        _mm256_storeu_ps(dst + i, _mm256_permute2f128_ps(x, y, 0x20));
+        _mm256_storeu_ps(dst + i + 8, _mm256_permute2f128_ps(x, y, 0x31));
+    }
 }
 
 /* Prefetches the row `bytes` long at r into L1. */
@@ -36,9 +67,14 @@ INLINE void scores_block(const unsigned char *k, size_t rb, int nb, const float 
                          float *s, int64_t lds, enum mlxc_dtype dt)
 {
     const size_t row_bytes = (size_t)hd * (dt == MLXC_F32 ? 4 : 2);
+    float qp[4 * MAX_HD] __attribute__((aligned(32))); /* bf16: a group's queries in paired order */
     for (int i0 = 0; i0 < nq; i0 += 4) {
         const int m = nq - i0 < 4 ? nq - i0 : 4;
         const float *q0 = q + (int64_t)i0 * hd;
+        if (dt == MLXC_BF16) {
+            pair_order(q0, qp, (int64_t)m * hd);
+            q0 = qp;
+        }
         const float *q1 = m > 1 ? q0 + hd : q0, *q2 = m > 2 ? q0 + 2 * hd : q0, *q3 = m > 3 ? q0 + 3 * hd : q0;
         for (int p = 0; p < nb; p += 2) {
             const unsigned char *r0 = k + (size_t)p * rb, *r1 = p + 1 < nb ? r0 + rb : r0;
@@ -49,20 +85,16 @@ INLINE void scores_block(const unsigned char *k, size_t rb, int nb, const float 
             __m256 a[8];
             for (int j = 0; j < 8; j++)
                 a[j] = _mm256_setzero_ps();
-            for (int d = 0; d < hd; d += 8) {
-                const __m256 k0 = load8(r0, d, dt), k1 = load8(r1, d, dt);
-                __m256 x = _mm256_loadu_ps(q0 + d);
-                a[0] = _mm256_fmadd_ps(x, k0, a[0]);
-                a[1] = _mm256_fmadd_ps(x, k1, a[1]);
-                x = _mm256_loadu_ps(q1 + d);
-                a[2] = _mm256_fmadd_ps(x, k0, a[2]);
-                a[3] = _mm256_fmadd_ps(x, k1, a[3]);
-                x = _mm256_loadu_ps(q2 + d);
-                a[4] = _mm256_fmadd_ps(x, k0, a[4]);
-                a[5] = _mm256_fmadd_ps(x, k1, a[5]);
-                x = _mm256_loadu_ps(q3 + d);
-                a[6] = _mm256_fmadd_ps(x, k0, a[6]);
-                a[7] = _mm256_fmadd_ps(x, k1, a[7]);
+            for (int d = 0; d < hd; d += 16) {
+                __m256 k0a, k0b, k1a, k1b;
+                load16(r0, d, dt, &k0a, &k0b);
+                load16(r1, d, dt, &k1a, &k1b);
+                const float *qi[4] = {q0 + d, q1 + d, q2 + d, q3 + d};
+                for (int i = 0; i < 4; i++) {
+                    const __m256 xa = _mm256_loadu_ps(qi[i]), xb = _mm256_loadu_ps(qi[i] + 8);
+                    a[2 * i] = _mm256_fmadd_ps(xb, k0b, _mm256_fmadd_ps(xa, k0a, a[2 * i]));
+                    a[2 * i + 1] = _mm256_fmadd_ps(xb, k1b, _mm256_fmadd_ps(xa, k1a, a[2 * i + 1]));
+                }
             }
             float r[8]; /* (query i, row p + j) at lane 2i + j */
             _mm256_storeu_ps(r, _mm256_mul_ps(hsum8x8(a), sv));
@@ -75,7 +107,8 @@ INLINE void scores_block(const unsigned char *k, size_t rb, int nb, const float 
     }
 }
 
-/* out[i*hd + d] += sum_p w[i*lds + p] v_p[d] over the nb rows at v (stride rb bytes). */
+/* out[i*hd + d] += sum_p w[i*lds + p] v_p[d] over the nb rows at v (stride rb bytes); bf16: out in paired
+ * order. */
 INLINE void values_block(const unsigned char *v, size_t rb, int nb, const float *w, int nq, int64_t lds, int hd,
                          float *out, enum mlxc_dtype dt)
 {
@@ -94,8 +127,8 @@ INLINE void values_block(const unsigned char *v, size_t rb, int nb, const float 
             __m256 a2 = _mm256_loadu_ps(o2 + d), b2 = _mm256_loadu_ps(o2 + d + 8);
             __m256 a3 = _mm256_loadu_ps(o3 + d), b3 = _mm256_loadu_ps(o3 + d + 8);
             for (int p = 0; p < nb; p++) {
-                const unsigned char *r = v + (size_t)p * rb;
-                const __m256 v0 = load8(r, d, dt), v1 = load8(r, d + 8, dt);
+                __m256 v0, v1;
+                load16(v + (size_t)p * rb, d, dt, &v0, &v1);
                 __m256 x = _mm256_broadcast_ss(w0 + p);
                 a0 = _mm256_fmadd_ps(x, v0, a0);
                 b0 = _mm256_fmadd_ps(x, v1, b0);
@@ -147,7 +180,7 @@ void mlxc_att_scores_avx2(const void *k, enum mlxc_dtype dt, int64_t ld, int64_t
                           float scale, float *s, int64_t lds)
 {
     const size_t rb = (size_t)ld * (dt == MLXC_F32 ? 4 : 2);
-    if (hd % 8)
+    if (hd % 16 || hd > MAX_HD)
         mlxc_kernels_ref.att_scores(k, dt, ld, n, q, nq, hd, scale, s, lds);
     else if (dt == MLXC_F32)
         scores_f32(k, rb, n, q, nq, hd, scale, s, lds);
@@ -170,6 +203,8 @@ void mlxc_att_values_avx2(const void *v, enum mlxc_dtype dt, int64_t ld, int64_t
         values_f32(v, rb, n, w, nq, lds, hd, out);
     else if (dt == MLXC_F16)
         values_f16(v, rb, n, w, nq, lds, hd, out);
-    else
+    else {
         values_bf16(v, rb, n, w, nq, lds, hd, out);
+        pair_order(out, out, (int64_t)nq * hd);
+    }
 }

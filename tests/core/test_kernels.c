@@ -136,7 +136,7 @@ static void test_max_exp_sum(void **state)
 }
 
 /* The attention kernels against the reference: key/value rows strided as in the cache (ld > hd), every
- * cache dtype, head sizes with and without a vector path (hd % 8), block edges of the key loops. */
+ * cache dtype, head sizes with and without a vector path (hd % 16), block edges of the key loops. */
 static void test_attention_kernels(void **state)
 {
     (void)state;
