@@ -113,8 +113,6 @@ INLINE void values_block(const unsigned char *v, size_t rb, int nb, const float 
                          float *out, enum mlxc_dtype dt)
 {
     const size_t row_bytes = (size_t)hd * (dt == MLXC_F32 ? 4 : 2);
-    for (int p = 0; p < nb; p++)
-        prefetch_row(v + (size_t)(p + BLOCK) * rb, row_bytes);
     for (int i0 = 0; i0 < nq; i0 += 4) {
         const int m = nq - i0 < 4 ? nq - i0 : 4;
         const float *w0 = w + (int64_t)i0 * lds;
@@ -127,6 +125,8 @@ INLINE void values_block(const unsigned char *v, size_t rb, int nb, const float 
             __m256 a2 = _mm256_loadu_ps(o2 + d), b2 = _mm256_loadu_ps(o2 + d + 8);
             __m256 a3 = _mm256_loadu_ps(o3 + d), b3 = _mm256_loadu_ps(o3 + d + 8);
             for (int p = 0; p < nb; p++) {
+                if (i0 == 0 && d == 0) /* one row's prefetch per row of the first pass, not a burst */
+                    prefetch_row(v + (size_t)(p + BLOCK) * rb, row_bytes);
                 __m256 v0, v1;
                 load16(v + (size_t)p * rb, d, dt, &v0, &v1);
                 __m256 x = _mm256_broadcast_ss(w0 + p);

@@ -202,6 +202,7 @@ struct linear_job {
     int rowwise;           /* mlxc_linear_forward_rowwise */
     int64_t chunk;         /* > 0: rows handed out in chunks of this size to whichever thread is free */
     void *prep;            /* quantized weights: activations prepared once for all chunks, or NULL */
+    int quantize;          /* the pass that prepares them, each thread a share of the tokens */
     _Atomic int64_t next;  /* the next chunk's first row */
 };
 
@@ -259,6 +260,12 @@ static void linear_task(void *ctx, int tid, int nth)
 {
     struct linear_job *j = ctx;
     const int64_t rows = j->l->rows;
+    if (j->quantize) {
+        int64_t t0, t1;
+        mlxc_split_range(j->T, tid, nth, 1, &t0, &t1);
+        mlxc_qmatmul_prepare_tokens(j->prep, j->x, t0, t1);
+        return;
+    }
     if (j->chunk > 0) {
         int64_t r0;
         while ((r0 = atomic_fetch_add_explicit(&j->next, j->chunk, memory_order_relaxed)) < rows)
@@ -271,18 +278,28 @@ static void linear_task(void *ctx, int tid, int nth)
         linear_rows(j, r0, r1);
 }
 
-/* Few tokens (decode): rows in chunks of about an eighth of a thread's share, taken by whichever thread is
- * free, so that a thread the system delays holds the others back by one chunk at most (quantized
- * activations are prepared once for all chunks). Many tokens: one range per thread. */
+/* Rows in chunks of about an eighth of a thread's share, taken by whichever thread is free, so that a
+ * thread the system delays holds the others back by one chunk at most. Quantized weights: the
+ * activations are prepared (quantized) once for all chunks, by the caller for few tokens (decode), by
+ * every thread for a share of many (prefill). Float weights with many tokens, or activations the
+ * kernels cannot prepare: one range per thread. */
 static void linear_run(struct linear_job *j, struct mlxc_pool *pool)
 {
     const int nth = mlxc_pool_size(pool);
-    if (j->T <= DYNAMIC_MAX_TOKENS && nth > 1) {
+    const int few = j->T <= DYNAMIC_MAX_TOKENS;
+    if (nth > 1 && j->l->kind == MLXC_W_QUANT) {
+        if (few) {
+            j->prep = mlxc_qmatmul_prepare(&j->l->q, j->x, j->T);
+        } else if ((j->prep = mlxc_qmatmul_prepare_alloc(&j->l->q, j->T))) {
+            j->quantize = 1;
+            mlxc_pool_run(pool, linear_task, j);
+            j->quantize = 0;
+        }
+    }
+    if (nth > 1 && (few || j->prep)) {
         int64_t c = j->l->rows / ((int64_t)nth * 8);
         c = c < 64 ? 64 : (c + 15) / 16 * 16;
         j->chunk = c;
-        if (j->l->kind == MLXC_W_QUANT)
-            j->prep = mlxc_qmatmul_prepare(&j->l->q, j->x, j->T);
     }
     atomic_init(&j->next, 0);
     mlxc_pool_run(pool, linear_task, j);

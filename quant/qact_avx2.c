@@ -30,35 +30,32 @@ void mlxc_qscalars_to_f32(const void *p, int64_t i0, int64_t n, enum mlxc_dtype 
     }
 }
 
-/* Block scales d_b = max |x| / 127 of the cols64 / 8 blocks (zero padding past cols); returns max d_b. */
-static float block_scales(const float *x, int64_t cols, int64_t cols64, float *d)
+/* The largest block scale of a token, max_b d_b = max |x| / 127 (division is monotonic, so this is the
+ * same float as the largest of the d_b). */
+static float token_dmax(const float *x, int64_t cols)
 {
     const __m256 sign = _mm256_set1_ps(-0.0f);
-    float dmax = 0.0f;
-    for (int64_t b = 0; b < cols64 / 8; b++) {
-        int64_t j0 = 8 * b;
-        float amax = 0.0f;
-        if (j0 + 8 <= cols) {
-            amax = hmax8(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + j0)));
-        } else {
-            for (int64_t j = j0; j < cols; j++)
-                amax = fabsf(x[j]) > amax ? fabsf(x[j]) : amax;
-        }
-        d[b] = amax / 127.0f;
-        dmax = d[b] > dmax ? d[b] : dmax;
-    }
-    return dmax;
+    __m256 m = _mm256_setzero_ps();
+    int64_t j = 0;
+    for (; j + 8 <= cols; j += 8)
+        m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + j)));
+    float amax = hmax8(m);
+    for (; j < cols; j++)
+        amax = fabsf(x[j]) > amax ? fabsf(x[j]) : amax;
+    return amax / 127.0f;
 }
 
-/* 32 floats (4 blocks with scales d[0..3]): int8 codes in natural order, the blocks' multipliers m_b,
- * and the sum of the quantized values xhat. */
-INLINE void quantize_32(const float *x, const float *d, float D, int8_t *q, int16_t mb[4], float *sum)
+/* 32 floats (4 blocks, block scales d_b = max |x| / 127 over the block's 8): int8 codes in natural
+ * order, the blocks' multipliers m_b, and the sum of the quantized values xhat. */
+INLINE void quantize_32(const float *x, float D, int8_t *q, int16_t mb[4], float *sum)
 {
     const __m256i lim = _mm256_set1_epi32(127), nlim = _mm256_set1_epi32(-127);
+    const __m256 sign = _mm256_set1_ps(-0.0f);
     __m256 r = _mm256_setzero_ps();
     __m256i qi[4];
     for (int i = 0; i < 4; i++) {
-        int m = D > 0.0f ? (int)rintf(d[i] / D) : 0;
+        const float d = hmax8(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + 8 * i))) / 127.0f;
+        int m = D > 0.0f ? (int)rintf(d / D) : 0;
         m = m < 32767 ? m : 32767;
         mb[i] = (int16_t)m;
         float e = D * (float)m, inv = m ? 1.0f / e : 0.0f;
@@ -88,24 +85,24 @@ INLINE void split_chunk(const int8_t *nat, int8_t *out)
     _mm256_storeu_si256((__m256i *)(out + 32), o);
 }
 
-static void quantize_token(const float *x, int64_t cols, int64_t cols64, int split, int gs, float *d, int8_t *q,
-                           int16_t *m, float *D, float *gsum)
+static void quantize_token(const float *x, int64_t cols, int64_t cols64, int split, int gs, int8_t *q, int16_t *m,
+                           float *D, float *gsum)
 {
     int8_t nat[64] __attribute__((aligned(32)));
     int16_t mb[8];
     float bsum, gacc = 0.0f;
-    const float Dt = block_scales(x, cols, cols64, d) / 32767.0f;
+    const float Dt = token_dmax(x, cols) / 32767.0f;
     *D = Dt;
     for (int64_t c = 0; c < cols64; c += 64) {
         for (int h = 0; h < 2; h++) {
             int64_t j0 = c + 32 * h;
             if (j0 + 32 <= cols) {
-                quantize_32(x + j0, d + j0 / 8, Dt, nat + 32 * h, mb + 4 * h, &bsum);
+                quantize_32(x + j0, Dt, nat + 32 * h, mb + 4 * h, &bsum);
             } else { /* the padding: a partial piece (16 columns, nvfp4) or none */
                 float tmp[32] = {0};
                 if (j0 < cols)
                     memcpy(tmp, x + j0, (size_t)(cols - j0) * sizeof(float));
-                quantize_32(tmp, d + j0 / 8, Dt, nat + 32 * h, mb + 4 * h, &bsum);
+                quantize_32(tmp, Dt, nat + 32 * h, mb + 4 * h, &bsum);
             }
             if (gs >= 32 && j0 < cols) { /* group sums; groups are whole pieces of 32 */
                 gacc += bsum;
@@ -127,25 +124,38 @@ static void quantize_token(const float *x, int64_t cols, int64_t cols64, int spl
     }
 }
 
-int mlxc_qact_init(struct mlxc_qact *X, const float *x, int64_t n, int64_t cols, int split, int gs)
+int mlxc_qact_alloc(struct mlxc_qact *X, int64_t n, int64_t cols, int split, int gs)
 {
     X->n = n;
+    X->cols = cols;
+    X->split = split;
+    X->gs = gs;
     X->cols64 = (cols + 63) / 64 * 64;
     X->ngroups = gs >= 32 ? cols / gs : 0;
     X->mlen = X->cols64 / (split ? 4 : 2);
     size_t nq = (size_t)(n * X->cols64), nm = (size_t)(n * X->mlen), ng = (size_t)(n * X->ngroups);
-    size_t nd = (size_t)(X->cols64 / 8); /* block scales of one token (scratch) */
-    X->mem = mlxc_alloc_aligned((ng + (size_t)n + nd) * sizeof(float) + nm * sizeof(int16_t) + nq);
+    X->mem = mlxc_alloc_aligned((ng + (size_t)n) * sizeof(float) + nm * sizeof(int16_t) + nq);
     if (!X->mem)
         return -1;
     X->gsum = (float *)X->mem;
     X->D = X->gsum + ng;
-    float *d = X->D + n;
-    X->m = (int16_t *)(d + nd);
+    X->m = (int16_t *)(X->D + n);
     X->q = (int8_t *)(X->m + nm);
-    for (int64_t t = 0; t < n; t++)
-        quantize_token(x + t * cols, cols, X->cols64, split, gs, d, X->q + t * X->cols64, X->m + t * X->mlen,
-                       X->D + t, X->gsum + t * X->ngroups);
+    return 0;
+}
+
+void mlxc_qact_quantize(struct mlxc_qact *X, const float *x, int64_t t0, int64_t t1)
+{
+    for (int64_t t = t0; t < t1; t++)
+        quantize_token(x + t * X->cols, X->cols, X->cols64, X->split, X->gs, X->q + t * X->cols64,
+                       X->m + t * X->mlen, X->D + t, X->gsum + t * X->ngroups);
+}
+
+int mlxc_qact_init(struct mlxc_qact *X, const float *x, int64_t n, int64_t cols, int split, int gs)
+{
+    if (mlxc_qact_alloc(X, n, cols, split, gs) < 0)
+        return -1;
+    mlxc_qact_quantize(X, x, 0, n);
     return 0;
 }
 

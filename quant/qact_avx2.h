@@ -39,7 +39,8 @@
 enum { QACT_TOK = 4 }; /* most tokens a kernel pass takes */
 
 struct mlxc_qact {
-    int64_t n, cols64, ngroups, mlen;
+    int64_t n, cols, cols64, ngroups, mlen;
+    int split, gs; /* the layout (split order or natural) and the group size of the sums */
     int8_t *q;   /* (n, cols64) */
     int16_t *m;  /* (n, mlen) */
     float *D;    /* (n) */
@@ -49,6 +50,10 @@ struct mlxc_qact {
 
 /* Quantizes x (n, cols); 0, or -1 when out of memory (callers then use the reference kernels). */
 int mlxc_qact_init(struct mlxc_qact *X, const float *x, int64_t n, int64_t cols, int split, int gs);
+/* The same in two steps, so that threads can quantize parts: room for n tokens (0, or -1 when out of
+ * memory), then tokens [t0, t1) of x (n, cols), each independent of the others. */
+int mlxc_qact_alloc(struct mlxc_qact *X, int64_t n, int64_t cols, int split, int gs);
+void mlxc_qact_quantize(struct mlxc_qact *X, const float *x, int64_t t0, int64_t t1);
 void mlxc_qact_free(struct mlxc_qact *X);
 
 /* Per-token views of tokens [t0, t0 + nt) (nt <= QACT_TOK). */

@@ -92,12 +92,26 @@ void mlxc_qmatmul_rows_exact(const struct mlxc_qmatrix *m, const float *x, int64
     k->qmatmul_rows_exact(m, x, n, y, ldy, row0, row1);
 }
 
-void *mlxc_qmatmul_prepare(const struct mlxc_qmatrix *m, const float *x, int64_t n)
+void *mlxc_qmatmul_prepare_alloc(const struct mlxc_qmatrix *m, int64_t n)
 {
     const struct mlxc_qkernels *k = mlxc_qkernels_active();
-    if (n <= 0 || !k->has(m) || !k->prepare)
+    if (n <= 0 || !k->has(m) || !k->prepare_alloc)
         return NULL;
-    return k->prepare(m, x, n);
+    return k->prepare_alloc(m, n);
+}
+
+void mlxc_qmatmul_prepare_tokens(void *prep, const float *x, int64_t t0, int64_t t1)
+{
+    if (t1 > t0)
+        mlxc_qkernels_active()->prepare_tokens(prep, x, t0, t1);
+}
+
+void *mlxc_qmatmul_prepare(const struct mlxc_qmatrix *m, const float *x, int64_t n)
+{
+    void *prep = mlxc_qmatmul_prepare_alloc(m, n);
+    if (prep)
+        mlxc_qmatmul_prepare_tokens(prep, x, 0, n);
+    return prep;
 }
 
 void mlxc_qmatmul_prepared(const struct mlxc_qmatrix *m, const void *prep, const float *x, int64_t n, float *y,

@@ -21,8 +21,9 @@ struct mlxc_qkernels {
     void (*qmatmul_rows_exact)(const struct mlxc_qmatrix *m, const float *x, int64_t n, float *y, int64_t ldy,
                                int64_t row0, int64_t row1);
     void (*dequantize_rows)(const struct mlxc_qmatrix *m, int64_t row0, int64_t nrows, float *out);
-    /* mlxc_qmatmul_prepare and friends; NULL prepare: nothing to prepare. */
-    void *(*prepare)(const struct mlxc_qmatrix *m, const float *x, int64_t n);
+    /* mlxc_qmatmul_prepare_alloc and friends; NULL prepare_alloc: nothing to prepare. */
+    void *(*prepare_alloc)(const struct mlxc_qmatrix *m, int64_t n);
+    void (*prepare_tokens)(void *prep, const float *x, int64_t t0, int64_t t1);
     void (*qmatmul_prepared)(const struct mlxc_qmatrix *m, const void *prep, const float *x, int64_t n, float *y,
                              int64_t ldy, int64_t row0, int64_t row1, int exact);
     void (*release)(void *prep);

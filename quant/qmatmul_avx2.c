@@ -36,6 +36,7 @@ enum {
     SPAN = 4096,   /* columns whose scales are converted to f32 at a time (stack buffers) */
     ROWBLK = 1 << 18, /* bytes of packed rows kept hot while all token blocks pass over them */
     TCHUNK = 256,     /* tokens of x quantized at a time */
+    PREPARE_MAX = 512, /* most tokens prepared at once (a prefill piece: MLXC_STATE_ROWS) */
     PREFETCH = 4096,  /* bytes ahead in the weight stream: the hardware prefetcher alone does not run far
                        * enough ahead of a loop this busy, and memory time would add to compute time */
 };
@@ -524,18 +525,24 @@ static void qmatmul_rows_tok(const struct mlxc_qmatrix *m, const float *x, int64
     }
 }
 
-/* Activations quantized once for calls over many row ranges (decode's chunks of rows). */
-static void *avx2_prepare(const struct mlxc_qmatrix *m, const float *x, int64_t n)
+/* Activations quantized once for calls over many row ranges (chunks of rows taken by threads): room for
+ * n tokens, then the tokens, in parts by different threads if wanted. */
+static void *avx2_prepare_alloc(const struct mlxc_qmatrix *m, int64_t n)
 {
     enum kind k = kind_of(m);
-    if (k == K_NONE || k == K_MXFP8 || n > TCHUNK)
+    if (k == K_NONE || k == K_MXFP8 || n > PREPARE_MAX)
         return NULL;
     struct mlxc_qact *X = calloc(1, sizeof *X);
-    if (X && mlxc_qact_init(X, x, n, m->cols, split_of(k), gs_of(m)) < 0) {
+    if (X && mlxc_qact_alloc(X, n, m->cols, split_of(k), gs_of(m)) < 0) {
         free(X);
         X = NULL;
     }
     return X;
+}
+
+static void avx2_prepare_tokens(void *prep, const float *x, int64_t t0, int64_t t1)
+{
+    mlxc_qact_quantize(prep, x, t0, t1);
 }
 
 static void avx2_qmatmul_prepared(const struct mlxc_qmatrix *m, const void *prep, const float *x, int64_t n,
@@ -635,7 +642,8 @@ const struct mlxc_qkernels mlxc_qkernels_avx2 = {
     .qmatmul_rows = avx2_qmatmul_rows,
     .qmatmul_rows_exact = avx2_qmatmul_rows_exact,
     .dequantize_rows = avx2_dequantize_rows,
-    .prepare = avx2_prepare,
+    .prepare_alloc = avx2_prepare_alloc,
+    .prepare_tokens = avx2_prepare_tokens,
     .qmatmul_prepared = avx2_qmatmul_prepared,
     .release = avx2_release,
 };

@@ -85,6 +85,11 @@ void mlxc_qmatmul_rows_exact(const struct mlxc_qmatrix *m, const float *x, int64
  * (exact: what mlxc_qmatmul_rows_exact gives); m must be the matrix prepare was given (or one of the same
  * format and columns), x the same activations. */
 void *mlxc_qmatmul_prepare(const struct mlxc_qmatrix *m, const float *x, int64_t n);
+/* The same in two steps, for threads that quantize parts of x in parallel: room for n tokens (NULL as
+ * above, or for more tokens than the kernels prepare at once), then tokens [t0, t1) of x (n, cols); every
+ * token must be done before the first mlxc_qmatmul_prepared. */
+void *mlxc_qmatmul_prepare_alloc(const struct mlxc_qmatrix *m, int64_t n);
+void mlxc_qmatmul_prepare_tokens(void *prep, const float *x, int64_t t0, int64_t t1);
 void mlxc_qmatmul_prepared(const struct mlxc_qmatrix *m, const void *prep, const float *x, int64_t n, float *y,
                            int64_t ldy, int64_t row0, int64_t row1, int exact);
 void mlxc_qmatmul_release(void *prep);

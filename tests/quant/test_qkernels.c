@@ -190,7 +190,12 @@ static void check_case(struct mlxc_qparams q, enum mlxc_dtype dt, int64_t rows, 
                              (long long)n, (long long)t, (long long)r);
         }
         /* prepared activations: the same bits, plain and exact */
-        void *prep = kt->prepare && kt->has(m) ? kt->prepare(m, x, n) : NULL;
+        /* in two parts, as threads prepare them */
+        void *prep = kt->prepare_alloc && kt->has(m) ? kt->prepare_alloc(m, n) : NULL;
+        if (prep) {
+            kt->prepare_tokens(prep, x, n / 2, n);
+            kt->prepare_tokens(prep, x, 0, n / 2);
+        }
         if (prep) {
             float *y2 = malloc((size_t)(n * ldy) * sizeof(float)), *y3 = malloc((size_t)(n * ldy) * sizeof(float));
             assert_true(y2 && y3);
