@@ -70,6 +70,24 @@ void mlxc_buf_printf(struct mlxc_buf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
+void mlxc_buf_json_char(struct mlxc_buf *b, unsigned char c)
+{
+    switch (c) {
+    case '"': mlxc_buf_puts(b, "\\\""); break;
+    case '\\': mlxc_buf_puts(b, "\\\\"); break;
+    case '\n': mlxc_buf_puts(b, "\\n"); break;
+    case '\r': mlxc_buf_puts(b, "\\r"); break;
+    case '\t': mlxc_buf_puts(b, "\\t"); break;
+    case '\b': mlxc_buf_puts(b, "\\b"); break;
+    case '\f': mlxc_buf_puts(b, "\\f"); break;
+    default:
+        if (c < 0x20)
+            mlxc_buf_printf(b, "\\u%04x", c);
+        else
+            mlxc_buf_putc(b, (char)c);
+    }
+}
+
 void mlxc_buf_json_str(struct mlxc_buf *b, const char *s, size_t n)
 {
     mlxc_buf_putc(b, '"');
@@ -80,16 +98,7 @@ void mlxc_buf_json_str(struct mlxc_buf *b, const char *s, size_t n)
             continue;
         mlxc_buf_append(b, s + start, i - start);
         start = i + 1;
-        switch (c) {
-        case '"': mlxc_buf_puts(b, "\\\""); break;
-        case '\\': mlxc_buf_puts(b, "\\\\"); break;
-        case '\n': mlxc_buf_puts(b, "\\n"); break;
-        case '\r': mlxc_buf_puts(b, "\\r"); break;
-        case '\t': mlxc_buf_puts(b, "\\t"); break;
-        case '\b': mlxc_buf_puts(b, "\\b"); break;
-        case '\f': mlxc_buf_puts(b, "\\f"); break;
-        default: mlxc_buf_printf(b, "\\u%04x", c); break;
-        }
+        mlxc_buf_json_char(b, c);
     }
     mlxc_buf_append(b, s + start, n - start);
     mlxc_buf_putc(b, '"');

@@ -21,6 +21,9 @@ void mlxc_buf_append(struct mlxc_buf *b, const void *p, size_t n);
 void mlxc_buf_puts(struct mlxc_buf *b, const char *s);
 void mlxc_buf_putc(struct mlxc_buf *b, char c);
 void mlxc_buf_printf(struct mlxc_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* One byte below 0x80 as JSON string content: '"' and '\\' escaped, control bytes as their short
+ * escape or a backslash-u escape, the rest as they are. */
+void mlxc_buf_json_char(struct mlxc_buf *b, unsigned char c);
 /* Appends s[0..n) as a quoted JSON string: '"', '\\' and control characters escaped, other bytes
  * (UTF-8) kept as they are. */
 void mlxc_buf_json_str(struct mlxc_buf *b, const char *s, size_t n);

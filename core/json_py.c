@@ -22,20 +22,7 @@ static void put_string(struct mlxc_buf *b, const char *s)
     for (size_t i = 0; i < n;) {
         unsigned char c = (unsigned char)s[i];
         if (c < 0x80) {
-            switch (c) {
-            case '"': mlxc_buf_puts(b, "\\\""); break;
-            case '\\': mlxc_buf_puts(b, "\\\\"); break;
-            case '\n': mlxc_buf_puts(b, "\\n"); break;
-            case '\r': mlxc_buf_puts(b, "\\r"); break;
-            case '\t': mlxc_buf_puts(b, "\\t"); break;
-            case '\b': mlxc_buf_puts(b, "\\b"); break;
-            case '\f': mlxc_buf_puts(b, "\\f"); break;
-            default:
-                if (c < 0x20)
-                    mlxc_buf_printf(b, "\\u%04x", c);
-                else
-                    mlxc_buf_putc(b, (char)c);
-            }
+            mlxc_buf_json_char(b, c);
             i++;
             continue;
         }
