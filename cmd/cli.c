@@ -10,6 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/err.h"
+
 #define FIELD(o, opt, type) ((type *)((char *)(o) + (opt)->off))
 
 static int parse_long(const char *s, long *out)
@@ -128,6 +130,17 @@ int mlxc_cli_usage_error(const struct mlxc_cli *cli, const char *fmt, ...)
 void mlxc_cli_error(const struct mlxc_cli *cli, const char *msg)
 {
     fprintf(stderr, "%s: error: %s\n", cli->prog, msg);
+}
+
+int mlxc_cli_status(const struct mlxc_cli *cli, int rc, const char *msg)
+{
+    if (rc == MLXC_EINTR)
+        return 130;
+    if (rc) {
+        mlxc_cli_error(cli, msg);
+        return 1;
+    }
+    return 0;
 }
 
 void mlxc_cli_print_help(const struct mlxc_cli *cli)

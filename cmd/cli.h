@@ -146,6 +146,10 @@ int mlxc_cli_usage_error(const struct mlxc_cli *cli, const char *fmt, ...) __att
 /* Prints "<prog>: error: <msg>" for a runtime failure. */
 void mlxc_cli_error(const struct mlxc_cli *cli, const char *msg);
 
+/* The exit status for what a command's main function returned: 0 for 0, 130 for MLXC_EINTR (Ctrl-C),
+ * else 1 after printing msg with mlxc_cli_error. */
+int mlxc_cli_status(const struct mlxc_cli *cli, int rc, const char *msg);
+
 /* --help: a usage line without "--", the summary, one line per flag (each holding "--" once, before
  * anything else on it), and an epilog (exit statuses, defaults file, environment) without "--". */
 void mlxc_cli_print_help(const struct mlxc_cli *cli);

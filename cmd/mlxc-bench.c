@@ -24,9 +24,5 @@ int main(int argc, char **argv)
     if (!a.model)
         return mlxc_cli_usage_error(cli, "the following arguments are required: --model");
     struct mlxc_err e = {0};
-    if (mlxc_bench_main(&a, stdout, &e) != 0) {
-        mlxc_cli_error(cli, e.msg);
-        return 1;
-    }
-    return 0;
+    return mlxc_cli_status(cli, mlxc_bench_main(&a, stdout, &e), e.msg);
 }

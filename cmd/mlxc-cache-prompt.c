@@ -48,11 +48,5 @@ int main(int argc, char **argv)
     mlxc_catch_sigint();
     rc = mlxc_cache_prompt_main(&a, stderr, &e);
     free(prompt);
-    if (rc == MLXC_EINTR)
-        return 130;
-    if (rc) {
-        mlxc_cli_error(cli, e.msg);
-        return 1;
-    }
-    return 0;
+    return mlxc_cli_status(cli, rc, e.msg);
 }

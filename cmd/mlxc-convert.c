@@ -41,11 +41,5 @@ int main(int argc, char **argv)
     mlxc_catch_sigint();
     struct mlxc_err e = {0};
     rc = mlxc_convert_main(&a, stderr, &e);
-    if (rc == MLXC_EINTR)
-        return 130;
-    if (rc) {
-        mlxc_cli_error(cli, e.msg);
-        return 1;
-    }
-    return 0;
+    return mlxc_cli_status(cli, rc, e.msg);
 }

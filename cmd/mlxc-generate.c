@@ -99,11 +99,5 @@ int main(int argc, char **argv)
     free(o.stop);
     free(bias_ids);
     free(bias_values);
-    if (rc == MLXC_EINTR)
-        return 130;
-    if (rc) {
-        mlxc_cli_error(cli, e.msg);
-        return 1;
-    }
-    return 0;
+    return mlxc_cli_status(cli, rc, e.msg);
 }
