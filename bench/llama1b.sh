@@ -2,7 +2,8 @@
 # Speed on a Llama-3.2-1B-shaped model (hidden 2048, 16 layers, 32 heads, 8 KV heads, MLP 8192, vocab
 # 128256, tied): builds it with random bf16 weights, converts it with mlxc-convert to MLX 4-bit and
 # 8-bit (group 64), and runs mlxc-bench on each: prefill and decode tokens/s, peak memory, the bytes
-# one decoded token reads and the decode bound at the read bandwidth measured in the same run.
+# one decoded token reads and the decode bound at the read bandwidth measured in the same run, and prefill
+# as a share of the f32 FMA rate measured in the same run.
 # Then, on the 4-bit model, decode after 128 and after 4,096 tokens of context (the issue asks for >= 85%),
 # and each run's peak RSS against the model file + its KV cache + 100 MB.
 # usage: bench/llama1b.sh [BUILD_DIR] [WORK_DIR] [extra mlxc-bench flags, e.g. -p 512 -g 128 -n 3]
@@ -32,10 +33,11 @@ kv_mb = ctx * 16 * 2 * 512 * 2 / 1e6   # positions x layers x (K, V) x (8 heads 
 limit = r["model_file_gb"] * 1e3 + kv_mb + 100
 peak = r["peak_memory_gb"] * 1e3
 verdict = "ok" if peak <= limit else "OVER"
-print("%-5s p=%d g=%d: prompt %7.2f tok/s, decode %6.2f tok/s (%.0f%% of the %.2f tok/s bound at %.1f GB/s), "
-      "peak %.0f MB (model + KV + 100 MB = %.0f MB: %s)" % (sys.argv[1], r["prompt_tokens"], r["generation_tokens"],
-      r["prompt_tps"], r["generation_tps"], 100 * r["fraction_of_bound"], r["decode_bound_tps"], r["bandwidth_gbs"],
-      peak, limit, verdict))
+print("%-5s p=%d g=%d: prompt %7.2f tok/s (%.0f%% of the %.0f GFLOP/s FMA peak), decode %6.2f tok/s (%.0f%% of the "
+      "%.2f tok/s bound at %.1f GB/s), peak %.0f MB (model + KV + 100 MB = %.0f MB: %s)" % (sys.argv[1],
+      r["prompt_tokens"], r["generation_tokens"], r["prompt_tps"], 100 * r["prefill_fraction_of_peak"],
+      r["fma_peak_gflops"], r["generation_tps"], 100 * r["fraction_of_bound"], r["decode_bound_tps"],
+      r["bandwidth_gbs"], peak, limit, verdict))
 ' "$m"
 }
 

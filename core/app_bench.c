@@ -116,20 +116,29 @@ int mlxc_bench_main(const struct mlxc_bench_args *a, FILE *out, struct mlxc_err 
     double bw = mlxc_measure_read_bandwidth(s.pool, (size_t)1 << 30);
     double bytes = (double)mlxc_model_decode_bytes(m);
     double bound = bw > 0 ? bw / bytes : 0;
+    /* prefill against the machine's f32 multiply-add rate, measured now (noisy machines drift) */
+    const double peak = mlxc_measure_fma_flops(s.pool);
+    const double prompt_flops = mlxc_model_prompt_flops(m, a->prompt_tokens);
+    const double prefill_flops = prompt_flops / (double)a->prompt_tokens * sum.prompt_tps;
     if (a->jsonl) {
         fprintf(out, "{\"prompt_tokens\": %lld, \"generation_tokens\": %lld, \"prompt_tps\": %.3f, "
                      "\"generation_tps\": %.3f, \"peak_memory_gb\": %.3f, "
                      "\"bytes_per_token\": %.0f, \"bandwidth_gbs\": %.2f, \"decode_bound_tps\": %.3f, "
-                     "\"fraction_of_bound\": %.3f, \"model_file_gb\": %.3f}\n",
+                     "\"fraction_of_bound\": %.3f, \"model_file_gb\": %.3f, \"prompt_gflop\": %.3f, "
+                     "\"prefill_gflops\": %.2f, \"fma_peak_gflops\": %.2f, \"prefill_fraction_of_peak\": %.3f}\n",
                 (long long)a->prompt_tokens, (long long)a->generation_tokens, sum.prompt_tps, sum.generation_tps,
                 sum.peak_gb, bytes, bw / 1e9, bound,
-                bound > 0 ? sum.generation_tps / bound : 0, (double)mlxc_weights_nbytes(m->weights) / 1e9);
+                bound > 0 ? sum.generation_tps / bound : 0, (double)mlxc_weights_nbytes(m->weights) / 1e9,
+                prompt_flops / 1e9, prefill_flops / 1e9, peak / 1e9, peak > 0 ? prefill_flops / peak : 0);
     } else {
         fprintf(out, "Averages: prompt_tps=%.3f, generation_tps=%.3f, peak_memory=%.3f\n", sum.prompt_tps,
                 sum.generation_tps, sum.peak_gb);
         fprintf(out, "Decode reads %.1f MB of weights per token; measured read bandwidth %.2f GB/s; bound %.2f tok/s; "
                      "generation at %.0f%% of the bound\n",
                 bytes / 1e6, bw / 1e9, bound, bound > 0 ? 100.0 * sum.generation_tps / bound : 0.0);
+        fprintf(out, "Prefill computes %.1f GFLOP per prompt (%.1f GFLOP/s); measured f32 FMA peak %.1f GFLOP/s; "
+                     "prefill at %.0f%% of the peak\n",
+                prompt_flops / 1e9, prefill_flops / 1e9, peak / 1e9, peak > 0 ? 100.0 * prefill_flops / peak : 0.0);
     }
 out:
     free(ids);

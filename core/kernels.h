@@ -21,6 +21,10 @@ struct mlxc_kernels {
     float (*max)(const float *x, int64_t n);                        /* max x[i] (-inf for n = 0) */
     /* sum_i exp(x[i] - m), storing the terms into y unless y is NULL (y may be x) */
     float (*exp_sum)(float *y, const float *x, int64_t n, float m);
+    /* The machine's f32 multiply-add rate as these kernels can use it (mlxc-bench's yardstick for
+     * prefill): n rounds of FMA_PROBE_FLOPS / 2 independent multiply-adds; returns a value that depends
+     * on all of them. */
+    float (*fma_probe)(int64_t n);
     /* Attention over n cached rows of one kv head, row p at kv + p*ld elements of dtype dt (F32, F16 or
      * BF16), for nq queries of head_dim hd (q: (nq, hd) contiguous):
      *   att_scores: s[i*lds + p] = scale * sum_d q[i*hd + d] * k_p[d]
@@ -30,6 +34,8 @@ struct mlxc_kernels {
     void (*att_values)(const void *v, enum mlxc_dtype dt, int64_t ld, int64_t n, const float *w, int nq,
                        int64_t lds, int hd, float *out);
 };
+
+enum { FMA_PROBE_FLOPS = 12 * 8 * 2 }; /* per round: 12 chains of 8 lanes, a multiply and an add each */
 
 /* The table for this CPU (or for $MLXC_ISA). */
 const struct mlxc_kernels *mlxc_kernels(void);

@@ -175,6 +175,31 @@ static float exp_sum(float *y, const float *x, int64_t n, float m)
     return (float)s;
 }
 
+/* 12 chains: enough to cover the FMA latency on both FMA ports (4 cycles x 2 on current x86 cores). */
+static float fma_probe(int64_t n)
+{
+    const __m256 m = _mm256_set1_ps(0.999f), c = _mm256_set1_ps(0.001f);
+    __m256 a0 = _mm256_set1_ps(1.0f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
+    __m256 a6 = a0, a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0;
+    for (int64_t i = 0; i < n; i++) {
+        a0 = _mm256_fmadd_ps(a0, m, c);
+        a1 = _mm256_fmadd_ps(a1, m, c);
+        a2 = _mm256_fmadd_ps(a2, m, c);
+        a3 = _mm256_fmadd_ps(a3, m, c);
+        a4 = _mm256_fmadd_ps(a4, m, c);
+        a5 = _mm256_fmadd_ps(a5, m, c);
+        a6 = _mm256_fmadd_ps(a6, m, c);
+        a7 = _mm256_fmadd_ps(a7, m, c);
+        a8 = _mm256_fmadd_ps(a8, m, c);
+        a9 = _mm256_fmadd_ps(a9, m, c);
+        a10 = _mm256_fmadd_ps(a10, m, c);
+        a11 = _mm256_fmadd_ps(a11, m, c);
+    }
+    __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
+                             _mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7)));
+    return hsum(_mm256_add_ps(s, _mm256_add_ps(_mm256_add_ps(a8, a9), _mm256_add_ps(a10, a11))));
+}
+
 const struct mlxc_kernels mlxc_kernels_avx2 = {
     .isa = "avx2",
     .matmul_f32 = matmul_f32,
@@ -184,6 +209,7 @@ const struct mlxc_kernels mlxc_kernels_avx2 = {
     .axpy = axpy,
     .max = max_f32,
     .exp_sum = exp_sum,
+    .fma_probe = fma_probe,
     .att_scores = mlxc_att_scores_avx2,
     .att_values = mlxc_att_values_avx2,
 };

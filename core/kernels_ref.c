@@ -127,6 +127,24 @@ static void att_values(const void *v, enum mlxc_dtype dt, int64_t ld, int64_t n,
     }
 }
 
+/* Plain C: whatever the compiler makes of 12 x 8 independent chains. */
+static float fma_probe(int64_t n)
+{
+    float a[12][8];
+    for (int j = 0; j < 12; j++)
+        for (int l = 0; l < 8; l++)
+            a[j][l] = 1.0f;
+    for (int64_t i = 0; i < n; i++)
+        for (int j = 0; j < 12; j++)
+            for (int l = 0; l < 8; l++)
+                a[j][l] = a[j][l] * 0.999f + 0.001f;
+    float s = 0.0f;
+    for (int j = 0; j < 12; j++)
+        for (int l = 0; l < 8; l++)
+            s += a[j][l];
+    return s;
+}
+
 const struct mlxc_kernels mlxc_kernels_ref = {
     .isa = "ref",
     .matmul_f32 = matmul_f32,
@@ -136,6 +154,7 @@ const struct mlxc_kernels mlxc_kernels_ref = {
     .axpy = axpy,
     .max = max_f32,
     .exp_sum = exp_sum,
+    .fma_probe = fma_probe,
     .att_scores = att_scores,
     .att_values = att_values,
 };

@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "core/kernels.h"
 #include "core/sys.h"
 
 #if defined(__SSE2__)
@@ -62,5 +63,32 @@ double mlxc_measure_read_bandwidth(struct mlxc_pool *pool, size_t nbytes)
         best = bw > best ? bw : best;
     }
     mlxc_free_aligned(buf);
+    return best;
+}
+
+struct fma_job {
+    int64_t rounds;
+    float sink[64];
+};
+
+static void fma_task(void *ctx, int tid, int nth)
+{
+    (void)nth;
+    struct fma_job *j = ctx;
+    j->sink[tid % 64] = mlxc_kernels()->fma_probe(j->rounds);
+}
+
+double mlxc_measure_fma_flops(struct mlxc_pool *pool)
+{
+    /* rounds for about 30 ms at 100 GFLOP/s per thread (and less on slower machines: 1 / 1e11 s each) */
+    struct fma_job j = {.rounds = (int64_t)(0.03 * 1e11 / FMA_PROBE_FLOPS)};
+    const int nth = mlxc_pool_size(pool);
+    double best = 0;
+    for (int rep = 0; rep < 5; rep++) {
+        double t0 = mlxc_now();
+        mlxc_pool_run(pool, fma_task, &j);
+        double f = (double)j.rounds * FMA_PROBE_FLOPS * nth / (mlxc_now() - t0);
+        best = f > best ? f : best;
+    }
     return best;
 }

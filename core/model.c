@@ -210,6 +210,32 @@ void mlxc_model_close(struct mlxc_model *m)
     free(m);
 }
 
+/* 2 per multiply-add: a linear layer is rows x cols of them per token. */
+static double linear_flops(const struct mlxc_linear *l) { return 2.0 * (double)l->rows * (double)l->cols; }
+
+double mlxc_model_prompt_flops(const struct mlxc_model *m, int64_t p)
+{
+    const struct mlxc_config *c = &m->cfg;
+    double per_token = 0;
+    for (int i = 0; i < c->n_layers; i++) {
+        const struct mlxc_layer *L = &m->layers[i];
+        const struct mlxc_linear *lin[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->gate, &L->up, &L->down};
+        for (size_t k = 0; k < sizeof lin / sizeof lin[0]; k++)
+            per_token += linear_flops(lin[k]);
+        if (L->moe) { /* the router, and top_k experts of the average size */
+            double experts = 0;
+            for (int q = 0; q < 3; q++)
+                for (int64_t x = 0; x < L->moe->n_experts; x++)
+                    experts += linear_flops(&L->moe->proj[q][x]);
+            per_token += linear_flops(&L->moe->router) + experts / (double)L->moe->n_experts * (double)c->top_k;
+        }
+    }
+    /* causal attention: token t scores t + 1 keys and sums as many values, per head and dimension */
+    const double keys = (double)p * (double)(p + 1) / 2.0;
+    const double attention = 2.0 * 2.0 * keys * (double)c->n_heads * (double)c->head_dim * (double)c->n_layers;
+    return per_token * (double)p + attention + linear_flops(&m->lm_head);
+}
+
 uint64_t mlxc_model_decode_bytes(const struct mlxc_model *m)
 {
     uint64_t n = mlxc_linear_nbytes(&m->lm_head) + mlxc_linear_nbytes(&m->embed) / (uint64_t)m->embed.rows;

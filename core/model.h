@@ -59,4 +59,10 @@ void mlxc_model_close(struct mlxc_model *m);
 /* Bytes of weights one decode step reads (every layer, the head, one embedding row). */
 uint64_t mlxc_model_decode_bytes(const struct mlxc_model *m);
 
+/* Floating-point operations (2 per multiply-add) of prefilling a p-token prompt: every layer's
+ * projections for every token (MoE: the router and top_k average experts), causal attention (scores and
+ * weighted values over every earlier key: sliding windows are not discounted), and the output head for
+ * the last token. Norms, RoPE and activations are left out (a few per cent at most). */
+double mlxc_model_prompt_flops(const struct mlxc_model *m, int64_t p);
+
 #endif

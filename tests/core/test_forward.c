@@ -9,6 +9,7 @@
 #include <math.h>
 
 #include "core/forward.h"
+#include "core/membw.h"
 #include "core/ops.h"
 #include "core/sys.h"
 #include "tests/model_fixture.h"
@@ -262,6 +263,36 @@ static void test_state_rows(void **state)
     mlxc_model_close(m);
 }
 
+/* mlxc-bench's prefill yardsticks: the FLOP count of a prompt against the formula written from the
+ * config alone (Llama shapes: q and o hidden x heads*hd, k and v hidden x kv_heads*hd, three MLP
+ * matrices hidden x intermediate; causal attention; the head for the last token), and the FMA probe
+ * giving a positive finite rate. */
+static void test_prompt_flops(void **state)
+{
+    (void)state;
+    struct mlxc_err e = {0};
+    const char *dir = fixture_path(test_data(""), "qwen3", MLXC_F32, &e);
+    assert_non_null(dir);
+    struct mlxc_model *m;
+    assert_int_equal(mlxc_model_open(dir, &m, &e), 0);
+    const struct mlxc_config *c = &m->cfg;
+    const double D = (double)c->hidden_size, hd = (double)c->head_dim, I = (double)c->intermediate_size;
+    const double per_token = 2.0 * (double)c->n_layers *
+                             (2.0 * D * (double)c->n_heads * hd + 2.0 * D * (double)c->n_kv_heads * hd + 3.0 * D * I);
+    for (int64_t p = 1; p <= 100; p += 33) {
+        const double attention = 4.0 * (double)(p * (p + 1) / 2) * (double)c->n_heads * hd * (double)c->n_layers;
+        const double want = per_token * (double)p + attention + 2.0 * (double)c->vocab_size * D;
+        const double got = mlxc_model_prompt_flops(m, p);
+        if (fabs(got - want) > 1e-9 * want)
+            fail_msg("p %lld: %.0f FLOP, the formula gives %.0f", (long long)p, got, want);
+    }
+    mlxc_model_close(m);
+    struct mlxc_pool *pool = mlxc_pool_create(2);
+    const double peak = mlxc_measure_fma_flops(pool);
+    mlxc_pool_free(pool);
+    assert_true(peak > 0 && isfinite(peak));
+}
+
 static void test_bad_token(void **state)
 {
     (void)state;
@@ -290,6 +321,7 @@ int main(void)
         cmocka_unit_test(test_half_weights),
         cmocka_unit_test(test_all_logits),
         cmocka_unit_test(test_state_rows),
+        cmocka_unit_test(test_prompt_flops),
         cmocka_unit_test(test_bad_token),
     };
     return cmocka_run_group_tests_name("forward", tests, NULL, NULL);
