@@ -6,11 +6,13 @@
  * Per tile and 64-column chunk (4-bit), with the activations of qact_avx2.h:
  *   acc[r][t] += scale_r * cvt(vpmaddwd(lo_r . xe_t + hi_r . xo_t, m_t))     (8 lanes of 8 columns)
  *   y[t, r] = D_t * sum(acc[r][t]) + sum_g bias_{r,g} * gsum_{t,g}
+ * where 4-bit tiles give one vpmaddwd to two rows (aff4_tile): the integer multipliers set the pace on
+ * current x86 cores, and this is 5 of them per 2 x 64 multiply-adds instead of 6.
  * 8-bit codes q are taken as (q - 128) + 128 (vpmaddubsw needs one unsigned operand, and u8 x s8 pairs of
  * full-range codes would saturate): |q - 128| times xq with the sign of q - 128, and the 128 goes into the
- * bias term. Each (r, t) has one accumulator and takes its chunks in order whatever the tile, so a token's
- * outputs are bitwise the same alone (decode) or with any others (prefill, batched decode): this is also
- * mlxc_qmatmul_rows_exact for these formats. */
+ * bias term. Each (r, t) has its own accumulator (4-bit: its own lanes of one) and takes its chunks in
+ * order whatever the tile, so a token's outputs are bitwise the same alone (decode) or with any others
+ * (prefill, batched decode): this is also mlxc_qmatmul_rows_exact for these formats. */
 #include "quant/qact_avx2.h"
 #include "core/sys.h"
 
@@ -25,40 +27,50 @@ enum {
 
 _Static_assert((int)TT <= (int)QACT_TOK, "tiles take at most the tokens of an activation view");
 
-/* One tile of R rows x T tokens of affine 4-bit codes. */
+/* One tile of 2 rows x T tokens of affine 4-bit codes (R = 1: the row twice, stored once). The two rows'
+ * pair sums go through one vpmaddwd: vphaddw adds each row's lanes two by two into its 8 block sums
+ * (|sum| <= 2 * 7620: no wrap), [r0 b0-3, r1 b0-3 | r0 b4-7, r1 b4-7], and the block multipliers are
+ * shuffled to match, so the int32 lanes are [r0 r0 r1 r1 | r0 r0 r1 r1]: each lane one row's, never both. */
 INLINE void aff4_tile(const uint8_t *w, int64_t row_bytes, const float *sf, int64_t groups, int64_t cols,
                       const int gs, const struct mlxc_qact_rows *X, const int R, const int T, float out[TR][TT])
 {
     const __m256i m4 = _mm256_set1_epi8(0x0F);
-    __m256 acc[TR][TT];
-    for (int r = 0; r < R; r++)
-        for (int t = 0; t < T; t++)
-            acc[r][t] = _mm256_setzero_ps();
+    /* qact's multipliers per chunk, [m0 m0 m1 m1 m2 m2 m3 m3 | m4 m4 .. m7 m7] -> [m0-m3 m0-m3 | m4-m7 m4-m7] */
+    const __m256i mperm = _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, 0, 1, 4, 5, 8, 9, 12, 13, 0, 1, 4, 5, 8, 9, 12,
+                                           13, 0, 1, 4, 5, 8, 9, 12, 13);
+    const uint8_t *w1 = R > 1 ? w + row_bytes : w;
+    const float *sf1 = R > 1 ? sf + groups : sf;
+    __m256 acc[TT];
+    for (int t = 0; t < T; t++)
+        acc[t] = _mm256_setzero_ps();
     for (int64_t c = 0; c < cols; c += 64) {
-        __m256i lo[TR], hi[TR];
-        __m256 sv[TR];
-        for (int r = 0; r < R; r++) {
-            const uint8_t *p = w + r * row_bytes + c / 2;
-            _mm_prefetch((const char *)(p + AHEAD_TILES * TR * row_bytes), _MM_HINT_T0);
-            __m256i b = c + 64 <= cols ? _mm256_loadu_si256((const __m256i *)p) : load_partial(p, (cols - c) / 2);
-            lo[r] = _mm256_and_si256(b, m4);
-            hi[r] = _mm256_and_si256(_mm256_srli_epi16(b, 4), m4);
-            sv[r] = chunk_scales(sf + r * groups, c / gs, gs);
-        }
+        const uint8_t *p0 = w + c / 2, *p1 = w1 + c / 2;
+        _mm_prefetch((const char *)(p0 + AHEAD_TILES * TR * row_bytes), _MM_HINT_T0);
+        _mm_prefetch((const char *)(p1 + AHEAD_TILES * TR * row_bytes), _MM_HINT_T0);
+        const int whole = c + 64 <= cols;
+        const __m256i b0 = whole ? _mm256_loadu_si256((const __m256i *)p0) : load_partial(p0, (cols - c) / 2);
+        const __m256i b1 = whole ? _mm256_loadu_si256((const __m256i *)p1) : load_partial(p1, (cols - c) / 2);
+        const __m256i lo0 = _mm256_and_si256(b0, m4), hi0 = _mm256_and_si256(_mm256_srli_epi16(b0, 4), m4);
+        const __m256i lo1 = _mm256_and_si256(b1, m4), hi1 = _mm256_and_si256(_mm256_srli_epi16(b1, 4), m4);
+        /* the scales in the same lanes, [r0 r0 r1 r1] per half (gs 32: each half its group) */
+        const __m256 sv = _mm256_blend_ps(chunk_scales(sf, c / gs, gs), chunk_scales(sf1, c / gs, gs), 0xCC);
         for (int t = 0; t < T; t++) {
-            __m256i xe = _mm256_loadu_si256((const __m256i *)(X->q[t] + c));
-            __m256i xo = _mm256_loadu_si256((const __m256i *)(X->q[t] + c + 32));
-            __m256i mv = _mm256_loadu_si256((const __m256i *)(X->m[t] + c / 4));
-            for (int r = 0; r < R; r++) {
-                /* u8 codes (<= 15) x s8: pair sums <= 2*15*127, the two added <= 7620: no s16 saturation */
-                __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo[r], xe), _mm256_maddubs_epi16(hi[r], xo));
-                acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(p, mv)), sv[r], acc[r][t]);
-            }
+            const __m256i xe = _mm256_loadu_si256((const __m256i *)(X->q[t] + c));
+            const __m256i xo = _mm256_loadu_si256((const __m256i *)(X->q[t] + c + 32));
+            const __m256i mv = _mm256_shuffle_epi8(_mm256_loadu_si256((const __m256i *)(X->m[t] + c / 4)), mperm);
+            /* u8 codes (<= 15) x s8: pair sums <= 2*15*127, the two added <= 7620 */
+            const __m256i q0 = _mm256_add_epi16(_mm256_maddubs_epi16(lo0, xe), _mm256_maddubs_epi16(hi0, xo));
+            const __m256i q1 = _mm256_add_epi16(_mm256_maddubs_epi16(lo1, xe), _mm256_maddubs_epi16(hi1, xo));
+            const __m256i s = _mm256_madd_epi16(_mm256_hadd_epi16(q0, q1), mv);
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), sv, acc[t]);
         }
     }
-    for (int r = 0; r < R; r++)
-        for (int t = 0; t < T; t++)
-            out[r][t] = hsum8(acc[r][t]);
+    for (int t = 0; t < T; t++) {
+        __m128 h = _mm_add_ps(_mm256_castps256_ps128(acc[t]), _mm256_extractf128_ps(acc[t], 1)); /* r0 r0 r1 r1 */
+        h = _mm_hadd_ps(h, h);                                                                  /* r0 r1 r0 r1 */
+        out[0][t] = _mm_cvtss_f32(h);
+        out[1][t] = _mm_cvtss_f32(_mm_movehdup_ps(h));
+    }
 }
 
 /* One tile of R rows x T tokens of affine 8-bit codes. */
