@@ -1,10 +1,10 @@
 /* The forward pass: embedding lookup, the shared block for every layer, final norm, output head. */
 #include "core/forward.h"
 
-#include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/blas.h"
 #include "core/ops.h"
 #include "core/rope.h"
 #include "core/sys.h"
@@ -70,7 +70,7 @@ int mlxc_state_init_rows(struct mlxc_state *s, const struct mlxc_model *m, int64
         mlxc_state_free(s);
         return mlxc_errf(e, MLXC_ENOMEM, "cannot start worker threads");
     }
-    openblas_set_num_threads(1); /* our pool splits the work; OpenBLAS runs inside each thread */
+    mlxc_blas_setup(); /* our pool splits the work; OpenBLAS runs inside each thread */
     return 0;
 }
 

@@ -11,7 +11,6 @@
 #include "core/sys.h"
 
 #define SGEMM_MIN_TOKENS 8  /* from this many tokens, float layers go through OpenBLAS */
-#define SGEMM_TILE_ROWS 64 /* rows of W converted to f32 per sgemm call (2 MB a thread at 8,192 columns) */
 #define DYNAMIC_MAX_TOKENS 4 /* up to this many tokens, rows are handed out in chunks (linear_run) */
 
 static const struct mlxc_tensor *need(const struct mlxc_weights *w, const char *name, struct mlxc_err *e)
@@ -206,18 +205,24 @@ struct linear_job {
     _Atomic int64_t next;  /* the next chunk's first row */
 };
 
-/* Many tokens with float weights: convert tiles of W rows to f32 and let OpenBLAS do the product. */
+/* Many tokens with float weights: convert tiles of W rows to f32 and let OpenBLAS do the product. The
+ * tiles are the MLXC_SGEMM_TILE-row stretches at multiples of MLXC_SGEMM_TILE (callers' ranges start at
+ * one), so an output element always comes from the same sgemm shape, whoever asks for which rows: with
+ * some OpenBLAS kernels (AVX2, AVX-512) the rounding depends on the product's width, and a grouped
+ * prefill (core/linear_group.c) must give each request what its own prefill gives. */
 static void forward_sgemm(const struct mlxc_linear *l, const float *x, int64_t T, float *y, int64_t r0, int64_t r1)
 {
-    if (l->kind == MLXC_W_F32) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)(r1 - r0), (int)l->cols, 1.0f, x,
-                    (int)l->cols, (const float *)l->w + r0 * l->cols, (int)l->cols, 0.0f, y + r0, (int)l->rows);
-        return;
-    }
-    float *tile = mlxc_alloc_aligned((size_t)SGEMM_TILE_ROWS * (size_t)l->cols * sizeof(float));
+    float *tile = l->kind == MLXC_W_F32 ? NULL : mlxc_alloc_aligned((size_t)MLXC_SGEMM_TILE * (size_t)l->cols * sizeof(float));
     const unsigned char *p = (const unsigned char *)l->w;
-    for (int64_t r = r0; r < r1; r += SGEMM_TILE_ROWS) {
-        int64_t nr = r1 - r < SGEMM_TILE_ROWS ? r1 - r : SGEMM_TILE_ROWS;
+    for (int64_t r = r0, next; r < r1; r = next) {
+        next = (r / MLXC_SGEMM_TILE + 1) * MLXC_SGEMM_TILE;
+        next = next < r1 ? next : r1;
+        const int64_t nr = next - r;
+        if (l->kind == MLXC_W_F32) {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)nr, (int)l->cols, 1.0f, x,
+                        (int)l->cols, (const float *)l->w + r * l->cols, (int)l->cols, 0.0f, y + r, (int)l->rows);
+            continue;
+        }
         if (!tile) { /* no memory for a tile: fall back to the row kernels */
             const struct mlxc_kernels *k = mlxc_kernels();
             (l->kind == MLXC_W_F16 ? k->matmul_f16 : k->matmul_bf16)(l->w, l->cols, x, T, y, l->rows, r, r + nr);
@@ -273,7 +278,7 @@ static void linear_task(void *ctx, int tid, int nth)
         return;
     }
     int64_t r0, r1;
-    mlxc_split_range(rows, tid, nth, 16, &r0, &r1);
+    mlxc_split_range(rows, tid, nth, MLXC_SGEMM_TILE, &r0, &r1); /* forward_sgemm's tiles */
     if (r0 < r1)
         linear_rows(j, r0, r1);
 }

@@ -12,6 +12,11 @@
 
 enum mlxc_wkind { MLXC_W_F32, MLXC_W_F16, MLXC_W_BF16, MLXC_W_QUANT };
 
+/* Float weights with many tokens go to OpenBLAS in stretches of this many rows at its multiples (rows
+ * converted to f32 per call: 2 MB a thread at 8,192 columns); row ranges handed to threads and to grouped
+ * prefill start at one. */
+enum { MLXC_SGEMM_TILE = 64 };
+
 struct mlxc_linear {
     enum mlxc_wkind kind;
     int64_t rows, cols;     /* out, in */

@@ -65,7 +65,7 @@ static void group_task(void *ctx, int tid, int nth)
     const struct group_job *j = ctx;
     const struct mlxc_linear *l = j->l;
     int64_t r0, r1;
-    mlxc_split_range(l->rows, tid, nth, 16, &r0, &r1);
+    mlxc_split_range(l->rows, tid, nth, MLXC_SGEMM_TILE, &r0, &r1);
     float *tmp = j->tmp + (size_t)tid * (size_t)(MLXC_GROUP_SHORT * TILE_MAX);
     for (int64_t a = r0; a < r1; a += j->tile) {
         int64_t nr = r1 - a < j->tile ? r1 - a : j->tile;
@@ -89,14 +89,15 @@ static void run_short(const struct mlxc_linear *l, const float *x, float *y, con
                       int n, float *scratch, struct mlxc_pool *pool)
 {
     const int nth = mlxc_pool_size(pool);
-    /* tiles of about TILE_BYTES, a multiple of 16 rows, and small enough that every thread gets some */
+    /* tiles of about TILE_BYTES, a multiple of MLXC_SGEMM_TILE rows (the float products' stretches: each
+     * row's result as in a product of the whole matrix), and small enough that every thread gets some */
     int64_t tile = TILE_BYTES / row_bytes(l);
     int64_t share = (l->rows + nth - 1) / nth;
     if (tile > share)
         tile = share;
     if (tile > TILE_MAX)
         tile = TILE_MAX;
-    tile = tile < 16 ? 16 : tile / 16 * 16;
+    tile = tile < MLXC_SGEMM_TILE ? MLXC_SGEMM_TILE : tile / MLXC_SGEMM_TILE * MLXC_SGEMM_TILE;
     struct group_job j = {l, x, y, T, off, n, tile, scratch};
     mlxc_pool_run(pool, group_task, &j);
 }
