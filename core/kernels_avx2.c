@@ -175,7 +175,8 @@ static float exp_sum(float *y, const float *x, int64_t n, float m)
     return (float)s;
 }
 
-/* 12 chains: enough to cover the FMA latency on both FMA ports (4 cycles x 2 on current x86 cores). */
+/* 12 chains: enough to cover the FMA latency on both FMA ports (4 cycles x 2 on current x86 cores).
+ * Written out: with an array of accumulators gcc keeps them in memory and measures the stores. */
 static float fma_probe(int64_t n)
 {
     const __m256 m = _mm256_set1_ps(0.999f), c = _mm256_set1_ps(0.001f);
