@@ -55,3 +55,13 @@ void mlxc_blas_setup(void)
 }
 
 const char *mlxc_blas_core(void) { return openblas_get_corename(); }
+
+int mlxc_blas_wide_fma(void)
+{
+    static const char *const avx512[] = {"SkylakeX", "Cooperlake", "Sapphirerapids"};
+    const char *name = openblas_get_corename();
+    for (size_t i = 0; i < sizeof avx512 / sizeof avx512[0]; i++)
+        if (name && strcasecmp(name, avx512[i]) == 0)
+            return 1;
+    return 0;
+}

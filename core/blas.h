@@ -7,6 +7,10 @@
  * the first SGEMM, from one thread. */
 void mlxc_blas_setup(void);
 
+/* 1 when OpenBLAS runs its AVX-512 kernels (SkylakeX, Cooperlake, Sapphirerapids): core/linear.c then
+ * prefills quantized weights through dequantized tiles and SGEMM. After mlxc_blas_setup. */
+int mlxc_blas_wide_fma(void);
+
 /* The OpenBLAS core type in use ("Haswell", "SkylakeX", ...). */
 const char *mlxc_blas_core(void);
 

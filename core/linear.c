@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/blas.h"
 #include "core/config.h"
 #include "core/half.h"
 #include "core/kernels.h"
@@ -225,11 +226,16 @@ static void forward_sgemm(const struct mlxc_linear *l, const float *x, int64_t T
         }
         if (!tile) { /* no memory for a tile: fall back to the row kernels */
             const struct mlxc_kernels *k = mlxc_kernels();
-            (l->kind == MLXC_W_F16 ? k->matmul_f16 : k->matmul_bf16)(l->w, l->cols, x, T, y, l->rows, r, r + nr);
+            if (l->kind == MLXC_W_QUANT)
+                mlxc_qmatmul_rows(&l->q, x, T, y, l->rows, r, r + nr);
+            else
+                (l->kind == MLXC_W_F16 ? k->matmul_f16 : k->matmul_bf16)(l->w, l->cols, x, T, y, l->rows, r, r + nr);
             continue;
         }
         const uint16_t *src = (const uint16_t *)(p + r * l->cols * 2);
-        if (l->kind == MLXC_W_F16)
+        if (l->kind == MLXC_W_QUANT)
+            mlxc_dequantize_rows(&l->q, r, nr, tile);
+        else if (l->kind == MLXC_W_F16)
             mlxc_f16_to_f32_row(src, tile, (size_t)(nr * l->cols));
         else
             mlxc_bf16_to_f32_row(src, tile, (size_t)(nr * l->cols));
@@ -239,11 +245,23 @@ static void forward_sgemm(const struct mlxc_linear *l, const float *x, int64_t T
     mlxc_free_aligned(tile);
 }
 
+/* Many tokens with quantized weights through dequantized tiles and OpenBLAS instead of the int8 kernels:
+ * where OpenBLAS runs its AVX-512 kernels (mlxc_blas_wide_fma). There the integer multiplies issue half
+ * as often as FMAs, and on the Llama-3.2-1B shape SGEMM on f32 tiles reached 48% of the FMA peak where
+ * the 4-bit kernels reach 27-45% and the 8-bit ones 24-31% (bench/results/llama1b_session4.txt). A
+ * fixed rule, not a timing: the same machine always computes the same numbers. */
+static int quant_sgemm(const struct linear_job *j)
+{
+    return j->l->kind == MLXC_W_QUANT && j->T >= SGEMM_MIN_TOKENS && !j->rowwise && mlxc_blas_wide_fma();
+}
+
 static void linear_rows(const struct linear_job *j, int64_t r0, int64_t r1)
 {
     const struct mlxc_linear *l = j->l;
     const struct mlxc_kernels *k = mlxc_kernels();
-    if (l->kind == MLXC_W_QUANT && j->prep)
+    if (quant_sgemm(j))
+        forward_sgemm(l, j->x, j->T, j->y, r0, r1);
+    else if (l->kind == MLXC_W_QUANT && j->prep)
         mlxc_qmatmul_prepared(&l->q, j->prep, j->x, j->T, j->y, l->rows, r0, r1, j->rowwise);
     else if (l->kind == MLXC_W_QUANT)
         (j->rowwise ? mlxc_qmatmul_rows_exact : mlxc_qmatmul_rows)(&l->q, j->x, j->T, j->y, l->rows, r0, r1);
@@ -292,7 +310,7 @@ static void linear_run(struct linear_job *j, struct mlxc_pool *pool)
 {
     const int nth = mlxc_pool_size(pool);
     const int few = j->T <= DYNAMIC_MAX_TOKENS;
-    if (nth > 1 && j->l->kind == MLXC_W_QUANT) {
+    if (nth > 1 && j->l->kind == MLXC_W_QUANT && !quant_sgemm(j)) {
         if (few) {
             j->prep = mlxc_qmatmul_prepare(&j->l->q, j->x, j->T);
         } else if ((j->prep = mlxc_qmatmul_prepare_alloc(&j->l->q, j->T))) {
