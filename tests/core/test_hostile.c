@@ -361,7 +361,13 @@ static void test_tokenizer_linear(void **state)
                 memcpy(buf + n, units[u], ul), n += ul;
             size_t ns = n / 8 / ul * ul;
             double ts = encode_seconds(t, buf, ns), tb = encode_seconds(t, buf, n);
-            /* the floor keeps timer resolution out of the ratio */
+            /* the floor keeps timer resolution out of the ratio; a ratio over the bound is measured twice
+             * more, keeping the fastest of each size (a shared machine can stall one run, not three) */
+            for (int again = 0; again < 2 && tb > 24 * (ts > 0.002 ? ts : 0.002); again++) {
+                double ts2 = encode_seconds(t, buf, ns), tb2 = encode_seconds(t, buf, n);
+                ts = ts2 < ts ? ts2 : ts;
+                tb = tb2 < tb ? tb2 : tb;
+            }
             if (tb > 24 * (ts > 0.002 ? ts : 0.002))
                 fail_msg("%s: '%s' x %zu bytes took %.3f s, x %zu bytes %.3f s: not linear", toks[k], units[u], n, tb,
                          ns, ts);
