@@ -14,16 +14,22 @@
 #include <stdlib.h>
 #include <strings.h>
 
-/* Core types whose SGEMM kernels use AVX2 or AVX-512 (OpenBLAS's names, any case). */
-static int wide_core(const char *name)
+/* OpenBLAS's core types (any case) whose SGEMM kernels use AVX-512, and those that use AVX2. */
+static const char *const avx512_cores[] = {"SkylakeX", "Cooperlake", "Sapphirerapids"};
+static const char *const avx2_cores[] = {"Haswell", "Zen", "Excavator"};
+
+static int core_in(const char *name, const char *const *list, size_t n)
 {
-    static const char *const wide[] = {"Haswell",  "Zen",        "SkylakeX",      "Cooperlake",
-                                       "Excavator", "Sapphirerapids"};
-    for (size_t i = 0; i < sizeof wide / sizeof wide[0]; i++)
-        if (name && strcasecmp(name, wide[i]) == 0)
+    for (size_t i = 0; i < n; i++)
+        if (name && strcasecmp(name, list[i]) == 0)
             return 1;
     return 0;
 }
+
+#define CORE_IN(name, list) core_in(name, list, sizeof list / sizeof list[0])
+
+/* Core types whose SGEMM kernels use AVX2 or AVX-512. */
+static int wide_core(const char *name) { return CORE_IN(name, avx512_cores) || CORE_IN(name, avx2_cores); }
 
 static void fix_core(void)
 {
@@ -56,12 +62,4 @@ void mlxc_blas_setup(void)
 
 const char *mlxc_blas_core(void) { return openblas_get_corename(); }
 
-int mlxc_blas_wide_fma(void)
-{
-    static const char *const avx512[] = {"SkylakeX", "Cooperlake", "Sapphirerapids"};
-    const char *name = openblas_get_corename();
-    for (size_t i = 0; i < sizeof avx512 / sizeof avx512[0]; i++)
-        if (name && strcasecmp(name, avx512[i]) == 0)
-            return 1;
-    return 0;
-}
+int mlxc_blas_wide_fma(void) { return CORE_IN(openblas_get_corename(), avx512_cores); }

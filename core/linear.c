@@ -203,6 +203,7 @@ struct linear_job {
     int64_t chunk;         /* > 0: rows handed out in chunks of this size to whichever thread is free */
     void *prep;            /* quantized weights: activations prepared once for all chunks, or NULL */
     int quantize;          /* the pass that prepares them, each thread a share of the tokens */
+    int quant_sgemm;       /* quantized weights through dequantized tiles and SGEMM (quant_sgemm) */
     _Atomic int64_t next;  /* the next chunk's first row */
 };
 
@@ -232,7 +233,7 @@ static void forward_sgemm(const struct mlxc_linear *l, const float *x, int64_t T
                 (l->kind == MLXC_W_F16 ? k->matmul_f16 : k->matmul_bf16)(l->w, l->cols, x, T, y, l->rows, r, r + nr);
             continue;
         }
-        const uint16_t *src = (const uint16_t *)(p + r * l->cols * 2);
+        const uint16_t *src = (const uint16_t *)(p + r * l->cols * 2); /* f16, bf16 */
         if (l->kind == MLXC_W_QUANT)
             mlxc_dequantize_rows(&l->q, r, nr, tile);
         else if (l->kind == MLXC_W_F16)
@@ -250,7 +251,7 @@ static void forward_sgemm(const struct mlxc_linear *l, const float *x, int64_t T
  * as often as FMAs, and on the Llama-3.2-1B shape SGEMM on f32 tiles reached 48% of the FMA peak where
  * the 4-bit kernels reach 27-45% and the 8-bit ones 24-31% (bench/results/llama1b_session4.txt). A
  * fixed rule, not a timing: the same machine always computes the same numbers. */
-static int quant_sgemm(const struct linear_job *j)
+static int quant_sgemm(const struct linear_job *j) /* once per product: linear_run keeps it in the job */
 {
     return j->l->kind == MLXC_W_QUANT && j->T >= SGEMM_MIN_TOKENS && !j->rowwise && mlxc_blas_wide_fma();
 }
@@ -259,7 +260,7 @@ static void linear_rows(const struct linear_job *j, int64_t r0, int64_t r1)
 {
     const struct mlxc_linear *l = j->l;
     const struct mlxc_kernels *k = mlxc_kernels();
-    if (quant_sgemm(j))
+    if (j->quant_sgemm)
         forward_sgemm(l, j->x, j->T, j->y, r0, r1);
     else if (l->kind == MLXC_W_QUANT && j->prep)
         mlxc_qmatmul_prepared(&l->q, j->prep, j->x, j->T, j->y, l->rows, r0, r1, j->rowwise);
@@ -310,7 +311,8 @@ static void linear_run(struct linear_job *j, struct mlxc_pool *pool)
 {
     const int nth = mlxc_pool_size(pool);
     const int few = j->T <= DYNAMIC_MAX_TOKENS;
-    if (nth > 1 && j->l->kind == MLXC_W_QUANT && !quant_sgemm(j)) {
+    j->quant_sgemm = quant_sgemm(j);
+    if (nth > 1 && j->l->kind == MLXC_W_QUANT && !j->quant_sgemm) {
         if (few) {
             j->prep = mlxc_qmatmul_prepare(&j->l->q, j->x, j->T);
         } else if ((j->prep = mlxc_qmatmul_prepare_alloc(&j->l->q, j->T))) {
