@@ -377,6 +377,22 @@ static void test_tokenizer_linear(void **state)
     free(buf);
 }
 
+/* Rewrites the saved cache file's metadata entry "key":"old... so that its value starts with repl
+ * instead (as many bytes as repl: the file keeps its length). */
+static void patch_metadata(const char *path, const char *key, const char *old, const char *repl)
+{
+    struct mlxc_err e = {0};
+    char pattern[64];
+    snprintf(pattern, sizeof pattern, "\"%s\":\"%s", key, old);
+    size_t n;
+    char *bytes = mlxc_read_file(path, 1 << 24, &n, &e), *at = bytes ? strstr(bytes + 8, pattern) : NULL;
+    assert_non_null(at);
+    memcpy(at + strlen(key) + 4, repl, strlen(repl));
+    FILE *f = fopen(path, "wb");
+    assert_true(f && fwrite(bytes, 1, n, f) == n && fclose(f) == 0);
+    free(bytes);
+}
+
 /* fuzz_prompt_cache (writing its seeds): saving a quantized rotating cache overran the name buffer
  * (19 names a layer, 14 allocated); every cache kind now saves and loads back */
 static void test_prompt_cache_kinds_round_trip(void **state)
@@ -410,26 +426,14 @@ static void test_prompt_cache_kinds_round_trip(void **state)
         assert_int_equal(back.layers[0].bits, c.layers[0].bits);
         assert_int_equal(back.layers[0].policy, c.layers[0].policy);
         if (k == 1) { /* the wrapped rotating cache with its write index moved into the kept prefix */
-            size_t n;
-            char *bytes = mlxc_read_file(path, 1 << 24, &n, &e), *idx = bytes ? strstr(bytes + 8, "\"0.0.3\":\"") : NULL;
-            assert_non_null(idx);
-            idx[9] = '1';
-            FILE *f = fopen(path, "wb");
-            assert_true(f && fwrite(bytes, 1, n, f) == n && fclose(f) == 0);
-            free(bytes);
+            patch_metadata(path, "0.0.3", "", "1");
             mlxc_kv_free(&back);
             assert_int_equal(mlxc_prompt_cache_load(path, m, &back, NULL, NULL, &e), MLXC_EFORMAT);
             assert_str_contains(e.msg, "inconsistent rotating cache state (6 slots, keep 4, max_size 6, offset 11, idx 1)");
             /* fuzz_prompt_cache: keep == max_size made the trim before a multi-token step move a negative
              * number of slots (mlxc never writes one: --max-kv-size must exceed the 4 kept positions) */
             assert_int_equal(mlxc_prompt_cache_save(path, &c, m, NULL, 0, &e), 0);
-            bytes = mlxc_read_file(path, 1 << 24, &n, &e);
-            char *keep = bytes ? strstr(bytes + 8, "\"0.0.0\":\"4\"") : NULL;
-            assert_non_null(keep);
-            keep[9] = '6';
-            f = fopen(path, "wb");
-            assert_true(f && fwrite(bytes, 1, n, f) == n && fclose(f) == 0);
-            free(bytes);
+            patch_metadata(path, "0.0.0", "4\"", "6");
             assert_int_equal(mlxc_prompt_cache_load(path, m, &back, NULL, NULL, &e), MLXC_EFORMAT);
             assert_str_contains(e.msg, "layer 0: inconsistent rotating cache state (keep 6, max_size 6)");
             /* fuzz_prompt_cache (16-core run): a buffer that has not wrapped (offset == slots) with its
@@ -444,25 +448,13 @@ static void test_prompt_cache_kinds_round_trip(void **state)
             }
             assert_int_equal(mlxc_prompt_cache_save(path, &young, m, NULL, 0, &e), 0);
             mlxc_kv_free(&young);
-            bytes = mlxc_read_file(path, 1 << 24, &n, &e);
-            idx = bytes ? strstr(bytes + 8, "\"0.0.3\":\"4\"") : NULL;
-            assert_non_null(idx);
-            idx[9] = '3';
-            f = fopen(path, "wb");
-            assert_true(f && fwrite(bytes, 1, n, f) == n && fclose(f) == 0);
-            free(bytes);
+            patch_metadata(path, "0.0.3", "4\"", "3");
             assert_int_equal(mlxc_prompt_cache_load(path, m, &back, NULL, NULL, &e), MLXC_EFORMAT);
             assert_str_contains(e.msg, "inconsistent rotating cache state (4 slots, keep 4, max_size 6, offset 4, idx 3)");
         }
         if (k == 2) { /* fuzz_prompt_cache (16-core run): a quantized layer with group size 0 was refused, but
                        * the cache freed on the way out sized that layer's arrays dividing by it (SIGFPE) */
-            size_t n;
-            char *bytes = mlxc_read_file(path, 1 << 24, &n, &e), *g = bytes ? strstr(bytes + 8, "\"0.0.1\":\"32\"") : NULL;
-            assert_non_null(g);
-            memcpy(g + 9, "00", 2);
-            FILE *f = fopen(path, "wb");
-            assert_true(f && fwrite(bytes, 1, n, f) == n && fclose(f) == 0);
-            free(bytes);
+            patch_metadata(path, "0.0.1", "32\"", "00");
             mlxc_kv_free(&back);
             assert_int_equal(mlxc_prompt_cache_load(path, m, &back, NULL, NULL, &e), MLXC_EINVAL);
             assert_str_contains(e.msg, "group size 0 is not supported");
