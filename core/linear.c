@@ -9,6 +9,7 @@
 #include "core/config.h"
 #include "core/half.h"
 #include "core/kernels.h"
+#include "core/matmul_amx.h"
 #include "core/sys.h"
 
 #define SGEMM_MIN_TOKENS 8  /* from this many tokens, float layers go through OpenBLAS */
@@ -204,6 +205,9 @@ struct linear_job {
     void *prep;            /* quantized weights: activations prepared once for all chunks, or NULL */
     int quantize;          /* the pass that prepares them, each thread a share of the tokens */
     int quant_sgemm;       /* quantized weights through dequantized tiles and SGEMM (quant_sgemm) */
+    int amx;               /* bf16 or quantized weights through AMX tiles (amx_path) */
+    uint32_t *xp;          /* amx: the activations in bf16 pairs (core/matmul_amx.h) */
+    int pack;              /* amx: the pass that packs them, each thread a share of the tokens */
     _Atomic int64_t next;  /* the next chunk's first row */
 };
 
@@ -256,10 +260,56 @@ static int quant_sgemm(const struct linear_job *j) /* once per product: linear_r
     return j->l->kind == MLXC_W_QUANT && j->T >= SGEMM_MIN_TOKENS && !j->rowwise && mlxc_blas_wide_fma();
 }
 
-static void linear_rows(const struct linear_job *j, int64_t r0, int64_t r1)
+/* Many tokens with bf16 or quantized weights on a CPU with AMX (mlxc_amx_usable): the activations are
+ * rounded to bf16 once per product, each MLXC_AMX_ROWS rows of weights to a bf16 panel (quantized ones
+ * dequantized first, in f32), the sums are f32. Where MLX itself computes in bf16 (bf16 and quantized
+ * models), this keeps f32 sums; f16 weights stay on SGEMM (bf16 has 3 mantissa bits fewer), f32 too.
+ * Each output depends only on its row and token (core/matmul_amx.c), whatever the row ranges or T. */
+static int amx_path(const struct linear_job *j)
+{
+#ifdef MLXC_HAVE_AMX
+    return (j->l->kind == MLXC_W_QUANT || j->l->kind == MLXC_W_BF16) && j->T >= SGEMM_MIN_TOKENS && !j->rowwise &&
+           mlxc_amx_usable();
+#else
+    (void)j;
+    return 0;
+#endif
+}
+
+/* Per-thread room for forward_amx: an f32 tile (quantized weights) and a bf16 panel of MLXC_AMX_ROWS rows. */
+struct amx_scratch {
+    float *tile;
+    uint16_t *panel;
+};
+
+#ifdef MLXC_HAVE_AMX
+static void forward_amx(const struct linear_job *j, const struct amx_scratch *s, int64_t r0, int64_t r1)
+{
+    const struct mlxc_linear *l = j->l;
+    for (int64_t r = r0; r < r1; r += MLXC_AMX_ROWS) {
+        const int64_t nr = r1 - r < MLXC_AMX_ROWS ? r1 - r : MLXC_AMX_ROWS;
+        if (l->kind == MLXC_W_BF16) {
+            mlxc_amx_pack_w_bf16((const uint16_t *)l->w + r * l->cols, nr, l->cols, s->panel);
+        } else {
+            mlxc_dequantize_rows(&l->q, r, nr, s->tile);
+            mlxc_amx_pack_w_f32(s->tile, nr, l->cols, s->panel);
+        }
+        mlxc_amx_rows(j->xp, j->T, l->cols, s->panel, nr, j->y + r, l->rows);
+    }
+}
+#endif
+
+static void linear_rows(const struct linear_job *j, const struct amx_scratch *s, int64_t r0, int64_t r1)
 {
     const struct mlxc_linear *l = j->l;
     const struct mlxc_kernels *k = mlxc_kernels();
+#ifdef MLXC_HAVE_AMX
+    if (j->amx && s)
+        forward_amx(j, s, r0, r1);
+    else
+#else
+    (void)s;
+#endif
     if (j->quant_sgemm)
         forward_sgemm(l, j->x, j->T, j->y, r0, r1);
     else if (l->kind == MLXC_W_QUANT && j->prep)
@@ -280,6 +330,19 @@ static void linear_rows(const struct linear_job *j, int64_t r0, int64_t r1)
                 j->y[t * l->rows + r] += l->bias[r];
 }
 
+/* forward_amx's room for one thread, or NULL without memory (the caller falls back to the other paths). */
+static struct amx_scratch *amx_scratch_alloc(const struct linear_job *j, struct amx_scratch *s)
+{
+    s->tile = j->l->kind == MLXC_W_QUANT ? mlxc_alloc_aligned((size_t)MLXC_AMX_ROWS * (size_t)j->l->cols * sizeof(float))
+                                         : NULL;
+    s->panel = mlxc_alloc_aligned(mlxc_amx_panel_elems(j->l->cols) * sizeof(uint16_t));
+    if (s->panel && (s->tile || j->l->kind != MLXC_W_QUANT))
+        return s;
+    mlxc_free_aligned(s->tile);
+    mlxc_free_aligned(s->panel);
+    return NULL;
+}
+
 static void linear_task(void *ctx, int tid, int nth)
 {
     struct linear_job *j = ctx;
@@ -290,29 +353,49 @@ static void linear_task(void *ctx, int tid, int nth)
         mlxc_qmatmul_prepare_tokens(j->prep, j->x, t0, t1);
         return;
     }
+#ifdef MLXC_HAVE_AMX
+    if (j->pack) {
+        int64_t b0, b1;
+        mlxc_split_range(mlxc_amx_tp(j->T) / 16, tid, nth, 1, &b0, &b1);
+        mlxc_amx_pack_x(j->x, j->T, j->l->cols, b0, b1, j->xp);
+        return;
+    }
+#endif
+    struct amx_scratch room, *s = j->amx ? amx_scratch_alloc(j, &room) : NULL;
     if (j->chunk > 0) {
         int64_t r0;
         while ((r0 = atomic_fetch_add_explicit(&j->next, j->chunk, memory_order_relaxed)) < rows)
-            linear_rows(j, r0, r0 + j->chunk < rows ? r0 + j->chunk : rows);
-        return;
+            linear_rows(j, s, r0, r0 + j->chunk < rows ? r0 + j->chunk : rows);
+    } else {
+        int64_t r0, r1;
+        mlxc_split_range(rows, tid, nth, MLXC_SGEMM_TILE, &r0, &r1); /* forward_sgemm's tiles */
+        if (r0 < r1)
+            linear_rows(j, s, r0, r1);
     }
-    int64_t r0, r1;
-    mlxc_split_range(rows, tid, nth, MLXC_SGEMM_TILE, &r0, &r1); /* forward_sgemm's tiles */
-    if (r0 < r1)
-        linear_rows(j, r0, r1);
+    if (s) {
+        mlxc_free_aligned(s->tile);
+        mlxc_free_aligned(s->panel);
+    }
 }
 
 /* Rows in chunks of about an eighth of a thread's share, taken by whichever thread is free, so that a
  * thread the system delays holds the others back by one chunk at most. Quantized weights: the
  * activations are prepared (quantized) once for all chunks, by the caller for few tokens (decode), by
- * every thread for a share of many (prefill). Float weights with many tokens, or activations the
- * kernels cannot prepare: one range per thread. */
+ * every thread for a share of many (prefill). AMX: the activations are packed once, by every thread for
+ * a share of the tokens, and the rows go in chunks of one panel. Float weights with many tokens, or
+ * activations the kernels cannot prepare: one range per thread. */
 static void linear_run(struct linear_job *j, struct mlxc_pool *pool)
 {
     const int nth = mlxc_pool_size(pool);
     const int few = j->T <= DYNAMIC_MAX_TOKENS;
-    j->quant_sgemm = quant_sgemm(j);
-    if (nth > 1 && j->l->kind == MLXC_W_QUANT && !j->quant_sgemm) {
+    j->amx = amx_path(j) && (j->xp = mlxc_alloc_aligned(mlxc_amx_x_words(j->T, j->l->cols) * sizeof(uint32_t)));
+    j->quant_sgemm = !j->amx && quant_sgemm(j);
+    if (j->amx) {
+        j->pack = 1;
+        mlxc_pool_run(pool, linear_task, j);
+        j->pack = 0;
+        j->chunk = MLXC_AMX_ROWS;
+    } else if (nth > 1 && j->l->kind == MLXC_W_QUANT && !j->quant_sgemm) {
         if (few) {
             j->prep = mlxc_qmatmul_prepare(&j->l->q, j->x, j->T);
         } else if ((j->prep = mlxc_qmatmul_prepare_alloc(&j->l->q, j->T))) {
@@ -329,6 +412,7 @@ static void linear_run(struct linear_job *j, struct mlxc_pool *pool)
     atomic_init(&j->next, 0);
     mlxc_pool_run(pool, linear_task, j);
     mlxc_qmatmul_release(j->prep);
+    mlxc_free_aligned(j->xp);
 }
 
 void mlxc_linear_forward(const struct mlxc_linear *l, const float *x, int64_t T, float *y, struct mlxc_pool *pool)

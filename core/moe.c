@@ -223,7 +223,8 @@ static void route(const struct mlxc_config *c, float *logits, int32_t *idx, floa
     }
 }
 
-void mlxc_moe_forward(const struct mlxc_config *c, const struct mlxc_moe *moe, struct mlxc_state *s, int64_t T,
+/* One chunk of T tokens: the router, then expert by expert over the rows routed to it. */
+static void moe_chunk(const struct mlxc_config *c, const struct mlxc_moe *moe, struct mlxc_state *s, int64_t T,
                       const float *in, float *out)
 {
     const int64_t E = c->n_experts, K = c->top_k, D = c->hidden_size, I = c->moe_intermediate;
@@ -255,4 +256,19 @@ void mlxc_moe_forward(const struct mlxc_config *c, const struct mlxc_moe *moe, s
                 o[d] += wt * y[d];
         }
     }
+}
+
+/* Grouped prefill (s->n_seg > 0) takes the segments one by one, each as its own prefill would: the
+ * products' paths and roundings depend on how many tokens reach an expert (core/linear.c), so the
+ * tokens of other sequences must not join them. */
+void mlxc_moe_forward(const struct mlxc_config *c, const struct mlxc_moe *moe, struct mlxc_state *s, int64_t T,
+                      const float *in, float *out)
+{
+    if (s->n_seg == 0) {
+        moe_chunk(c, moe, s, T, in, out);
+        return;
+    }
+    const int64_t D = c->hidden_size;
+    for (int64_t i = 0, r0 = 0; i < s->n_seg; r0 += s->seg_T[i], i++)
+        moe_chunk(c, moe, s, s->seg_T[i], in + r0 * D, out + r0 * D);
 }

@@ -1,0 +1,45 @@
+/* Products through Intel AMX tiles (Xeon Sapphire Rapids and later): y[t, r] = sum_k x[t, k] w[r, k]
+ * with x and w rounded to bf16 and the sums in f32 (TDPBF16PS), for prefill with bf16 or quantized
+ * weights (core/linear.c). One TDPBF16PS does 16 x 16 x 32 multiply-adds: on such a machine about ten
+ * times what AVX-512 FMAs do on f32.
+ *
+ * Layouts, with kp = cols rounded up to 32 (zeros past cols):
+ *   activations: blocks of 16 tokens, each kp/2 rows of 16 uint32, row i holding for every token the
+ *                bf16 pair (x[t, 2i], x[t, 2i+1]) (low, high half): a tile B of 32 k x 16 tokens is 16
+ *                consecutive rows. Tokens past T are zeros, up to a multiple of 32.
+ *   weights:     a panel of up to MLXC_AMX_ROWS rows, row-major bf16, kp per row, zero rows up to a
+ *                multiple of 32: a tile A of 16 rows x 32 k is read with stride kp. */
+#ifndef MLXC_MATMUL_AMX_H
+#define MLXC_MATMUL_AMX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum { MLXC_AMX_ROWS = 64 };
+
+/* 1 when the library has the AMX kernels, the CPU has AMX-BF16 and AVX512-BF16, the kernel lets this
+ * process use the tile registers (asked once), and $MLXC_ISA is unset (MLXC_ISA=avx2 or ref keeps to
+ * those kernels). Thread-safe. */
+int mlxc_amx_usable(void);
+
+static inline int64_t mlxc_amx_kp(int64_t cols) { return (cols + 31) / 32 * 32; }
+/* Tokens rounded up to a multiple of 32, and the activations' size in uint32 for T tokens. */
+static inline int64_t mlxc_amx_tp(int64_t T) { return (T + 31) / 32 * 32; }
+static inline size_t mlxc_amx_x_words(int64_t T, int64_t cols)
+{
+    return (size_t)mlxc_amx_tp(T) * (size_t)mlxc_amx_kp(cols) / 2;
+}
+/* A panel's size in uint16. */
+static inline size_t mlxc_amx_panel_elems(int64_t cols) { return (size_t)MLXC_AMX_ROWS * (size_t)mlxc_amx_kp(cols); }
+
+/* The token blocks [b0, b1) (16 tokens each, up to mlxc_amx_tp(T) / 16) of x (T, cols) into xp. */
+void mlxc_amx_pack_x(const float *x, int64_t T, int64_t cols, int64_t b0, int64_t b1, uint32_t *xp);
+/* n <= MLXC_AMX_ROWS rows of w (n, cols), f32 or bf16, into a panel. */
+void mlxc_amx_pack_w_f32(const float *w, int64_t n, int64_t cols, uint16_t *panel);
+void mlxc_amx_pack_w_bf16(const uint16_t *w, int64_t n, int64_t cols, uint16_t *panel);
+
+/* y[t * ldy + r] = sum_k x[t, k] panel[r, k] for t < T, r < n (the panel's rows). */
+void mlxc_amx_rows(const uint32_t *xp, int64_t T, int64_t cols, const uint16_t *panel, int64_t n, float *y,
+                   int64_t ldy);
+
+#endif
