@@ -1,0 +1,131 @@
+/* AMX bf16 products (core/matmul_amx.c) on a CPU that has them (skipped elsewhere):
+ *  - mlxc_amx_rows on shapes that are not multiples of the tiles (tokens, rows, columns), with f32 and
+ *    bf16 weight panels, against the product in double of the bf16-rounded inputs: only the f32 sums
+ *    differ, so the bound is f32's; outputs outside the rows and tokens asked for stay untouched;
+ *  - a bf16 linear's prefill (core/linear.c: packing shared by two threads, rows in panels, a bias)
+ *    against the same double product;
+ *  - a token's outputs are bitwise the same alone or among others (grouped prefill relies on it). */
+#include "tests/test_util.h"
+
+#include <math.h>
+
+#include "core/half.h"
+#include "core/linear.h"
+#include "core/matmul_amx.h"
+#include "core/sys.h"
+
+static float value(long i, int mod) { return (float)((int)(i * 7919 % mod) - mod / 2) / (float)mod; }
+static double bf(float f) { return mlxc_bf16_to_f32(mlxc_f32_to_bf16(f)); }
+
+/* y (T, ldy) against sum_k bf16(x[t, k]) bf16(w[r, k]) in double, within f32 rounding of the sums. */
+static void check_product(const float *x, const float *w, const float *bias, int64_t T, int64_t n, int64_t cols,
+                          const float *y, int64_t ldy, const char *what)
+{
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t r = 0; r < n; r++) {
+            double s = bias ? bias[r] : 0, mag = 0;
+            for (int64_t k = 0; k < cols; k++) {
+                s += bf(x[t * cols + k]) * bf(w[r * cols + k]);
+                mag += fabs(bf(x[t * cols + k]) * bf(w[r * cols + k]));
+            }
+            if (fabs(y[t * ldy + r] - s) > 2e-6 * mag + 1e-7)
+                fail_msg("%s (T %lld, rows %lld, cols %lld): y[%lld, %lld] = %.9g, the product is %.9g", what,
+                         (long long)T, (long long)n, (long long)cols, (long long)t, (long long)r, y[t * ldy + r], s);
+        }
+}
+
+static void test_rows_shapes(void **state)
+{
+    (void)state;
+    if (!mlxc_amx_usable())
+        skip();
+    static const int64_t shapes[][3] = {{37, 50, 300}, {1, 1, 1}, {32, 64, 64}, {9, 17, 31}, {70, 33, 1000}};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        const int64_t T = shapes[i][0], n = shapes[i][1], cols = shapes[i][2], ldy = n + 3;
+        float *x = malloc(sizeof(float) * T * cols), *w = malloc(sizeof(float) * n * cols);
+        float *y = malloc(sizeof(float) * T * ldy);
+        uint16_t *wb = malloc(sizeof(uint16_t) * n * cols), *panel = malloc(sizeof(uint16_t) * mlxc_amx_panel_elems(cols));
+        uint32_t *xp = malloc(sizeof(uint32_t) * mlxc_amx_x_words(T, cols));
+        for (int64_t k = 0; k < T * cols; k++)
+            x[k] = value(k, 401) * 3.0f;
+        for (int64_t k = 0; k < n * cols; k++)
+            w[k] = value(k + 17, 397) * 0.25f;
+        mlxc_f32_to_bf16_row(w, wb, (size_t)(n * cols));
+        mlxc_amx_pack_x(x, T, cols, 0, mlxc_amx_tp(T) / 16, xp);
+        for (int from_bf16 = 0; from_bf16 < 2; from_bf16++) {
+            for (int64_t k = 0; k < T * ldy; k++)
+                y[k] = -12345.0f;
+            if (from_bf16)
+                mlxc_amx_pack_w_bf16(wb, n, cols, panel);
+            else
+                mlxc_amx_pack_w_f32(w, n, cols, panel);
+            mlxc_amx_rows(xp, T, cols, panel, n, y, ldy);
+            check_product(x, w, NULL, T, n, cols, y, ldy, from_bf16 ? "bf16 panel" : "f32 panel");
+            for (int64_t t = 0; t < T; t++)
+                for (int64_t r = n; r < ldy; r++)
+                    assert_true(y[t * ldy + r] == -12345.0f);
+        }
+        free(x);
+        free(w);
+        free(y);
+        free(wb);
+        free(panel);
+        free(xp);
+    }
+}
+
+enum { LR = 200, LC = 328, LT = 45 }; /* rows past a multiple of the panel; tokens past a tile's */
+
+static void make_linear(struct mlxc_linear *l, uint16_t *wb, float *w, float *bias)
+{
+    for (int64_t k = 0; k < (int64_t)LR * LC; k++)
+        w[k] = value(k, 389) * 0.5f;
+    mlxc_f32_to_bf16_row(w, wb, (size_t)LR * LC);
+    for (int r = 0; r < LR; r++)
+        bias[r] = (float)(r % 5) - 2.0f;
+    *l = (struct mlxc_linear){.kind = MLXC_W_BF16, .rows = LR, .cols = LC, .w = wb, .bias = bias};
+}
+
+static void test_linear_bf16(void **state)
+{
+    (void)state;
+    if (!mlxc_amx_usable())
+        skip();
+    static uint16_t wb[LR * LC];
+    static float w[LR * LC], x[LT * LC], y[LT * LR], bias[LR];
+    struct mlxc_linear l;
+    make_linear(&l, wb, w, bias);
+    for (int64_t k = 0; k < (int64_t)LT * LC; k++)
+        x[k] = value(k + 5, 409);
+    struct mlxc_pool *pool = mlxc_pool_create(2);
+    mlxc_linear_forward(&l, x, LT, y, pool);
+    check_product(x, w, bias, LT, LR, LC, y, LR, "bf16 linear, 2 threads");
+    mlxc_pool_free(pool);
+}
+
+static void test_token_alone_or_not(void **state)
+{
+    (void)state;
+    if (!mlxc_amx_usable())
+        skip();
+    static uint16_t wb[LR * LC];
+    static float w[LR * LC], x[LT * LC], all[LT * LR], few[LT * LR], bias[LR];
+    struct mlxc_linear l;
+    make_linear(&l, wb, w, bias);
+    for (int64_t k = 0; k < (int64_t)LT * LC; k++)
+        x[k] = value(k + 11, 401);
+    mlxc_linear_forward(&l, x, LT, all, NULL);
+    enum { FROM = 30, N = 9 }; /* 9 tokens: still many enough for the AMX path */
+    mlxc_linear_forward(&l, x + FROM * LC, N, few, NULL);
+    assert_memory_equal(few, all + FROM * LR, sizeof(float) * N * LR);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rows_shapes),
+        cmocka_unit_test(test_linear_bf16),
+        cmocka_unit_test(test_token_alone_or_not),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
