@@ -152,7 +152,7 @@ static void mlp_block(const struct mlxc_model *m, int layer, struct mlxc_state *
             lin(s, &L->gate, in, T, s->gate);
             lin(s, &L->up, in, T, s->up);
         }
-        mlxc_gated_act(s->gate, s->up, T * I, c->act);
+        mlxc_gated_act_pool(s->gate, s->up, T * I, c->act, s->pool);
     }
     lin(s, &L->down, s->gate, T, s->proj);
 }

@@ -21,6 +21,9 @@ struct mlxc_kernels {
     float (*max)(const float *x, int64_t n);                        /* max x[i] (-inf for n = 0) */
     /* sum_i exp(x[i] - m), storing the terms into y unless y is NULL (y may be x) */
     float (*exp_sum)(float *y, const float *x, int64_t n, float m);
+    /* gate[i] = silu(gate[i]) * up[i], silu(g) = g / (1 + exp(-g)); each element alike wherever it lies
+     * (no separate tail path), so any split of the array gives the same values */
+    void (*swiglu)(float *gate, const float *up, int64_t n);
     /* The machine's f32 multiply-add rate as these kernels can use it (mlxc-bench's yardstick for
      * prefill): n rounds of FMA_PROBE_FLOPS / 2 independent multiply-adds; returns a value that depends
      * on all of them. */

@@ -149,6 +149,27 @@ static inline __m256 exp_neg(__m256 x)
     return _mm256_andnot_ps(under, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
 }
 
+/* silu(g) * u with e = e^-|g| (exp_neg's range): g / (1 + e^-g) is g / (1 + e) for g >= 0 and g e / (1 + e)
+ * for g < 0, where e^-g would overflow for large |g|. */
+static inline __m256 swiglu8(__m256 g, __m256 u)
+{
+    const __m256 e = exp_neg(_mm256_or_ps(g, _mm256_set1_ps(-0.0f))); /* -|g| */
+    const __m256 neg = _mm256_cmp_ps(g, _mm256_setzero_ps(), _CMP_LT_OQ);
+    const __m256 num = _mm256_blendv_ps(g, _mm256_mul_ps(g, e), neg);
+    return _mm256_mul_ps(_mm256_div_ps(num, _mm256_add_ps(_mm256_set1_ps(1.0f), e)), u);
+}
+
+static void swiglu(float *gate, const float *up, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(gate + i, swiglu8(_mm256_loadu_ps(gate + i), _mm256_loadu_ps(up + i)));
+    if (i < n) { /* the last 1..7 through the same arithmetic, masked */
+        const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n - i)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        _mm256_maskstore_ps(gate + i, m, swiglu8(_mm256_maskload_ps(gate + i, m), _mm256_maskload_ps(up + i, m)));
+    }
+}
+
 static float exp_sum(float *y, const float *x, int64_t n, float m)
 {
     const __m256 mv = _mm256_set1_ps(m);
@@ -210,6 +231,7 @@ const struct mlxc_kernels mlxc_kernels_avx2 = {
     .axpy = axpy,
     .max = max_f32,
     .exp_sum = exp_sum,
+    .swiglu = swiglu,
     .fma_probe = fma_probe,
     .att_scores = mlxc_att_scores_avx2,
     .att_values = mlxc_att_values_avx2,

@@ -85,6 +85,14 @@ static float exp_sum(float *y, const float *x, int64_t n, float m)
     return (float)s;
 }
 
+static void swiglu(float *gate, const float *up, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float g = gate[i];
+        gate[i] = g / (1.0f + expf(-g)) * up[i];
+    }
+}
+
 /* Element i of a row of dtype dt (F32, F16, BF16). */
 static float elem(const void *row, enum mlxc_dtype dt, int64_t i)
 {
@@ -154,6 +162,7 @@ const struct mlxc_kernels mlxc_kernels_ref = {
     .axpy = axpy,
     .max = max_f32,
     .exp_sum = exp_sum,
+    .swiglu = swiglu,
     .fma_probe = fma_probe,
     .att_scores = att_scores,
     .att_values = att_values,

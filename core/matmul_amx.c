@@ -39,43 +39,85 @@ static __m512i pairs32(const float *p, int64_t n)
     return (__m512i)_mm512_cvtne2ps_pbh(hi, lo); /* round to nearest even; the second operand is the low half */
 }
 
+/* r[j] (16 words each) becomes column j: word i of the result j is word j of r[i]. 32-bit then 64-bit
+ * unpacks leave lane L of u[4g + c] holding column 4L + c of rows 4g..4g+3; two rounds of 128-bit lane
+ * shuffles gather the four row groups of each column. */
+static void transpose16(__m512i r[16])
+{
+    __m512i t[16], u[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+    }
+    for (int g = 0; g < 16; g += 4) {
+        u[g] = _mm512_unpacklo_epi64(t[g], t[g + 2]);
+        u[g + 1] = _mm512_unpackhi_epi64(t[g], t[g + 2]);
+        u[g + 2] = _mm512_unpacklo_epi64(t[g + 1], t[g + 3]);
+        u[g + 3] = _mm512_unpackhi_epi64(t[g + 1], t[g + 3]);
+    }
+    for (int c = 0; c < 4; c++) {
+        const __m512i p = _mm512_shuffle_i32x4(u[c], u[4 + c], 0x88), q = _mm512_shuffle_i32x4(u[c], u[4 + c], 0xDD);
+        const __m512i p2 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0x88);
+        const __m512i q2 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0xDD);
+        r[c] = _mm512_shuffle_i32x4(p, p2, 0x88);      /* column c: lane 0 of each group */
+        r[8 + c] = _mm512_shuffle_i32x4(p, p2, 0xDD);  /* lane 2 */
+        r[4 + c] = _mm512_shuffle_i32x4(q, q2, 0x88);  /* lane 1 */
+        r[12 + c] = _mm512_shuffle_i32x4(q, q2, 0xDD); /* lane 3 */
+    }
+}
+
+/* Per block of 16 tokens and 32 k: each token's 16 pairs, transposed to 16 rows of 16 tokens. */
 void mlxc_amx_pack_x(const float *x, int64_t T, int64_t cols, int64_t b0, int64_t b1, uint32_t *xp)
 {
     const int64_t np = mlxc_amx_kp(cols) / 2;
     for (int64_t b = b0; b < b1; b++) {
         uint32_t *o = xp + b * np * 16;
-        for (int tt = 0; tt < 16; tt++) {
-            const int64_t t = b * 16 + tt;
-            for (int64_t i = 0; i < np; i += 16) {
-                uint32_t w[16];
-                if (t < T)
-                    _mm512_storeu_si512(w, pairs32(x + t * cols + 2 * i, cols - 2 * i));
-                else
-                    memset(w, 0, sizeof w);
-                for (int j = 0; j < 16; j++)
-                    o[(i + j) * 16 + tt] = w[j];
+        for (int64_t i = 0; i < np; i += 16) {
+            __m512i r[16];
+            for (int tt = 0; tt < 16; tt++) {
+                const int64_t t = b * 16 + tt;
+                r[tt] = t < T ? pairs32(x + t * cols + 2 * i, cols - 2 * i) : _mm512_setzero_si512();
             }
+            transpose16(r);
+            for (int j = 0; j < 16; j++)
+                _mm512_storeu_si512(o + (i + j) * 16, r[j]);
         }
     }
 }
 
+/* The panel in tiles: 16 rows x 32 k each, 1 KB, row blocks of 16 one after the other, each its kp / 32
+ * tiles in k order. The A tile (rb, ks) is at panel + (rb * kp / 32 + ks) * 512, rows 64 bytes apart. */
+static uint16_t *panel_at(uint16_t *panel, int64_t kp, int64_t r, int64_t k)
+{
+    return panel + ((r / 16) * (kp / 32) + k / 32) * 512 + (r % 16) * 32;
+}
+
+static void zero_rows(uint16_t *panel, int64_t kp, int64_t n)
+{
+    const int64_t np = (n + 31) / 32 * 32;
+    for (int64_t r = n; r < np; r++)
+        for (int64_t k = 0; k < kp; k += 32)
+            memset(panel_at(panel, kp, r, k), 0, 64);
+}
+
 void mlxc_amx_pack_w_f32(const float *w, int64_t n, int64_t cols, uint16_t *panel)
 {
-    const int64_t kp = mlxc_amx_kp(cols), np = (n + 31) / 32 * 32;
+    const int64_t kp = mlxc_amx_kp(cols);
     for (int64_t r = 0; r < n; r++)
         for (int64_t k = 0; k < kp; k += 32)
-            _mm512_storeu_si512(panel + r * kp + k, pairs32(w + r * cols + k, cols - k));
-    memset(panel + n * kp, 0, (size_t)((np - n) * kp) * sizeof *panel);
+            _mm512_storeu_si512(panel_at(panel, kp, r, k), pairs32(w + r * cols + k, cols - k));
+    zero_rows(panel, kp, n);
 }
 
 void mlxc_amx_pack_w_bf16(const uint16_t *w, int64_t n, int64_t cols, uint16_t *panel)
 {
-    const int64_t kp = mlxc_amx_kp(cols), np = (n + 31) / 32 * 32;
-    for (int64_t r = 0; r < n; r++) {
-        memcpy(panel + r * kp, w + r * cols, (size_t)cols * sizeof *w);
-        memset(panel + r * kp + cols, 0, (size_t)(kp - cols) * sizeof *w);
-    }
-    memset(panel + n * kp, 0, (size_t)((np - n) * kp) * sizeof *panel);
+    const int64_t kp = mlxc_amx_kp(cols);
+    for (int64_t r = 0; r < n; r++)
+        for (int64_t k = 0; k < kp; k += 32) {
+            const int64_t m = cols - k < 32 ? cols - k : 32;
+            _mm512_storeu_si512(panel_at(panel, kp, r, k), _mm512_maskz_loadu_epi16((__mmask32)(m == 32 ? ~0u : (1u << m) - 1), w + r * cols + k));
+        }
+    zero_rows(panel, kp, n);
 }
 
 /* C tile (16 rows x 16 tokens, rows r0.., tokens t0..) into y (T, ldy), the parts inside n rows and T. */
@@ -95,14 +137,14 @@ void mlxc_amx_rows(const uint32_t *xp, int64_t T, int64_t cols, const uint16_t *
     for (int64_t t = 0; t < tp; t += 32) {
         const uint32_t *b0 = xp + t / 16 * np * 16, *b1 = b0 + np * 16;
         for (int64_t r = 0; r < n; r += 32) {
-            const uint16_t *a0 = panel + r * kp, *a1 = a0 + 16 * kp;
+            const uint16_t *a0 = panel + r / 16 * (kp / 32) * 512, *a1 = a0 + kp / 32 * 512;
             _tile_zero(0);
             _tile_zero(1);
             _tile_zero(2);
             _tile_zero(3);
             for (int64_t k = 0; k < kp; k += 32) {
-                _tile_loadd(4, a0 + k, kp * 2);
-                _tile_loadd(5, a1 + k, kp * 2);
+                _tile_loadd(4, a0 + k * 16, 64);
+                _tile_loadd(5, a1 + k * 16, 64);
                 _tile_loadd(6, b0 + k / 2 * 16, 64);
                 _tile_loadd(7, b1 + k / 2 * 16, 64);
                 _tile_dpbf16ps(0, 4, 6);

@@ -247,7 +247,7 @@ static void moe_chunk(const struct mlxc_config *c, const struct mlxc_moe *moe, s
             continue; /* never read */
         lin(s, &moe->proj[MLXC_XP_GATE][x], s->moe_x, n, s->gate);
         lin(s, &moe->proj[MLXC_XP_UP][x], s->moe_x, n, s->up);
-        mlxc_gated_act(s->gate, s->up, n * I, c->act);
+        mlxc_gated_act_pool(s->gate, s->up, n * I, c->act, s->pool);
         lin(s, &moe->proj[MLXC_XP_DOWN][x], s->gate, n, s->moe_y);
         for (int64_t i = 0; i < n; i++) {
             float *o = out + (int64_t)s->moe_rows[i] * D;

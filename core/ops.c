@@ -4,6 +4,7 @@
 
 #include "core/config.h"
 #include "core/kernels.h"
+#include "core/pool.h"
 
 void mlxc_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps)
 {
@@ -75,12 +76,31 @@ void mlxc_softcap(float *x, int64_t n, float cap)
         x[i] = tanhf(x[i] / cap) * cap;
 }
 
-void mlxc_swiglu(float *gate, const float *up, int64_t n)
+void mlxc_swiglu(float *gate, const float *up, int64_t n) { mlxc_kernels()->swiglu(gate, up, n); }
+
+struct act_job {
+    float *gate;
+    const float *up;
+    int64_t n;
+    int act;
+};
+
+static void act_task(void *ctx, int tid, int nth)
 {
-    for (int64_t i = 0; i < n; i++) {
-        float g = gate[i];
-        gate[i] = g / (1.0f + expf(-g)) * up[i];
-    }
+    const struct act_job *j = ctx;
+    int64_t i0, i1;
+    mlxc_split_range(j->n, tid, nth, 64, &i0, &i1);
+    if (i0 < i1)
+        mlxc_gated_act(j->gate + i0, j->up + i0, i1 - i0, j->act);
+}
+
+void mlxc_gated_act_pool(float *gate, const float *up, int64_t n, int act, struct mlxc_pool *pool)
+{
+    struct act_job j = {gate, up, n, act};
+    if (n < (1 << 15)) /* a decode step: not worth waking the threads */
+        mlxc_gated_act(gate, up, n, act);
+    else
+        mlxc_pool_run(pool, act_task, &j);
 }
 
 void mlxc_softmax(float *x, int64_t n)

@@ -19,6 +19,10 @@ void mlxc_activate(float *x, int64_t n, int act);
 /* gate[i] = act(gate[i]) * up[i]; MLXC_ACT_SWIGLU_OAI: gpt-oss's clipped form (core/config.h) */
 void mlxc_gated_act(float *gate, const float *up, int64_t n, int act);
 
+/* The same split across the pool's threads (elementwise: the values do not depend on the split). */
+struct mlxc_pool;
+void mlxc_gated_act_pool(float *gate, const float *up, int64_t n, int act, struct mlxc_pool *pool);
+
 /* In place, x[i] = tanh(x[i] / cap) * cap (gemma2 softcapping). */
 void mlxc_softcap(float *x, int64_t n, float cap);
 
