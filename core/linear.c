@@ -15,6 +15,9 @@
 #define SGEMM_MIN_TOKENS 8  /* from this many tokens, float layers go through OpenBLAS */
 #define DYNAMIC_MAX_TOKENS 4 /* up to this many tokens, rows are handed out in chunks (linear_run) */
 
+/* mlxc_thread_scratch slots: f32 tiles of weight rows, AMX panels, AMX activations (the calling thread) */
+enum { SCRATCH_TILE, SCRATCH_PANEL, SCRATCH_ACT };
+
 static const struct mlxc_tensor *need(const struct mlxc_weights *w, const char *name, struct mlxc_err *e)
 {
     const struct mlxc_tensor *t = mlxc_weights_get(w, name);
@@ -218,7 +221,7 @@ struct linear_job {
  * prefill (core/linear_group.c) must give each request what its own prefill gives. */
 static void forward_sgemm(const struct mlxc_linear *l, const float *x, int64_t T, float *y, int64_t r0, int64_t r1)
 {
-    float *tile = l->kind == MLXC_W_F32 ? NULL : mlxc_alloc_aligned((size_t)MLXC_SGEMM_TILE * (size_t)l->cols * sizeof(float));
+    float *tile = l->kind == MLXC_W_F32 ? NULL : mlxc_thread_scratch(SCRATCH_TILE, (size_t)MLXC_SGEMM_TILE * (size_t)l->cols * sizeof(float));
     const unsigned char *p = (const unsigned char *)l->w;
     for (int64_t r = r0, next; r < r1; r = next) {
         next = (r / MLXC_SGEMM_TILE + 1) * MLXC_SGEMM_TILE;
@@ -247,7 +250,6 @@ static void forward_sgemm(const struct mlxc_linear *l, const float *x, int64_t T
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)nr, (int)l->cols, 1.0f, x, (int)l->cols,
                     tile, (int)l->cols, 0.0f, y + r, (int)l->rows);
     }
-    mlxc_free_aligned(tile);
 }
 
 /* Many tokens with quantized weights through dequantized tiles and OpenBLAS instead of the int8 kernels:
@@ -330,17 +332,14 @@ static void linear_rows(const struct linear_job *j, const struct amx_scratch *s,
                 j->y[t * l->rows + r] += l->bias[r];
 }
 
-/* forward_amx's room for one thread, or NULL without memory (the caller falls back to the other paths). */
-static struct amx_scratch *amx_scratch_alloc(const struct linear_job *j, struct amx_scratch *s)
+/* forward_amx's room for this thread, or NULL without memory (the caller falls back to the other paths). */
+static struct amx_scratch *amx_scratch_get(const struct linear_job *j, struct amx_scratch *s)
 {
-    s->tile = j->l->kind == MLXC_W_QUANT ? mlxc_alloc_aligned((size_t)MLXC_AMX_ROWS * (size_t)j->l->cols * sizeof(float))
-                                         : NULL;
-    s->panel = mlxc_alloc_aligned(mlxc_amx_panel_elems(j->l->cols) * sizeof(uint16_t));
-    if (s->panel && (s->tile || j->l->kind != MLXC_W_QUANT))
-        return s;
-    mlxc_free_aligned(s->tile);
-    mlxc_free_aligned(s->panel);
-    return NULL;
+    s->tile = j->l->kind == MLXC_W_QUANT
+                  ? mlxc_thread_scratch(SCRATCH_TILE, (size_t)MLXC_AMX_ROWS * (size_t)j->l->cols * sizeof(float))
+                  : NULL;
+    s->panel = mlxc_thread_scratch(SCRATCH_PANEL, mlxc_amx_panel_elems(j->l->cols) * sizeof(uint16_t));
+    return s->panel && (s->tile || j->l->kind != MLXC_W_QUANT) ? s : NULL;
 }
 
 static void linear_task(void *ctx, int tid, int nth)
@@ -361,7 +360,7 @@ static void linear_task(void *ctx, int tid, int nth)
         return;
     }
 #endif
-    struct amx_scratch room, *s = j->amx ? amx_scratch_alloc(j, &room) : NULL;
+    struct amx_scratch room, *s = j->amx ? amx_scratch_get(j, &room) : NULL;
     if (j->chunk > 0) {
         int64_t r0;
         while ((r0 = atomic_fetch_add_explicit(&j->next, j->chunk, memory_order_relaxed)) < rows)
@@ -371,10 +370,6 @@ static void linear_task(void *ctx, int tid, int nth)
         mlxc_split_range(rows, tid, nth, MLXC_SGEMM_TILE, &r0, &r1); /* forward_sgemm's tiles */
         if (r0 < r1)
             linear_rows(j, s, r0, r1);
-    }
-    if (s) {
-        mlxc_free_aligned(s->tile);
-        mlxc_free_aligned(s->panel);
     }
 }
 
@@ -388,7 +383,7 @@ static void linear_run(struct linear_job *j, struct mlxc_pool *pool)
 {
     const int nth = mlxc_pool_size(pool);
     const int few = j->T <= DYNAMIC_MAX_TOKENS;
-    j->amx = amx_path(j) && (j->xp = mlxc_alloc_aligned(mlxc_amx_x_words(j->T, j->l->cols) * sizeof(uint32_t)));
+    j->amx = amx_path(j) && (j->xp = mlxc_thread_scratch(SCRATCH_ACT, mlxc_amx_x_words(j->T, j->l->cols) * sizeof(uint32_t)));
     j->quant_sgemm = !j->amx && quant_sgemm(j);
     if (j->amx) {
         j->pack = 1;
@@ -412,7 +407,6 @@ static void linear_run(struct linear_job *j, struct mlxc_pool *pool)
     atomic_init(&j->next, 0);
     mlxc_pool_run(pool, linear_task, j);
     mlxc_qmatmul_release(j->prep);
-    mlxc_free_aligned(j->xp);
 }
 
 void mlxc_linear_forward(const struct mlxc_linear *l, const float *x, int64_t T, float *y, struct mlxc_pool *pool)

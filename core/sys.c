@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,44 @@ void *mlxc_alloc_aligned(size_t nbytes)
 }
 
 void mlxc_free_aligned(void *p) { free(p); }
+
+struct scratch {
+    void *p[MLXC_SCRATCH_SLOTS];
+    size_t n[MLXC_SCRATCH_SLOTS];
+};
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_free(void *v)
+{
+    struct scratch *s = v;
+    for (int i = 0; i < MLXC_SCRATCH_SLOTS; i++)
+        free(s->p[i]);
+    free(s);
+}
+
+static void scratch_key_make(void) { (void)pthread_key_create(&scratch_key, scratch_free); }
+
+void *mlxc_thread_scratch(int slot, size_t nbytes)
+{
+    pthread_once(&scratch_once, scratch_key_make);
+    struct scratch *s = pthread_getspecific(scratch_key);
+    if (!s) {
+        if (!(s = calloc(1, sizeof *s)) || pthread_setspecific(scratch_key, s) != 0) {
+            free(s);
+            return NULL;
+        }
+    }
+    if (s->n[slot] < nbytes) {
+        free(s->p[slot]);
+        s->n[slot] = 0;
+        if (!(s->p[slot] = mlxc_alloc_aligned(nbytes)))
+            return NULL;
+        s->n[slot] = nbytes;
+    }
+    return s->p[slot];
+}
 
 int mlxc_mul_size(size_t a, size_t b, size_t *out)
 {
