@@ -263,7 +263,7 @@ static int quant_sgemm(const struct linear_job *j) /* once per product: linear_r
 }
 
 /* Many tokens with bf16 or quantized weights on a CPU with AMX (mlxc_amx_usable): the activations are
- * rounded to bf16 once per product, each MLXC_AMX_ROWS rows of weights to a bf16 panel (quantized ones
+ * rounded to bf16 once per product, each panel of weight rows to bf16 (quantized ones
  * dequantized first, in f32), the sums are f32. Where MLX itself computes in bf16 (bf16 and quantized
  * models), this keeps f32 sums; f16 weights stay on SGEMM (bf16 has 3 mantissa bits fewer), f32 too.
  * Each output depends only on its row and token (core/matmul_amx.c), whatever the row ranges or T. */
@@ -278,7 +278,7 @@ static int amx_path(const struct linear_job *j)
 #endif
 }
 
-/* Per-thread room for forward_amx: an f32 tile (quantized weights) and a bf16 panel of MLXC_AMX_ROWS rows. */
+/* Per-thread room for forward_amx: 16 rows in f32 (quantized weights) and a bf16 panel. */
 struct amx_scratch {
     float *tile;
     uint16_t *panel;
@@ -290,12 +290,15 @@ static void forward_amx(const struct linear_job *j, const struct amx_scratch *s,
     const struct mlxc_linear *l = j->l;
     for (int64_t r = r0; r < r1; r += MLXC_AMX_ROWS) {
         const int64_t nr = r1 - r < MLXC_AMX_ROWS ? r1 - r : MLXC_AMX_ROWS;
-        if (l->kind == MLXC_W_BF16) {
-            mlxc_amx_pack_w_bf16((const uint16_t *)l->w + r * l->cols, nr, l->cols, s->panel);
-        } else {
-            mlxc_dequantize_rows(&l->q, r, nr, s->tile);
-            mlxc_amx_pack_w_f32(s->tile, nr, l->cols, s->panel);
-        }
+        if (l->kind == MLXC_W_BF16)
+            mlxc_amx_pack_w_bf16((const uint16_t *)l->w + r * l->cols, 0, nr, l->cols, s->panel);
+        else /* 16 rows at a time: the f32 rows are still in L2 when packed */
+            for (int64_t i = 0; i < nr; i += 16) {
+                const int64_t m = nr - i < 16 ? nr - i : 16;
+                mlxc_dequantize_rows(&l->q, r + i, m, s->tile);
+                mlxc_amx_pack_w_f32(s->tile, i, m, l->cols, s->panel);
+            }
+        mlxc_amx_pad_rows(s->panel, nr, l->cols);
         mlxc_amx_rows(j->xp, j->T, l->cols, s->panel, nr, j->y + r, l->rows);
     }
 }
@@ -336,7 +339,7 @@ static void linear_rows(const struct linear_job *j, const struct amx_scratch *s,
 static struct amx_scratch *amx_scratch_get(const struct linear_job *j, struct amx_scratch *s)
 {
     s->tile = j->l->kind == MLXC_W_QUANT
-                  ? mlxc_thread_scratch(SCRATCH_TILE, (size_t)MLXC_AMX_ROWS * (size_t)j->l->cols * sizeof(float))
+                  ? mlxc_thread_scratch(SCRATCH_TILE, (size_t)16 * (size_t)j->l->cols * sizeof(float))
                   : NULL;
     s->panel = mlxc_thread_scratch(SCRATCH_PANEL, mlxc_amx_panel_elems(j->l->cols) * sizeof(uint16_t));
     return s->panel && (s->tile || j->l->kind != MLXC_W_QUANT) ? s : NULL;

@@ -92,32 +92,31 @@ static uint16_t *panel_at(uint16_t *panel, int64_t kp, int64_t r, int64_t k)
     return panel + ((r / 16) * (kp / 32) + k / 32) * 512 + (r % 16) * 32;
 }
 
-static void zero_rows(uint16_t *panel, int64_t kp, int64_t n)
+void mlxc_amx_pad_rows(uint16_t *panel, int64_t n, int64_t cols)
 {
-    const int64_t np = (n + 31) / 32 * 32;
+    const int64_t kp = mlxc_amx_kp(cols), np = (n + 31) / 32 * 32;
     for (int64_t r = n; r < np; r++)
         for (int64_t k = 0; k < kp; k += 32)
             memset(panel_at(panel, kp, r, k), 0, 64);
 }
 
-void mlxc_amx_pack_w_f32(const float *w, int64_t n, int64_t cols, uint16_t *panel)
+void mlxc_amx_pack_w_f32(const float *w, int64_t r0, int64_t n, int64_t cols, uint16_t *panel)
 {
     const int64_t kp = mlxc_amx_kp(cols);
     for (int64_t r = 0; r < n; r++)
         for (int64_t k = 0; k < kp; k += 32)
-            _mm512_storeu_si512(panel_at(panel, kp, r, k), pairs32(w + r * cols + k, cols - k));
-    zero_rows(panel, kp, n);
+            _mm512_storeu_si512(panel_at(panel, kp, r0 + r, k), pairs32(w + r * cols + k, cols - k));
 }
 
-void mlxc_amx_pack_w_bf16(const uint16_t *w, int64_t n, int64_t cols, uint16_t *panel)
+void mlxc_amx_pack_w_bf16(const uint16_t *w, int64_t r0, int64_t n, int64_t cols, uint16_t *panel)
 {
     const int64_t kp = mlxc_amx_kp(cols);
     for (int64_t r = 0; r < n; r++)
         for (int64_t k = 0; k < kp; k += 32) {
             const int64_t m = cols - k < 32 ? cols - k : 32;
-            _mm512_storeu_si512(panel_at(panel, kp, r, k), _mm512_maskz_loadu_epi16((__mmask32)(m == 32 ? ~0u : (1u << m) - 1), w + r * cols + k));
+            const __mmask32 mask = m == 32 ? ~0u : (1u << m) - 1;
+            _mm512_storeu_si512(panel_at(panel, kp, r0 + r, k), _mm512_maskz_loadu_epi16(mask, w + r * cols + k));
         }
-    zero_rows(panel, kp, n);
 }
 
 /* C tile (16 rows x 16 tokens, rows r0.., tokens t0..) into y (T, ldy), the parts inside n rows and T. */

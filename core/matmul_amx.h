@@ -7,14 +7,16 @@
  *   activations: blocks of 16 tokens, each kp/2 rows of 16 uint32, row i holding for every token the
  *                bf16 pair (x[t, 2i], x[t, 2i+1]) (low, high half): a tile B of 32 k x 16 tokens is 16
  *                consecutive rows. Tokens past T are zeros, up to a multiple of 32.
- *   weights:     a panel of up to MLXC_AMX_ROWS rows, row-major bf16, kp per row, zero rows up to a
- *                multiple of 32: a tile A of 16 rows x 32 k is read with stride kp. */
+ *   weights:     a panel of up to MLXC_AMX_ROWS rows in bf16, tile by tile (matmul_amx.c),
+ *                zero rows up to a multiple of 32. */
 #ifndef MLXC_MATMUL_AMX_H
 #define MLXC_MATMUL_AMX_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+/* Rows per panel. Taller ones read the activations fewer times, but 256 rows were no faster end to end
+ * (Llama-3.2-1B shape, pp512, on the lent Xeon: 248-277 tok/s against 268-294 with 64). */
 enum { MLXC_AMX_ROWS = 64 };
 
 /* 1 when the library has the AMX kernels, the CPU has AMX-BF16 and AVX512-BF16, the kernel lets this
@@ -34,9 +36,12 @@ static inline size_t mlxc_amx_panel_elems(int64_t cols) { return (size_t)MLXC_AM
 
 /* The token blocks [b0, b1) (16 tokens each, up to mlxc_amx_tp(T) / 16) of x (T, cols) into xp. */
 void mlxc_amx_pack_x(const float *x, int64_t T, int64_t cols, int64_t b0, int64_t b1, uint32_t *xp);
-/* n <= MLXC_AMX_ROWS rows of w (n, cols), f32 or bf16, into a panel. */
-void mlxc_amx_pack_w_f32(const float *w, int64_t n, int64_t cols, uint16_t *panel);
-void mlxc_amx_pack_w_bf16(const uint16_t *w, int64_t n, int64_t cols, uint16_t *panel);
+/* The n rows of w (n, cols), f32 or bf16, into rows r0 .. r0 + n - 1 of a panel (r0 a multiple of 16,
+ * r0 + n <= MLXC_AMX_ROWS); then mlxc_amx_pad_rows with the panel's row count zeroes the rows up to a
+ * multiple of 32. */
+void mlxc_amx_pack_w_f32(const float *w, int64_t r0, int64_t n, int64_t cols, uint16_t *panel);
+void mlxc_amx_pack_w_bf16(const uint16_t *w, int64_t r0, int64_t n, int64_t cols, uint16_t *panel);
+void mlxc_amx_pad_rows(uint16_t *panel, int64_t n, int64_t cols);
 
 /* y[t * ldy + r] = sum_k x[t, k] panel[r, k] for t < T, r < n (the panel's rows). */
 void mlxc_amx_rows(const uint32_t *xp, int64_t T, int64_t cols, const uint16_t *panel, int64_t n, float *y,

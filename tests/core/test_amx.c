@@ -55,10 +55,14 @@ static void test_rows_shapes(void **state)
         for (int from_bf16 = 0; from_bf16 < 2; from_bf16++) {
             for (int64_t k = 0; k < T * ldy; k++)
                 y[k] = -12345.0f;
-            if (from_bf16)
-                mlxc_amx_pack_w_bf16(wb, n, cols, panel);
-            else
-                mlxc_amx_pack_w_f32(w, n, cols, panel);
+            if (from_bf16) {
+                mlxc_amx_pack_w_bf16(wb, 0, n, cols, panel);
+            } else { /* in two calls where n > 16, as core/linear.c packs dequantized rows */
+                const int64_t h = n > 16 ? 16 : n;
+                mlxc_amx_pack_w_f32(w, 0, h, cols, panel);
+                mlxc_amx_pack_w_f32(w + h * cols, h, n - h, cols, panel);
+            }
+            mlxc_amx_pad_rows(panel, n, cols);
             mlxc_amx_rows(xp, T, cols, panel, n, y, ldy);
             check_product(x, w, NULL, T, n, cols, y, ldy, from_bf16 ? "bf16 panel" : "f32 panel");
             for (int64_t t = 0; t < T; t++)
@@ -74,7 +78,7 @@ static void test_rows_shapes(void **state)
     }
 }
 
-enum { LR = 200, LC = 328, LT = 45 }; /* rows past a multiple of the panel; tokens past a tile's */
+enum { LR = 600, LC = 328, LT = 45 }; /* panels of 64 rows, the last partial; tokens past a tile's */
 
 static void make_linear(struct mlxc_linear *l, uint16_t *wb, float *w, float *bias)
 {
