@@ -412,6 +412,16 @@ static void linear_run(struct linear_job *j, struct mlxc_pool *pool)
     mlxc_qmatmul_release(j->prep);
 }
 
+const char *mlxc_linear_prefill_kernel(const struct mlxc_linear *l)
+{
+    const struct linear_job j = {.l = l, .T = SGEMM_MIN_TOKENS};
+    if (amx_path(&j))
+        return "amx-bf16";
+    if (l->kind != MLXC_W_QUANT || quant_sgemm(&j))
+        return "sgemm";
+    return strcmp(mlxc_quant_isa(), "ref") == 0 ? "int8-ref" : "int8-avx2";
+}
+
 void mlxc_linear_forward(const struct mlxc_linear *l, const float *x, int64_t T, float *y, struct mlxc_pool *pool)
 {
     struct linear_job j = {.l = l, .x = x, .T = T, .y = y};

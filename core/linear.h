@@ -42,6 +42,11 @@ void mlxc_linear_forward(const struct mlxc_linear *l, const float *x, int64_t T,
 void mlxc_linear_forward_rowwise(const struct mlxc_linear *l, const float *x, int64_t T, float *y,
                                  struct mlxc_pool *pool);
 
+/* Which kernels take l's products with many tokens (prefill) on this machine: "amx-bf16" (AMX tiles),
+ * "sgemm" (OpenBLAS on f32 tiles), or "int8-avx2" / "int8-ref" (quantized weights, int8 activations).
+ * After mlxc_blas_setup (a model open does it). */
+const char *mlxc_linear_prefill_kernel(const struct mlxc_linear *l);
+
 /* Row `row` of W (an embedding lookup) as f32 into out (cols). */
 void mlxc_linear_row(const struct mlxc_linear *l, int64_t row, float *out);
 

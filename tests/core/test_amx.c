@@ -101,6 +101,7 @@ static void test_linear_bf16(void **state)
     make_linear(&l, wb, w, bias);
     for (int64_t k = 0; k < (int64_t)LT * LC; k++)
         x[k] = value(k + 5, 409);
+    assert_string_equal(mlxc_linear_prefill_kernel(&l), "amx-bf16");
     struct mlxc_pool *pool = mlxc_pool_create(2);
     mlxc_linear_forward(&l, x, LT, y, pool);
     check_product(x, w, bias, LT, LR, LC, y, LR, "bf16 linear, 2 threads");

@@ -1,8 +1,9 @@
 /* OpenBLAS set-up (core/blas.c): after mlxc_blas_setup, a CPU with AVX2 and FMA runs OpenBLAS kernels that
  * use them whenever the library can be told to (its DYNAMIC_ARCH entry points exist and the user did not
  * choose a core), and SGEMM still computes the product: checked against a plain triple loop in double.
- * Then prefill-sized products of quantized linears (through dequantized tiles and SGEMM where OpenBLAS
- * runs AVX-512 kernels, the int8 kernels elsewhere) against the dequantized weights times x in double. */
+ * Then prefill-sized products of quantized linears (through AMX tiles where the CPU has them, else through
+ * dequantized tiles and SGEMM where OpenBLAS runs AVX-512 kernels, the int8 kernels elsewhere) against the
+ * dequantized weights times x in double. */
 #include "tests/test_util.h"
 
 #include <cblas.h>
@@ -72,10 +73,10 @@ static void check_quant(const struct mlxc_linear *l, struct mlxc_pool *pool, con
                 s += (double)w[k] * x[t * QC + k];
                 mag += fabs((double)w[k] * x[t * QC + k]);
             }
-            /* int8 activations: about 1/254 of each block's largest |x| per element */
+            /* int8 activations: about 1/254 of each block's largest |x| per element (bf16 ones on AMX: 1/256) */
             if (fabs(y[t * QR + r] - s) > 1e-2 * mag + 1e-5)
                 fail_msg("%s (%s): y[%d, %d] = %g, the product is %g", what,
-                         mlxc_blas_wide_fma() ? "sgemm" : "int8", t, r, y[t * QR + r], s);
+                         mlxc_linear_prefill_kernel(l), t, r, y[t * QR + r], s);
         }
     }
     free(x);
