@@ -65,6 +65,11 @@ int mlxc_threads_default(void)
     const char *env = getenv("MLXC_THREADS");
     if (env && atoi(env) > 0)
         return atoi(env);
+    /* the CPUs this process may run on (taskset, container cpusets), not all the machine has: more
+     * threads than CPUs take turns and every product waits for the slowest */
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set);
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (int)n : 1;
 }

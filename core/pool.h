@@ -17,7 +17,8 @@ int mlxc_pool_size(const struct mlxc_pool *p);
  * A NULL pool runs fn(ctx, 0, 1). */
 void mlxc_pool_run(struct mlxc_pool *p, void (*fn)(void *ctx, int tid, int nthreads), void *ctx);
 
-/* $MLXC_THREADS if set to a positive number, else the number of online CPUs. */
+/* $MLXC_THREADS if set to a positive number, else the CPUs this process may run on (its affinity mask:
+ * taskset, container cpusets), else the number of online CPUs. */
 int mlxc_threads_default(void);
 
 /* The slice [*begin, *end) of n items that thread tid of nth gets, in multiples of `align` items. */

@@ -3,6 +3,8 @@
  * failure. */
 #include "tests/test_util.h"
 
+#include <sched.h>
+
 #include <math.h>
 
 #include "core/half.h"
@@ -263,6 +265,30 @@ static void test_pool_and_split(void **state)
     assert_true(b == e);
 }
 
+/* The default thread count follows the CPUs the process may use (as taskset sets them), not the machine's:
+ * pinned to one CPU it is 1; MLXC_THREADS still wins. */
+static void test_threads_follow_affinity(void **state)
+{
+    (void)state;
+    cpu_set_t saved, one;
+    assert_int_equal(sched_getaffinity(0, sizeof saved, &saved), 0);
+    int first = 0;
+    while (!CPU_ISSET(first, &saved))
+        first++;
+    CPU_ZERO(&one);
+    CPU_SET(first, &one);
+    assert_int_equal(sched_setaffinity(0, sizeof one, &one), 0);
+    unsetenv("MLXC_THREADS");
+    const int pinned = mlxc_threads_default();
+    setenv("MLXC_THREADS", "3", 1);
+    const int forced = mlxc_threads_default();
+    unsetenv("MLXC_THREADS");
+    assert_int_equal(sched_setaffinity(0, sizeof saved, &saved), 0);
+    assert_int_equal(pinned, 1);
+    assert_int_equal(forced, 3);
+    assert_int_equal(mlxc_threads_default(), CPU_COUNT(&saved));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -272,6 +298,7 @@ int main(void)
         cmocka_unit_test(test_max_exp_sum),
         cmocka_unit_test(test_swiglu),
         cmocka_unit_test(test_pool_and_split),
+        cmocka_unit_test(test_threads_follow_affinity),
     };
     return cmocka_run_group_tests_name("kernels", tests, NULL, NULL);
 }
