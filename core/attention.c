@@ -25,10 +25,14 @@
 
 #include "core/forward.h"
 #include "core/kernels.h"
+#include "core/matmul_amx.h"
 #include "core/ops.h"
 #include "core/pool.h"
+#include "core/sys.h"
 
 #define TBLOCK 8  /* tokens per unit */
+#define TBLOCK_AMX 64 /* with AMX: every unit re-lays its keys and values for the tiles, so more queries each */
+#define SCRATCH_AMX 3 /* mlxc_thread_scratch slot of the AMX layouts (core/linear.c has 0-2) */
 #define CHUNK 256 /* decode: keys per unit */
 #define SUB 64     /* decode: keys of a chunk read for every kv head of the unit at a time */
 
@@ -45,6 +49,20 @@ struct att_job {
     int shares;       /* query-head shares per kv head */
     int64_t nblocks;  /* token blocks (decode: chunks of keys) */
 };
+
+/* Prefill on a bf16 cache through AMX tiles (core/matmul_amx.h): where the CPU has them and the head size
+ * is a multiple of 32. The token blocks are then TBLOCK_AMX long whatever the cache's dtype. */
+static int amx_attention(const struct mlxc_config *c)
+{
+#ifdef MLXC_HAVE_AMX
+    return c->head_dim % 32 == 0 && mlxc_amx_usable();
+#else
+    (void)c;
+    return 0;
+#endif
+}
+
+static int64_t tblock(const struct mlxc_config *c) { return amx_attention(c) ? TBLOCK_AMX : TBLOCK; }
 
 /* Visible slots [*lo, *hi) for query t. */
 static void visible(const struct mlxc_kv_view *v, int64_t t, int64_t *lo, int64_t *hi)
@@ -64,7 +82,7 @@ static int64_t decode_work(const struct mlxc_config *c, int64_t n, int quantized
 
 int64_t mlxc_attention_scratch(const struct mlxc_config *c, int64_t T, int64_t n, int quantized)
 {
-    const int64_t hd = c->head_dim, rows = (T < TBLOCK ? T : TBLOCK) * (c->n_heads / c->n_kv_heads);
+    const int64_t hd = c->head_dim, rows = (T < tblock(c) ? T : tblock(c)) * (c->n_heads / c->n_kv_heads);
     if (T == 1) /* a chunk's work, then (thread 0) the partials of every chunk */
         return decode_work(c, n, quantized) + (n + CHUNK - 1) / CHUNK * c->n_heads * (hd + 2);
     return rows * (n + 2 * hd) + (quantized ? 2 * n * hd : 0);
@@ -118,7 +136,15 @@ static void attend_unit(const struct att_job *j, int tid, int kvh, int h0, int n
     enum mlxc_dtype dt;
     int64_t ld;
     kv_rows(j, kvh, lo, n, 1, 1, sc + (int64_t)nq * n, sc + (int64_t)nq * n + n * hd, &K, &V, &dt, &ld);
-    k->att_scores(K, dt, ld, n, qb, nq, hd, j->c->attn_scale, sc, n);
+    void *amx = NULL;
+#ifdef MLXC_HAVE_AMX
+    if (dt == MLXC_BF16 && amx_attention(j->c))
+        amx = mlxc_thread_scratch(SCRATCH_AMX, mlxc_amx_att_scratch(n, nq, hd));
+    if (amx)
+        mlxc_amx_att_scores(K, ld, n, qb, nq, hd, j->c->attn_scale, sc, n, amx);
+    else
+#endif
+        k->att_scores(K, dt, ld, n, qb, nq, hd, j->c->attn_scale, sc, n);
     for (int i = 0; i < nq; i++) {
         float *row = sc + (int64_t)i * n;
         int64_t a, b; /* this token's keys, relative to lo */
@@ -134,7 +160,12 @@ static void attend_unit(const struct att_job *j, int tid, int kvh, int h0, int n
         memset(row, 0, (size_t)a * sizeof *row);
         memset(row + b, 0, (size_t)(n - b) * sizeof *row);
     }
-    k->att_values(V, dt, ld, n, sc, nq, n, hd, ob);
+#ifdef MLXC_HAVE_AMX
+    if (amx)
+        mlxc_amx_att_values(V, ld, n, sc, nq, n, hd, ob, amx);
+    else
+#endif
+        k->att_values(V, dt, ld, n, sc, nq, n, hd, ob);
     for (int i = 0; i < nq; i++)
         memcpy(j->out + ((t0 + i / nh) * H + h0 + i % nh) * hd, ob + (int64_t)i * hd, (size_t)hd * sizeof(float));
 }
@@ -147,10 +178,11 @@ static void attention_task(void *ctx, int tid, int nth)
     for (int64_t u = tid; u < units; u += nth) {
         const int64_t blk = u % j->nblocks, rest = u / j->nblocks;
         const int kvh = (int)(rest / j->shares), share = (int)(rest % j->shares);
-        int64_t a, b, t0 = blk * TBLOCK;
+        const int64_t tb = tblock(j->c);
+        int64_t a, b, t0 = blk * tb;
         mlxc_split_range(group, share, j->shares, 1, &a, &b);
         if (b > a)
-            attend_unit(j, tid, kvh, kvh * group + (int)a, (int)(b - a), t0, j->T - t0 < TBLOCK ? j->T - t0 : TBLOCK);
+            attend_unit(j, tid, kvh, kvh * group + (int)a, (int)(b - a), t0, j->T - t0 < tb ? j->T - t0 : tb);
     }
 }
 
@@ -259,7 +291,7 @@ void mlxc_attention(const struct mlxc_config *c, struct mlxc_state *s, const str
                     int layer, const struct mlxc_kv_view *view, const float *sinks, const float *q, int64_t T,
                     float *out)
 {
-    struct att_job j = {c, s, cache, layer, *view, sinks, q, T, out, 1, (T + TBLOCK - 1) / TBLOCK};
+    struct att_job j = {c, s, cache, layer, *view, sinks, q, T, out, 1, (T + tblock(c) - 1) / tblock(c)};
     if (T == 1) {
         int64_t lo, hi;
         visible(view, 0, &lo, &hi);

@@ -164,3 +164,100 @@ void mlxc_amx_rows(const uint32_t *xp, int64_t T, int64_t cols, const uint16_t *
     }
     _tile_release();
 }
+
+/* ---- attention ---- */
+
+static int64_t up16(int64_t n) { return (n + 15) / 16 * 16; }
+static int64_t up32(int64_t n) { return (n + 31) / 32 * 32; }
+
+size_t mlxc_amx_att_scratch(int64_t n, int nq, int hd)
+{
+    /* queries or weights in bf16 (up16(nq) rows of up32(n) or hd), and the keys or values re-laid */
+    const int64_t a = up16(nq) * (up32(n) > hd ? up32(n) : hd), b = up32(n) * hd;
+    return (size_t)(a + b) * sizeof(uint16_t) + 64;
+}
+
+/* nr rows of n floats (stride ld) into bf16 rows of np (a multiple of 32) with zeros past n and past
+ * nr, up to up16(nr) rows. */
+static void rows_to_bf16(const float *x, int64_t ld, int64_t nr, int64_t n, int64_t np, uint16_t *out)
+{
+    for (int64_t i = 0; i < up16(nr); i++)
+        for (int64_t c = 0; c < np; c += 32)
+            _mm512_storeu_si512(out + i * np + c, i < nr ? pairs32(x + i * ld + c, n - c) : _mm512_setzero_si512());
+}
+
+void mlxc_amx_att_scores(const uint16_t *k, int64_t ld, int64_t n, const float *q, int nq, int hd, float scale,
+                         float *s, int64_t lds, void *scratch)
+{
+    const int ks = hd / 32; /* k-steps of 32 dims */
+    uint16_t *qb = scratch;
+    uint32_t *kt = (uint32_t *)(qb + up16(nq) * hd); /* per 16 keys and k-step: 16 rows (dim pairs) x 16 keys */
+    rows_to_bf16(q, hd, nq, hd, hd, qb);
+    for (int64_t b = 0; b < up16(n) / 16; b++)
+        for (int st = 0; st < ks; st++) {
+            __m512i r[16];
+            for (int j = 0; j < 16; j++) {
+                const int64_t p = b * 16 + j;
+                r[j] = p < n ? _mm512_loadu_si512(k + p * ld + st * 32) : _mm512_setzero_si512();
+            }
+            transpose16(r);
+            for (int i = 0; i < 16; i++)
+                _mm512_storeu_si512(kt + ((b * ks + st) * 16 + i) * 16, r[i]);
+        }
+    tiles_configure();
+    float c[16][16];
+    for (int64_t b = 0; b < up16(n) / 16; b++)
+        for (int64_t i0 = 0; i0 < nq; i0 += 16) {
+            _tile_zero(0);
+            for (int st = 0; st < ks; st++) {
+                _tile_loadd(4, qb + i0 * hd + st * 32, hd * 2);
+                _tile_loadd(5, kt + (b * ks + st) * 256, 64);
+                _tile_dpbf16ps(0, 4, 5);
+            }
+            _tile_stored(0, c, 64);
+            const int mi = nq - i0 < 16 ? (int)(nq - i0) : 16, mp = n - b * 16 < 16 ? (int)(n - b * 16) : 16;
+            for (int i = 0; i < mi; i++)
+                for (int j = 0; j < mp; j++)
+                    s[(i0 + i) * lds + b * 16 + j] = scale * c[i][j];
+        }
+    _tile_release();
+}
+
+void mlxc_amx_att_values(const uint16_t *v, int64_t ld, int64_t n, const float *w, int nq, int64_t lds, int hd,
+                         float *out, void *scratch)
+{
+    const int64_t np = up32(n);
+    const int db = hd / 16; /* output tiles of 16 dims */
+    uint16_t *wb = scratch;
+    uint32_t *vp = (uint32_t *)(wb + up16(nq) * np); /* per 32 keys and 16 dims: 16 rows (key pairs) x 16 dims */
+    rows_to_bf16(w, lds, nq, n, np, wb);
+    /* row i of a tile: (v_2i[d], v_2i+1[d]) for its 16 dims d: the two keys' 16 values interleaved */
+    const __m512i mix = _mm512_set_epi16(47, 15, 46, 14, 45, 13, 44, 12, 43, 11, 42, 10, 41, 9, 40, 8, 39, 7, 38, 6,
+                                         37, 5, 36, 4, 35, 3, 34, 2, 33, 1, 32, 0);
+    for (int64_t p0 = 0; p0 < np; p0 += 32)
+        for (int d = 0; d < db; d++)
+            for (int i = 0; i < 16; i++) {
+                const int64_t p = p0 + 2 * i;
+                const __m512i a = p < n ? _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(v + p * ld + d * 16)))
+                                        : _mm512_setzero_si512();
+                const __m512i b = p + 1 < n ? _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(v + (p + 1) * ld + d * 16)))
+                                            : _mm512_setzero_si512();
+                _mm512_storeu_si512(vp + ((p0 / 32 * db + d) * 16 + i) * 16, _mm512_permutex2var_epi16(a, mix, b));
+            }
+    tiles_configure();
+    float c[16][16];
+    for (int64_t i0 = 0; i0 < nq; i0 += 16)
+        for (int d = 0; d < db; d++) {
+            _tile_zero(0);
+            for (int64_t p0 = 0; p0 < np; p0 += 32) {
+                _tile_loadd(4, wb + i0 * np + p0, np * 2);
+                _tile_loadd(5, vp + (p0 / 32 * db + d) * 256, 64);
+                _tile_dpbf16ps(0, 4, 5);
+            }
+            _tile_stored(0, c, 64);
+            const int mi = nq - i0 < 16 ? (int)(nq - i0) : 16;
+            for (int i = 0; i < mi; i++)
+                memcpy(out + (i0 + i) * hd + d * 16, c[i], 16 * sizeof(float));
+        }
+    _tile_release();
+}

@@ -47,4 +47,17 @@ void mlxc_amx_pad_rows(uint16_t *panel, int64_t n, int64_t cols);
 void mlxc_amx_rows(const uint32_t *xp, int64_t T, int64_t cols, const uint16_t *panel, int64_t n, float *y,
                    int64_t ldy);
 
+/* Attention on a bf16 KV cache (core/attention.c, prefill): the contracts of the kernel table's att_scores
+ * and att_values (core/kernels.h) for BF16 rows, with q and w rounded to bf16 and f32 sums, for head
+ * sizes hd that are multiples of 32. `scratch` holds mlxc_amx_att_scratch(n, nq, hd) bytes (64-aligned).
+ *   scores: s[i * lds + p] = scale * sum_d q[i * hd + d] k_p[d]         (k_p at k + p * ld)
+ *   values: out[i * hd + d] = sum_p w[i * lds + p] v_p[d]                (out overwritten)
+ * An output depends only on its query and on the keys' positions counted from k (v): the same alone or
+ * among other queries. */
+size_t mlxc_amx_att_scratch(int64_t n, int nq, int hd);
+void mlxc_amx_att_scores(const uint16_t *k, int64_t ld, int64_t n, const float *q, int nq, int hd, float scale,
+                         float *s, int64_t lds, void *scratch);
+void mlxc_amx_att_values(const uint16_t *v, int64_t ld, int64_t n, const float *w, int nq, int64_t lds, int hd,
+                         float *out, void *scratch);
+
 #endif

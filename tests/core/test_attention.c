@@ -4,13 +4,16 @@
  * with an extra exp(sink[h]) in the softmax's denominator when the layer has sinks. Decode (one token)
  * splits the keys into chunks merged afterwards; prefill cuts the queries into token blocks: both are
  * checked at one and three threads, cache dtypes (f32, bf16, 8-bit quantized), contexts spanning one or
- * several chunks, softcap, sinks and a sliding window. */
+ * several chunks, softcap, sinks and a sliding window. Prefill on a bf16 cache where the CPU has AMX
+ * (core/matmul_amx.h) rounds q and the softmax weights to bf16: the reference then does the same. */
 #include "tests/test_util.h"
 
 #include <math.h>
 
 #include "cache/kv.h"
 #include "core/forward.h"
+#include "core/half.h"
+#include "core/matmul_amx.h"
 
 enum { H = 8, KV = 2, HD = 64 };
 
@@ -32,8 +35,26 @@ struct att_case {
 };
 
 /* The formula for query t of the update (view as mlxc_kv_update returned it). */
+/* bf16 (round to nearest even) of f as a double; *near: f lies within 1e-5 of its value from a rounding
+ * midpoint, where f32 and double computations of it may round apart (by ulp, returned). */
+static double bf16_of(float f, double *ulp, int *near)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    const uint16_t b = mlxc_f32_to_bf16(f);
+    const double frac = (double)(u & 0xFFFF) / 65536.0, x = mlxc_bf16_to_f32(b);
+    int ex;
+    frexp(f, &ex);
+    *ulp = ldexp(1.0, ex - 8);
+    *near = fabs(frac - 0.5) * *ulp < 1e-5 * fabs(f);
+    return x;
+}
+
+/* bf16: the products as the AMX path computes them (prefill on a bf16 cache where the CPU has AMX): q and
+ * the softmax weights rounded to bf16. slack[i] gets what weights near a rounding midpoint may move
+ * out[i] by (their ulp times |v|), zero elsewhere. */
 static void reference(const struct mlxc_config *c, const struct mlxc_kv_cache *cache, const struct mlxc_kv_view *v,
-                      const float *sinks, const float *q, int64_t t, double *out)
+                      const float *sinks, const float *q, int64_t t, int bf16, double *out, double *slack)
 {
     float row[HD];
     const int64_t last = v->base + t, hi = last + 1 < v->n ? last + 1 : v->n;
@@ -46,7 +67,8 @@ static void reference(const struct mlxc_config *c, const struct mlxc_kv_cache *c
             mlxc_kv_read_k(cache, 0, j, kvh, row);
             double d = 0;
             for (int i = 0; i < HD; i++)
-                d += (double)q[(t * H + h) * HD + i] * row[i];
+                d += (bf16 ? (double)mlxc_bf16_to_f32(mlxc_f32_to_bf16(q[(t * H + h) * HD + i]))
+                           : (double)q[(t * H + h) * HD + i]) * row[i];
             d *= c->attn_scale;
             if (c->attn_softcap != 0.0f)
                 d = tanh(d / c->attn_softcap) * c->attn_softcap;
@@ -58,12 +80,17 @@ static void reference(const struct mlxc_config *c, const struct mlxc_kv_cache *c
         if (sinks)
             sum += exp(sinks[h] - m);
         for (int i = 0; i < HD; i++)
-            out[h * HD + i] = 0;
+            out[h * HD + i] = slack[h * HD + i] = 0;
         for (int64_t j = lo; j < hi; j++) {
             mlxc_kv_read_v(cache, 0, j, kvh, row);
-            const double w = exp(s[j - lo] - m) / sum;
-            for (int i = 0; i < HD; i++)
+            double w = exp(s[j - lo] - m) / sum, ulp = 0;
+            int near = 0;
+            if (bf16)
+                w = bf16_of((float)w, &ulp, &near);
+            for (int i = 0; i < HD; i++) {
                 out[h * HD + i] += w * row[i];
+                slack[h * HD + i] += near ? ulp * fabs(row[i]) : 0;
+            }
         }
     }
     free(s);
@@ -115,11 +142,12 @@ static void run_case(const struct att_case *a)
     assert_int_equal(mlxc_state_reserve_scores(&s, mlxc_attention_scratch(&c, a->T, view.n, a->kind == 2), &e), 0);
     mlxc_attention(&c, &s, &cache, 0, &view, a->sinks ? sinks : NULL, q, a->T, out);
 
-    double ref[H * HD], err = 0;
+    double ref[H * HD], slack[H * HD], err = 0;
+    const int bf16 = a->kind == 1 && a->T > 1 && mlxc_amx_usable();
     for (int64_t t = 0; t < a->T; t++) {
-        reference(&c, &cache, &view, a->sinks ? sinks : NULL, q, t, ref);
+        reference(&c, &cache, &view, a->sinks ? sinks : NULL, q, t, bf16, ref, slack);
         for (int i = 0; i < H * HD; i++)
-            err = fmax(err, fabs(out[t * H * HD + i] - ref[i]));
+            err = fmax(err, fabs(out[t * H * HD + i] - ref[i]) - slack[i]);
     }
     if (err > 2e-5)
         fail_msg("threads %d n %d T %d kind %d softcap %g sinks %d window %lld: max error %g", a->threads, a->n,
