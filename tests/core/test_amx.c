@@ -4,7 +4,9 @@
  *    differ, so the bound is f32's; outputs outside the rows and tokens asked for stay untouched;
  *  - a bf16 linear's prefill (core/linear.c: packing shared by two threads, rows in panels, a bias)
  *    against the same double product;
- *  - a token's outputs are bitwise the same alone or among others (grouped prefill relies on it). */
+ *  - a token's outputs are bitwise the same alone or among others (grouped prefill relies on it);
+ *  - the attention products on bf16 key/value rows strided as in the cache, head sizes 64 and 128, key
+ *    counts off the tiles, against the double products of the bf16-rounded queries and weights. */
 #include "tests/test_util.h"
 
 #include <math.h>
@@ -125,12 +127,66 @@ static void test_token_alone_or_not(void **state)
     assert_memory_equal(few, all + FROM * LR, sizeof(float) * N * LR);
 }
 
+static void test_attention_products(void **state)
+{
+    (void)state;
+    if (!mlxc_amx_usable())
+        skip();
+    static const int cases[][3] = {{64, 37, 45}, {128, 5, 300}, {64, 16, 1}}; /* hd, queries, keys */
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const int hd = cases[c][0], nq = cases[c][1];
+        const int64_t n = cases[c][2], ld = 3 * hd, lds = n + 7;
+        uint16_t *kv = malloc(sizeof(uint16_t) * n * ld);
+        float *q = malloc(sizeof(float) * nq * hd), *w = malloc(sizeof(float) * nq * lds);
+        float *s = malloc(sizeof(float) * nq * lds), *out = malloc(sizeof(float) * nq * hd);
+        void *scratch = mlxc_alloc_aligned(mlxc_amx_att_scratch(n, nq, hd));
+        for (int64_t i = 0; i < n * ld; i++)
+            kv[i] = mlxc_f32_to_bf16(value(i, 389) * 2.0f);
+        for (int64_t i = 0; i < (int64_t)nq * hd; i++)
+            q[i] = value(i + 3, 401);
+        for (int64_t i = 0; i < (int64_t)nq * lds; i++)
+            w[i] = value(i + 7, 409) + 0.5f;
+        mlxc_amx_att_scores(kv, ld, n, q, nq, hd, 0.125f, s, lds, scratch);
+        mlxc_amx_att_values(kv + hd, ld, n, w, nq, lds, hd, out, scratch); /* values: the next hd of each row */
+        for (int i = 0; i < nq; i++) {
+            for (int64_t p = 0; p < n; p++) {
+                double d = 0, mag = 0;
+                for (int k = 0; k < hd; k++) {
+                    const double t = bf(q[i * hd + k]) * mlxc_bf16_to_f32(kv[p * ld + k]);
+                    d += t;
+                    mag += fabs(t);
+                }
+                if (fabs(s[i * lds + p] - 0.125 * d) > 0.125 * (2e-6 * mag + 1e-7))
+                    fail_msg("scores hd %d: s[%d, %lld] = %.9g, the product is %.9g", hd, i, (long long)p,
+                             s[i * lds + p], 0.125 * d);
+            }
+            for (int k = 0; k < hd; k++) {
+                double d = 0, mag = 0;
+                for (int64_t p = 0; p < n; p++) {
+                    const double t = bf(w[i * lds + p]) * mlxc_bf16_to_f32(kv[p * ld + hd + k]);
+                    d += t;
+                    mag += fabs(t);
+                }
+                if (fabs(out[i * hd + k] - d) > 2e-6 * mag + 1e-7)
+                    fail_msg("values hd %d: out[%d, %d] = %.9g, the product is %.9g", hd, i, k, out[i * hd + k], d);
+            }
+        }
+        free(kv);
+        free(q);
+        free(w);
+        free(s);
+        free(out);
+        mlxc_free_aligned(scratch);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rows_shapes),
         cmocka_unit_test(test_linear_bf16),
         cmocka_unit_test(test_token_alone_or_not),
+        cmocka_unit_test(test_attention_products),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
