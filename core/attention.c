@@ -11,7 +11,10 @@
  * go together through the attention kernels (core/kernels.h), which convert each cached key and value
  * row once for all of them: scores over the keys any of its tokens sees, then per row the mask, softcap
  * and softmax, then the weighted values. Decode is one token: a unit is a kv head with its query heads.
- * Quantized caches are dequantized row by row into the thread's scratch.
+ * Quantized caches are dequantized row by row into the thread's scratch. Where the CPU has AMX
+ * (core/matmul_amx.h) and the cache is bf16, the two products run on tiles instead, with the queries and
+ * the softmax weights rounded to bf16, and a unit takes TBLOCK_AMX tokens (its keys and values are re-laid
+ * for the tiles once per unit).
  *
  * Decode (one token) splits the visible keys instead, into chunks of CHUNK slots (flash-decoding): a unit
  * is (chunk, kv head), the units go chunk-major in contiguous runs to the threads, so each thread streams
