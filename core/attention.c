@@ -6,8 +6,8 @@
  *   with gemma2's attention softcap c, else the identity; with sinks (gpt_oss) the softmax has one more
  *   logit sink[h] in its denominator: exp(s_j - m) / (sum_j exp(s_j - m) + exp(sink[h] - m)),
  *   m = max(max_j s_j, sink[h])
- * The work is cut into units of (kv head, share of its query heads, block of up to TBLOCK tokens), dealt
- * round-robin to the threads (later token blocks see more keys). A unit's queries, (tokens x heads) rows,
+ * The work is cut into units of (kv head, share of its query heads, block of up to TBLOCK tokens), taken
+ * by whichever thread is free, the last token blocks first (later token blocks see more keys). A unit's queries, (tokens x heads) rows,
  * go together through the attention kernels (core/kernels.h), which convert each cached key and value
  * row once for all of them: scores over the keys any of its tokens sees, then per row the mask, softcap
  * and softmax, then the weighted values. Decode is one token: a unit is a kv head with its query heads.
@@ -23,6 +23,7 @@
  * o = sum_j exp(s_j - m) v_j; the merge rescales them to the running max, chunk by chunk in order
  * (the same sums for any thread count), and divides by the total sum (plus exp(sink) with sinks). */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,6 +52,7 @@ struct att_job {
     float *out;
     int shares;       /* query-head shares per kv head */
     int64_t nblocks;  /* token blocks (decode: chunks of keys) */
+    _Atomic int64_t next; /* prefill: units handed out so far */
 };
 
 /* Prefill on a bf16 cache through AMX tiles (core/matmul_amx.h): where the CPU has them and the head size
@@ -173,15 +175,17 @@ static void attend_unit(const struct att_job *j, int tid, int kvh, int h0, int n
         memcpy(j->out + ((t0 + i / nh) * H + h0 + i % nh) * hd, ob + (int64_t)i * hd, (size_t)hd * sizeof(float));
 }
 
+/* Units go to whichever thread is free, the last token blocks (the most keys) first, so that no thread is
+ * left with the long ones at the end (a unit's result does not depend on the thread). */
 static void attention_task(void *ctx, int tid, int nth)
 {
-    const struct att_job *j = ctx;
+    (void)nth;
+    struct att_job *j = ctx;
     const int group = (int)(j->c->n_heads / j->c->n_kv_heads);
-    const int64_t units = j->c->n_kv_heads * j->shares * j->nblocks;
-    for (int64_t u = tid; u < units; u += nth) {
-        const int64_t blk = u % j->nblocks, rest = u / j->nblocks;
+    const int64_t units = j->c->n_kv_heads * j->shares * j->nblocks, tb = tblock(j->c);
+    for (int64_t u; (u = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed)) < units;) {
+        const int64_t blk = j->nblocks - 1 - u / (j->c->n_kv_heads * j->shares), rest = u % (j->c->n_kv_heads * j->shares);
         const int kvh = (int)(rest / j->shares), share = (int)(rest % j->shares);
-        const int64_t tb = tblock(j->c);
         int64_t a, b, t0 = blk * tb;
         mlxc_split_range(group, share, j->shares, 1, &a, &b);
         if (b > a)
@@ -294,7 +298,7 @@ void mlxc_attention(const struct mlxc_config *c, struct mlxc_state *s, const str
                     int layer, const struct mlxc_kv_view *view, const float *sinks, const float *q, int64_t T,
                     float *out)
 {
-    struct att_job j = {c, s, cache, layer, *view, sinks, q, T, out, 1, (T + tblock(c) - 1) / tblock(c)};
+    struct att_job j = {c, s, cache, layer, *view, sinks, q, T, out, 1, (T + tblock(c) - 1) / tblock(c), 0};
     if (T == 1) {
         int64_t lo, hi;
         visible(view, 0, &lo, &hi);
