@@ -292,7 +292,8 @@ static void forward_amx(const struct linear_job *j, const struct amx_scratch *s,
         const int64_t nr = r1 - r < MLXC_AMX_ROWS ? r1 - r : MLXC_AMX_ROWS;
         if (l->kind == MLXC_W_BF16)
             mlxc_amx_pack_w_bf16((const uint16_t *)l->w + r * l->cols, 0, nr, l->cols, s->panel);
-        else /* 16 rows at a time: the f32 rows are still in L2 when packed */
+        else if (!mlxc_amx_pack_w_affine(&l->q, r, nr, s->panel)) /* affine 4 and 8 bits go straight in */
+            /* other formats: 16 rows at a time, the f32 rows still in L2 when packed */
             for (int64_t i = 0; i < nr; i += 16) {
                 const int64_t m = nr - i < 16 ? nr - i : 16;
                 mlxc_dequantize_rows(&l->q, r + i, m, s->tile);

@@ -1,4 +1,5 @@
 /* AMX bf16 products (see core/matmul_amx.h), compiled with -mamx-tile -mamx-bf16 -mavx512f -mavx512bf16
+ * (and -ffp-contract=off: a dequantized weight is scale * q, then + bias, two roundings as elsewhere)
  * in a library of their own: nothing here runs unless mlxc_amx_usable() said yes.
  *
  * Tiles: A = 16 weight rows x 32 k (bf16), B = 32 k x 16 tokens (bf16 pairs), C = 16 rows x 16 tokens
@@ -9,6 +10,8 @@
 
 #include <immintrin.h>
 #include <string.h>
+
+#include "quant/qformat.h"
 
 /* The tile configuration, palette 1 (Intel SDM, LDTILECFG): eight tiles of 16 rows x 64 bytes. */
 struct tile_config {
@@ -117,6 +120,38 @@ void mlxc_amx_pack_w_bf16(const uint16_t *w, int64_t r0, int64_t n, int64_t cols
             const __mmask32 mask = m == 32 ? ~0u : (1u << m) - 1;
             _mm512_storeu_si512(panel_at(panel, kp, r0 + r, k), _mm512_maskz_loadu_epi16(mask, w + r * cols + k));
         }
+}
+
+int mlxc_amx_pack_w_affine(const struct mlxc_qmatrix *m, int64_t row0, int64_t n, uint16_t *panel)
+{
+    const int bits = m->q.bits, gs = m->q.group_size;
+    if (m->q.mode != MLXC_Q_AFFINE || (bits != 4 && bits != 8) || gs % 32 != 0)
+        return 0;
+    const int64_t cols = m->cols, kp = mlxc_amx_kp(cols), groups = cols / gs, row_bytes = mlxc_qrow_bytes(m);
+    const __m128i m4 = _mm_set1_epi8(0x0F);
+    for (int64_t i = 0; i < n; i++) {
+        const uint8_t *w = (const uint8_t *)m->packed + (row0 + i) * row_bytes;
+        for (int64_t c = 0; c < cols; c += 32) {
+            const int64_t g = (row0 + i) * groups + c / gs;
+            const __m512 s = _mm512_set1_ps(mlxc_load_scalar(m->scales, g, m->scale_dtype));
+            const __m512 b = _mm512_set1_ps(mlxc_load_scalar(m->biases, g, m->scale_dtype));
+            __m128i q0, q1; /* the 32 codes as bytes, in element order */
+            if (bits == 4) { /* byte j holds elements 2j (low nibble) and 2j + 1 */
+                const __m128i x = _mm_loadu_si128((const __m128i *)(w + c / 2));
+                const __m128i lo = _mm_and_si128(x, m4), hi = _mm_and_si128(_mm_srli_epi16(x, 4), m4);
+                q0 = _mm_unpacklo_epi8(lo, hi);
+                q1 = _mm_unpackhi_epi8(lo, hi);
+            } else {
+                q0 = _mm_loadu_si128((const __m128i *)(w + c));
+                q1 = _mm_loadu_si128((const __m128i *)(w + c + 16));
+            }
+            /* scale * q, then + bias: the two roundings of mlxc_dequantize_rows */
+            const __m512 v0 = _mm512_add_ps(_mm512_mul_ps(s, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(q0))), b);
+            const __m512 v1 = _mm512_add_ps(_mm512_mul_ps(s, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(q1))), b);
+            _mm512_storeu_si512(panel_at(panel, kp, i, c), (__m512i)_mm512_cvtne2ps_pbh(v1, v0));
+        }
+    }
+    return 1;
 }
 
 /* C tile (16 rows x 16 tokens, rows r0.., tokens t0..) into y (T, ldy), the parts inside n rows and T. */

@@ -42,6 +42,11 @@ void mlxc_amx_pack_x(const float *x, int64_t T, int64_t cols, int64_t b0, int64_
 void mlxc_amx_pack_w_f32(const float *w, int64_t r0, int64_t n, int64_t cols, uint16_t *panel);
 void mlxc_amx_pack_w_bf16(const uint16_t *w, int64_t r0, int64_t n, int64_t cols, uint16_t *panel);
 void mlxc_amx_pad_rows(uint16_t *panel, int64_t n, int64_t cols);
+/* Rows [row0, row0 + n) of affine 4- or 8-bit weights (group size a multiple of 32) dequantized straight
+ * into panel rows 0 .. n - 1: the values mlxc_dequantize_rows gives (scale * q, then + bias, in f32),
+ * packed as mlxc_amx_pack_w_f32 packs them. 0 for other formats (the caller dequantizes first). */
+struct mlxc_qmatrix;
+int mlxc_amx_pack_w_affine(const struct mlxc_qmatrix *m, int64_t row0, int64_t n, uint16_t *panel);
 
 /* y[t * ldy + r] = sum_k x[t, k] panel[r, k] for t < T, r < n (the panel's rows). */
 void mlxc_amx_rows(const uint32_t *xp, int64_t T, int64_t cols, const uint16_t *panel, int64_t n, float *y,

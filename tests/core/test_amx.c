@@ -5,6 +5,8 @@
  *  - a bf16 linear's prefill (core/linear.c: packing shared by two threads, rows in panels, a bias)
  *    against the same double product;
  *  - a token's outputs are bitwise the same alone or among others (grouped prefill relies on it);
+ *  - affine 4- and 8-bit weights dequantized straight into a panel equal, bit for bit, the panel packed
+ *    from mlxc_dequantize_rows (every scale dtype and group size of the quantized fixtures);
  *  - the attention products on bf16 key/value rows strided as in the cache, head sizes 64 and 128, key
  *    counts off the tiles, against the double products of the bf16-rounded queries and weights. */
 #include "tests/test_util.h"
@@ -15,6 +17,8 @@
 #include "core/linear.h"
 #include "core/matmul_amx.h"
 #include "core/sys.h"
+#include "quant/quant.h"
+#include "tests/quant_fixture.h"
 
 static float value(long i, int mod) { return (float)((int)(i * 7919 % mod) - mod / 2) / (float)mod; }
 static double bf(float f) { return mlxc_bf16_to_f32(mlxc_f32_to_bf16(f)); }
@@ -127,6 +131,45 @@ static void test_token_alone_or_not(void **state)
     assert_memory_equal(few, all + FROM * LR, sizeof(float) * N * LR);
 }
 
+static int affine_panels;
+
+static void check_affine_panel(const struct mlxc_linear *l, struct mlxc_pool *pool, const char *what)
+{
+    (void)pool;
+    const int64_t n = l->rows < 40 ? l->rows : 40; /* rows from 3: not at a panel's start */
+    uint16_t *direct = malloc(sizeof(uint16_t) * mlxc_amx_panel_elems(l->cols));
+    uint16_t *packed = malloc(sizeof(uint16_t) * mlxc_amx_panel_elems(l->cols));
+    float *rows = malloc(sizeof(float) * n * l->cols);
+    memset(direct, 0, sizeof(uint16_t) * mlxc_amx_panel_elems(l->cols));
+    memset(packed, 0, sizeof(uint16_t) * mlxc_amx_panel_elems(l->cols));
+    if (!mlxc_amx_pack_w_affine(&l->q, 3, n - 3, direct))
+        goto out;
+    affine_panels++;
+    mlxc_dequantize_rows(&l->q, 3, n - 3, rows);
+    mlxc_amx_pack_w_f32(rows, 0, n - 3, l->cols, packed);
+    if (memcmp(direct, packed, sizeof(uint16_t) * mlxc_amx_panel_elems(l->cols)) != 0)
+        fail_msg("%s: the panel dequantized straight differs from the one packed from mlxc_dequantize_rows", what);
+out:
+    free(direct);
+    free(packed);
+    free(rows);
+}
+
+static void test_affine_panels(void **state)
+{
+    (void)state;
+    if (!mlxc_amx_usable())
+        skip();
+    enum { R = 64, C = 256 };
+    float *w = malloc(sizeof(float) * R * C);
+    for (int i = 0; i < R * C; i++)
+        w[i] = value(i, 383) * 0.1f;
+    affine_panels = 0;
+    fixture_each_quant(w, R, C, NULL, NULL, check_affine_panel);
+    assert_true(affine_panels >= 2); /* 4 and 8 bits at least */
+    free(w);
+}
+
 static void test_attention_products(void **state)
 {
     (void)state;
@@ -186,6 +229,7 @@ int main(void)
         cmocka_unit_test(test_rows_shapes),
         cmocka_unit_test(test_linear_bf16),
         cmocka_unit_test(test_token_alone_or_not),
+        cmocka_unit_test(test_affine_panels),
         cmocka_unit_test(test_attention_products),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
