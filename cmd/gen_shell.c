@@ -493,7 +493,11 @@ static void gen_man(FILE *out, const struct mlxc_cli *cli, const struct mlxc_cli
     man_tp(out, "MLXC_NO_CONFIG", "when set to a value other than 0, no defaults file is read");
     man_tp(out, "XDG_CONFIG_HOME", "where the defaults file lives (default ~/.config)");
     if (has_opt(cli, "threads"))
-        man_tp(out, "MLXC_THREADS", "the number of worker threads when --threads is 0");
+        man_tp(out, "MLXC_THREADS", "the number of worker threads when --threads is 0 (else one per CPU the "
+                                    "process may run on, as taskset or a container's cpuset allows)");
+    if (has_model_opt(cli))
+        man_tp(out, "MLXC_ISA", "ref or avx2: only those kernels (plain C, or AVX2 and no AMX tiles); unset, the "
+                                "best this CPU has");
     if (has_model_opt(cli))
         man_tp(out, "HF_HUB_CACHE, HF_HOME, XDG_CACHE_HOME",
                "a repo id given as the model (\"org/name\") is looked up, in order, in $HF_HUB_CACHE, "
