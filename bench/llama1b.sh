@@ -33,10 +33,10 @@ kv_mb = ctx * 16 * 2 * 512 * 2 / 1e6   # positions x layers x (K, V) x (8 heads 
 limit = r["model_file_gb"] * 1e3 + kv_mb + 100
 peak = r["peak_memory_gb"] * 1e3
 verdict = "ok" if peak <= limit else "OVER"
-print("%-5s p=%d g=%d: prompt %7.2f tok/s (%.0f%% of the %.0f GFLOP/s FMA peak), decode %6.2f tok/s (%.0f%% of the "
+print("%-5s p=%d g=%d: prompt %7.2f tok/s (%.0f%% of the %.0f GFLOP/s FMA peak, %s), decode %6.2f tok/s (%.0f%% of the "
       "%.2f tok/s bound at %.1f GB/s), peak %.0f MB (model + KV + 100 MB = %.0f MB: %s)" % (sys.argv[1],
       r["prompt_tokens"], r["generation_tokens"], r["prompt_tps"], 100 * r["prefill_fraction_of_peak"],
-      r["fma_peak_gflops"], r["generation_tps"], 100 * r["fraction_of_bound"], r["decode_bound_tps"],
+      r["fma_peak_gflops"], r["prefill_kernel"], r["generation_tps"], 100 * r["fraction_of_bound"], r["decode_bound_tps"],
       r["bandwidth_gbs"], peak, limit, verdict))
 ' "$m"
 }
