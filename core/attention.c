@@ -36,7 +36,6 @@
 
 #define TBLOCK 8  /* tokens per unit */
 #define TBLOCK_AMX 64 /* with AMX: every unit re-lays its keys and values for the tiles, so more queries each */
-#define SCRATCH_AMX 3 /* mlxc_thread_scratch slot of the AMX layouts (core/linear.c has 0-2) */
 #define CHUNK 256 /* decode: keys per unit */
 #define SUB 64     /* decode: keys of a chunk read for every kv head of the unit at a time */
 
@@ -144,7 +143,7 @@ static void attend_unit(const struct att_job *j, int tid, int kvh, int h0, int n
     void *amx = NULL;
 #ifdef MLXC_HAVE_AMX
     if (dt == MLXC_BF16 && amx_attention(j->c))
-        amx = mlxc_thread_scratch(SCRATCH_AMX, mlxc_amx_att_scratch(n, nq, hd));
+        amx = mlxc_thread_scratch(MLXC_SCRATCH_ATTENTION, mlxc_amx_att_scratch(n, nq, hd));
     if (amx)
         mlxc_amx_att_scores(K, ld, n, qb, nq, hd, j->c->attn_scale, sc, n, amx);
     else

@@ -15,9 +15,6 @@
 #define SGEMM_MIN_TOKENS 8  /* from this many tokens, float layers go through OpenBLAS */
 #define DYNAMIC_MAX_TOKENS 4 /* up to this many tokens, rows are handed out in chunks (linear_run) */
 
-/* mlxc_thread_scratch slots: f32 tiles of weight rows, AMX panels, AMX activations (the calling thread) */
-enum { SCRATCH_TILE, SCRATCH_PANEL, SCRATCH_ACT };
-
 static const struct mlxc_tensor *need(const struct mlxc_weights *w, const char *name, struct mlxc_err *e)
 {
     const struct mlxc_tensor *t = mlxc_weights_get(w, name);
@@ -221,7 +218,7 @@ struct linear_job {
  * prefill (core/linear_group.c) must give each request what its own prefill gives. */
 static void forward_sgemm(const struct mlxc_linear *l, const float *x, int64_t T, float *y, int64_t r0, int64_t r1)
 {
-    float *tile = l->kind == MLXC_W_F32 ? NULL : mlxc_thread_scratch(SCRATCH_TILE, (size_t)MLXC_SGEMM_TILE * (size_t)l->cols * sizeof(float));
+    float *tile = l->kind == MLXC_W_F32 ? NULL : mlxc_thread_scratch(MLXC_SCRATCH_TILE, (size_t)MLXC_SGEMM_TILE * (size_t)l->cols * sizeof(float));
     const unsigned char *p = (const unsigned char *)l->w;
     for (int64_t r = r0, next; r < r1; r = next) {
         next = (r / MLXC_SGEMM_TILE + 1) * MLXC_SGEMM_TILE;
@@ -340,9 +337,9 @@ static void linear_rows(const struct linear_job *j, const struct amx_scratch *s,
 static struct amx_scratch *amx_scratch_get(const struct linear_job *j, struct amx_scratch *s)
 {
     s->tile = j->l->kind == MLXC_W_QUANT
-                  ? mlxc_thread_scratch(SCRATCH_TILE, (size_t)16 * (size_t)j->l->cols * sizeof(float))
+                  ? mlxc_thread_scratch(MLXC_SCRATCH_TILE, (size_t)16 * (size_t)j->l->cols * sizeof(float))
                   : NULL;
-    s->panel = mlxc_thread_scratch(SCRATCH_PANEL, mlxc_amx_panel_elems(j->l->cols) * sizeof(uint16_t));
+    s->panel = mlxc_thread_scratch(MLXC_SCRATCH_PANEL, mlxc_amx_panel_elems(j->l->cols) * sizeof(uint16_t));
     return s->panel && (s->tile || j->l->kind != MLXC_W_QUANT) ? s : NULL;
 }
 
@@ -387,7 +384,7 @@ static void linear_run(struct linear_job *j, struct mlxc_pool *pool)
 {
     const int nth = mlxc_pool_size(pool);
     const int few = j->T <= DYNAMIC_MAX_TOKENS;
-    j->amx = amx_path(j) && (j->xp = mlxc_thread_scratch(SCRATCH_ACT, mlxc_amx_x_words(j->T, j->l->cols) * sizeof(uint32_t)));
+    j->amx = amx_path(j) && (j->xp = mlxc_thread_scratch(MLXC_SCRATCH_ACT, mlxc_amx_x_words(j->T, j->l->cols) * sizeof(uint32_t)));
     j->quant_sgemm = !j->amx && quant_sgemm(j);
     if (j->amx) {
         j->pack = 1;

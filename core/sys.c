@@ -44,7 +44,7 @@ static void scratch_free(void *v)
 
 static void scratch_key_make(void) { (void)pthread_key_create(&scratch_key, scratch_free); }
 
-void *mlxc_thread_scratch(int slot, size_t nbytes)
+void *mlxc_thread_scratch(enum mlxc_scratch_slot slot, size_t nbytes)
 {
     pthread_once(&scratch_once, scratch_key_make);
     struct scratch *s = pthread_getspecific(scratch_key);

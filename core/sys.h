@@ -13,12 +13,20 @@
 void *mlxc_alloc_aligned(size_t nbytes);
 void mlxc_free_aligned(void *p);
 
-/* A 64-byte aligned buffer of at least nbytes kept for this thread in `slot` (0 .. MLXC_SCRATCH_SLOTS - 1)
- * between calls: it only grows, holds garbage, stays valid until this thread asks for the same slot
- * again, and is freed when the thread ends. NULL without memory (the old buffer is then freed). Prefill
- * products take megabytes per call; fresh ones each time cost page faults (4% of a 512-token prefill). */
-enum { MLXC_SCRATCH_SLOTS = 4 };
-void *mlxc_thread_scratch(int slot, size_t nbytes);
+/* The slots of mlxc_thread_scratch, one per use that must not share a buffer with another live one. */
+enum mlxc_scratch_slot {
+    MLXC_SCRATCH_TILE,      /* core/linear.c: f32 rows of weights (SGEMM tiles, rows dequantized for AMX) */
+    MLXC_SCRATCH_PANEL,     /* core/linear.c: an AMX panel of weights */
+    MLXC_SCRATCH_ACT,       /* core/linear.c: the AMX activations, in the thread that runs the product */
+    MLXC_SCRATCH_ATTENTION, /* core/attention.c: the keys and values re-laid for AMX tiles */
+    MLXC_SCRATCH_SLOTS
+};
+
+/* A 64-byte aligned buffer of at least nbytes kept for this thread in `slot` between calls: it only grows,
+ * holds garbage, stays valid until this thread asks for the same slot again, and is freed when the thread
+ * ends. NULL without memory (the old buffer is then freed). Prefill products take megabytes per call;
+ * fresh ones each time cost page faults (4% of a 512-token prefill). */
+void *mlxc_thread_scratch(enum mlxc_scratch_slot slot, size_t nbytes);
 
 /* Checked size arithmetic: return 0 and store the result, or -1 on overflow. */
 int mlxc_mul_size(size_t a, size_t b, size_t *out);
