@@ -7,10 +7,10 @@
  *   logit sink[h] in its denominator: exp(s_j - m) / (sum_j exp(s_j - m) + exp(sink[h] - m)),
  *   m = max(max_j s_j, sink[h])
  * The work is cut into units of (kv head, share of its query heads, block of up to TBLOCK tokens), taken
- * by whichever thread is free, the last token blocks first (later token blocks see more keys). A unit's queries, (tokens x heads) rows,
- * go together through the attention kernels (core/kernels.h), which convert each cached key and value
- * row once for all of them: scores over the keys any of its tokens sees, then per row the mask, softcap
- * and softmax, then the weighted values. Decode is one token: a unit is a kv head with its query heads.
+ * by whichever thread is free, the last token blocks first (later token blocks see more keys). A unit's
+ * queries, (tokens x heads) rows, go together through the attention kernels (core/kernels.h), which
+ * convert each cached key and value row once for all of them: scores over the keys any of its tokens
+ * sees, then per row the mask, softcap and softmax, then the weighted values. Decode is one token: a unit is a kv head with its query heads.
  * Quantized caches are dequantized row by row into the thread's scratch. Where the CPU has AMX
  * (core/matmul_amx.h) and the cache is bf16, the two products run on tiles instead, with the queries and
  * the softmax weights rounded to bf16, and a unit takes TBLOCK_AMX tokens (its keys and values are re-laid
@@ -181,9 +181,9 @@ static void attention_task(void *ctx, int tid, int nth)
     (void)nth;
     struct att_job *j = ctx;
     const int group = (int)(j->c->n_heads / j->c->n_kv_heads);
-    const int64_t units = j->c->n_kv_heads * j->shares * j->nblocks, tb = tblock(j->c);
+    const int64_t per_block = j->c->n_kv_heads * j->shares, units = per_block * j->nblocks, tb = tblock(j->c);
     for (int64_t u; (u = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed)) < units;) {
-        const int64_t blk = j->nblocks - 1 - u / (j->c->n_kv_heads * j->shares), rest = u % (j->c->n_kv_heads * j->shares);
+        const int64_t blk = j->nblocks - 1 - u / per_block, rest = u % per_block;
         const int kvh = (int)(rest / j->shares), share = (int)(rest % j->shares);
         int64_t a, b, t0 = blk * tb;
         mlxc_split_range(group, share, j->shares, 1, &a, &b);
