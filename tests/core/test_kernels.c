@@ -77,14 +77,22 @@ static void check_matmul(const struct mlxc_kernels *k, int dtype)
     }
 }
 
+/* The table compared with the reference: avx2, or the reference itself on a CPU without AVX2 (said once). */
+static const struct mlxc_kernels *kernels_under_test(void)
+{
+    static int said;
+    const struct mlxc_kernels *k = mlxc_kernels_named("avx2");
+    if (k)
+        return k;
+    if (!said++)
+        print_message("# this CPU has no AVX2: only the reference runs\n");
+    return &mlxc_kernels_ref;
+}
+
 static void test_matmul_variants(void **state)
 {
     (void)state;
-    const struct mlxc_kernels *k = mlxc_kernels_named("avx2");
-    if (!k) {
-        print_message("# this CPU has no AVX2: only the reference runs\n");
-        k = &mlxc_kernels_ref;
-    }
+    const struct mlxc_kernels *k = kernels_under_test();
     for (int dtype = 0; dtype < 3; dtype++)
         check_matmul(k, dtype);
 }
@@ -92,9 +100,7 @@ static void test_matmul_variants(void **state)
 static void test_dot_axpy(void **state)
 {
     (void)state;
-    const struct mlxc_kernels *k = mlxc_kernels_named("avx2");
-    if (!k)
-        k = &mlxc_kernels_ref;
+    const struct mlxc_kernels *k = kernels_under_test();
     for (int64_t n = 0; n < 70; n++) {
         float a[70], b[70], y0[70], y1[70];
         for (int64_t i = 0; i < n; i++) {
@@ -116,9 +122,7 @@ static void test_dot_axpy(void **state)
 static void test_max_exp_sum(void **state)
 {
     (void)state;
-    const struct mlxc_kernels *k = mlxc_kernels_named("avx2");
-    if (!k)
-        k = &mlxc_kernels_ref;
+    const struct mlxc_kernels *k = kernels_under_test();
     for (int64_t n = 1; n < 300; n += 7) {
         float x[300], y0[300], y1[300];
         for (int64_t i = 0; i < n; i++)
@@ -143,9 +147,7 @@ static void test_max_exp_sum(void **state)
 static void test_swiglu(void **state)
 {
     (void)state;
-    const struct mlxc_kernels *k = mlxc_kernels_named("avx2");
-    if (!k)
-        k = &mlxc_kernels_ref;
+    const struct mlxc_kernels *k = kernels_under_test();
     for (int64_t n = 1; n < 300; n += 7) {
         float g[300], u[300], y0[300], y1[300], y2[300];
         for (int64_t i = 0; i < n; i++) {
@@ -173,9 +175,7 @@ static void test_swiglu(void **state)
 static void test_attention_kernels(void **state)
 {
     (void)state;
-    const struct mlxc_kernels *k = mlxc_kernels_named("avx2");
-    if (!k)
-        k = &mlxc_kernels_ref;
+    const struct mlxc_kernels *k = kernels_under_test();
     static const int hds[] = {8, 36, 64, 80, 128, 256};
     static const int64_t ns[] = {1, 7, 8, 9, 16, 17, 100, 130};
     static const enum mlxc_dtype dts[] = {MLXC_F32, MLXC_F16, MLXC_BF16};
