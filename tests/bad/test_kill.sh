@@ -79,8 +79,10 @@ mkdir "$T/k/.out.tmp-$$-live00" "$T/k/.out.tmp-$pid-sub000" "$T/k/.out.tmp-$pid-
 mkdir "$T/k/.out.tmp-$pid-sub000/inner"
 "$C" --hf-path "$T/m" --mlx-path "$T/k/out" -q >"$T/log" 2>&1
 left=$(ls -A "$T/k" | sort | tr '\n' ' ')
+# sorted the same way: whether $$ or $pid comes first depends on their digits
+want=$(printf '%s\n' ".other.tmp-$pid-abcdef" ".out.tmp-$$-live00" ".out.tmp-$pid-sub000" ".out.tmp-$pid-xyz" out | sort | tr '\n' ' ')
 if [ -n "$stale" ] && [ ! -e "$T/k/$stale" ] && same_tree "$T/ref" "$T/k/out" && grep -q "^\[INFO\] Removed 1 temporary folder left by an interrupted conversion to '$T/k/out'$" "$T/log" \
-   && [ "$left" = ".other.tmp-$pid-abcdef .out.tmp-$$-live00 .out.tmp-$pid-sub000 .out.tmp-$pid-xyz out " ]; then
+   && [ "$left" = "$want" ]; then
   ok "the next conversion to the same path removes the killed one's temporary folder (and nothing else)"
 else
   fail "the next conversion removes the killed one's temporary folder" "stale '$stale', left: $left; $(cat "$T/log")"
