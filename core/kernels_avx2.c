@@ -200,9 +200,12 @@ static float exp_sum(float *y, const float *x, int64_t n, float m)
  * Written out: with an array of accumulators gcc keeps them in memory and measures the stores. */
 static float fma_probe(int64_t n)
 {
-    const __m256 m = _mm256_set1_ps(0.999f), c = _mm256_set1_ps(0.001f);
-    __m256 a0 = _mm256_set1_ps(1.0f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
-    __m256 a6 = a0, a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0;
+    /* Each chain starts from its own value: chains equal from the start are one chain to the compiler
+     * (gcc 12 kept a single FMA per round, and the probe reported 1.5 times the machine's rate). */
+    const __m256 m = _mm256_set1_ps(0.999f), c = _mm256_set1_ps(0.001f), d = _mm256_set1_ps(1.0f / 1024);
+    __m256 a0 = _mm256_set1_ps(1.0f), a1 = _mm256_add_ps(a0, d), a2 = _mm256_add_ps(a1, d), a3 = _mm256_add_ps(a2, d);
+    __m256 a4 = _mm256_add_ps(a3, d), a5 = _mm256_add_ps(a4, d), a6 = _mm256_add_ps(a5, d), a7 = _mm256_add_ps(a6, d);
+    __m256 a8 = _mm256_add_ps(a7, d), a9 = _mm256_add_ps(a8, d), a10 = _mm256_add_ps(a9, d), a11 = _mm256_add_ps(a10, d);
     for (int64_t i = 0; i < n; i++) {
         a0 = _mm256_fmadd_ps(a0, m, c);
         a1 = _mm256_fmadd_ps(a1, m, c);

@@ -135,13 +135,14 @@ static void att_values(const void *v, enum mlxc_dtype dt, int64_t ld, int64_t n,
     }
 }
 
-/* Plain C: whatever the compiler makes of 12 x 8 independent chains. */
+/* Plain C: whatever the compiler makes of 12 x 8 independent chains (each from its own value, or the
+ * compiler may see one chain). */
 static float fma_probe(int64_t n)
 {
     float a[12][8];
     for (int j = 0; j < 12; j++)
         for (int l = 0; l < 8; l++)
-            a[j][l] = 1.0f;
+            a[j][l] = 1.0f + (float)(8 * j + l) / 1024;
     for (int64_t i = 0; i < n; i++)
         for (int j = 0; j < 12; j++)
             for (int l = 0; l < 8; l++)

@@ -7,6 +7,7 @@
 
 #include "core/blas.h"
 #include "core/config.h"
+#include "core/gemm.h"
 #include "core/half.h"
 #include "core/kernels.h"
 #include "core/matmul_amx.h"
@@ -206,6 +207,7 @@ struct linear_job {
     int quantize;          /* the pass that prepares them, each thread a share of the tokens */
     int quant_sgemm;       /* quantized weights through dequantized tiles and SGEMM (quant_sgemm) */
     int amx;               /* bf16 or quantized weights through AMX tiles (amx_path) */
+    int gemm;              /* weights as f32 panels through the AVX2 kernels (gemm_path) */
     uint32_t *xp;          /* amx: the activations in bf16 pairs (core/matmul_amx.h) */
     int pack;              /* amx: the pass that packs them, each thread a share of the tokens */
     _Atomic int64_t next;  /* the next chunk's first row */
@@ -275,10 +277,60 @@ static int amx_path(const struct linear_job *j)
 #endif
 }
 
+/* Many tokens on a CPU with AVX2 and FMA whose OpenBLAS has no AVX-512 kernels (AMD Zen 1-3, Intel
+ * client cores): weights as f32 panels through core/gemm_avx2.c, every kind but affine 4-bit, whose int8
+ * kernels outrun it there (4 multiplies per integer multiply; bench/results/llama1b_session6.txt). On
+ * the lent Xeon with AVX2 only, pp512 went 8-bit 38-43 -> 42-48 tok/s (int8 kernels before), bf16 at
+ * OpenBLAS's level without its copy of the activations per 64-row call. A fixed rule, not a timing. */
+static int gemm_path(const struct linear_job *j)
+{
+#if defined(__x86_64__)
+    const struct mlxc_linear *l = j->l;
+    const int aff4 = l->kind == MLXC_W_QUANT && l->q.q.mode == MLXC_Q_AFFINE && l->q.q.bits == 4 &&
+                     strcmp(mlxc_quant_isa(), "avx2") == 0;
+    return j->T >= SGEMM_MIN_TOKENS && !j->rowwise && !aff4 && strcmp(mlxc_kernels()->isa, "avx2") == 0 &&
+           !mlxc_blas_wide_fma();
+#else
+    (void)j;
+    return 0;
+#endif
+}
+
+#if defined(__x86_64__)
+/* Rows [r0, r1) through f32 panels; tile holds 16 dequantized rows (quantized weights). */
+static void forward_gemm(const struct linear_job *j, float *panel, float *tile, int64_t r0, int64_t r1)
+{
+    const struct mlxc_linear *l = j->l;
+    for (int64_t r = r0; r < r1; r += MLXC_GEMM_ROWS) {
+        const int64_t nr = r1 - r < MLXC_GEMM_ROWS ? r1 - r : MLXC_GEMM_ROWS, npad = (nr + 15) / 16 * 16;
+        for (int64_t i = 0; i < nr; i += 16) {
+            const int64_t m = nr - i < 16 ? nr - i : 16, row = r + i;
+            switch (l->kind) {
+            case MLXC_W_F32:
+                mlxc_gemm_pack_f32((const float *)l->w + row * l->cols, l->cols, m, l->cols, i, npad, panel);
+                break;
+            case MLXC_W_BF16:
+                mlxc_gemm_pack_bf16((const uint16_t *)l->w + row * l->cols, l->cols, m, l->cols, i, npad, panel);
+                break;
+            case MLXC_W_F16:
+                mlxc_gemm_pack_f16((const uint16_t *)l->w + row * l->cols, l->cols, m, l->cols, i, npad, panel);
+                break;
+            case MLXC_W_QUANT: /* 16 rows at a time, still in L2 when packed */
+                mlxc_dequantize_rows(&l->q, row, m, tile);
+                mlxc_gemm_pack_f32(tile, l->cols, m, l->cols, i, npad, panel);
+                break;
+            }
+        }
+        mlxc_gemm_rows(j->x, j->T, l->cols, panel, nr, j->y + r, l->rows);
+    }
+}
+#endif
+
 /* Per-thread room for forward_amx: 16 rows in f32 (quantized weights) and a bf16 panel. */
 struct amx_scratch {
     float *tile;
     uint16_t *panel;
+    float *fpanel; /* forward_gemm's */
 };
 
 #ifdef MLXC_HAVE_AMX
@@ -304,14 +356,18 @@ static void forward_amx(const struct linear_job *j, const struct amx_scratch *s,
 
 static void linear_rows(const struct linear_job *j, const struct amx_scratch *s, int64_t r0, int64_t r1)
 {
+    (void)s; /* without x86-64 */
     const struct mlxc_linear *l = j->l;
     const struct mlxc_kernels *k = mlxc_kernels();
 #ifdef MLXC_HAVE_AMX
     if (j->amx && s)
         forward_amx(j, s, r0, r1);
     else
-#else
-    (void)s;
+#endif
+#if defined(__x86_64__)
+    if (j->gemm && s)
+        forward_gemm(j, s->fpanel, s->tile, r0, r1);
+    else
 #endif
     if (j->quant_sgemm)
         forward_sgemm(l, j->x, j->T, j->y, r0, r1);
@@ -336,6 +392,13 @@ static void linear_rows(const struct linear_job *j, const struct amx_scratch *s,
 /* forward_amx's room for this thread, or NULL without memory (the caller falls back to the other paths). */
 static struct amx_scratch *amx_scratch_get(const struct linear_job *j, struct amx_scratch *s)
 {
+    if (j->gemm) {
+        s->tile = j->l->kind == MLXC_W_QUANT
+                      ? mlxc_thread_scratch(MLXC_SCRATCH_TILE, (size_t)16 * (size_t)j->l->cols * sizeof(float))
+                      : NULL;
+        s->fpanel = mlxc_thread_scratch(MLXC_SCRATCH_PANEL, mlxc_gemm_panel_elems(j->l->cols) * sizeof(float));
+        return s->fpanel && (s->tile || j->l->kind != MLXC_W_QUANT) ? s : NULL;
+    }
     s->tile = j->l->kind == MLXC_W_QUANT
                   ? mlxc_thread_scratch(MLXC_SCRATCH_TILE, (size_t)16 * (size_t)j->l->cols * sizeof(float))
                   : NULL;
@@ -361,7 +424,7 @@ static void linear_task(void *ctx, int tid, int nth)
         return;
     }
 #endif
-    struct amx_scratch room, *s = j->amx ? amx_scratch_get(j, &room) : NULL;
+    struct amx_scratch room, *s = j->amx || j->gemm ? amx_scratch_get(j, &room) : NULL;
     if (j->chunk > 0) {
         int64_t r0;
         while ((r0 = atomic_fetch_add_explicit(&j->next, j->chunk, memory_order_relaxed)) < rows)
@@ -385,8 +448,11 @@ static void linear_run(struct linear_job *j, struct mlxc_pool *pool)
     const int nth = mlxc_pool_size(pool);
     const int few = j->T <= DYNAMIC_MAX_TOKENS;
     j->amx = amx_path(j) && (j->xp = mlxc_thread_scratch(MLXC_SCRATCH_ACT, mlxc_amx_x_words(j->T, j->l->cols) * sizeof(uint32_t)));
-    j->quant_sgemm = !j->amx && quant_sgemm(j);
-    if (j->amx) {
+    j->gemm = !j->amx && gemm_path(j);
+    j->quant_sgemm = !j->amx && !j->gemm && quant_sgemm(j);
+    if (j->gemm) {
+        j->chunk = MLXC_GEMM_ROWS;
+    } else if (j->amx) {
         j->pack = 1;
         mlxc_pool_run(pool, linear_task, j);
         j->pack = 0;
@@ -415,6 +481,8 @@ const char *mlxc_linear_prefill_kernel(const struct mlxc_linear *l)
     const struct linear_job j = {.l = l, .T = SGEMM_MIN_TOKENS};
     if (amx_path(&j))
         return "amx-bf16";
+    if (gemm_path(&j))
+        return "f32-avx2";
     if (l->kind != MLXC_W_QUANT || quant_sgemm(&j))
         return "sgemm";
     return strcmp(mlxc_quant_isa(), "ref") == 0 ? "int8-ref" : "int8-avx2";
