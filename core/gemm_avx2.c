@@ -1,8 +1,9 @@
 /* f32 products on weight panels with AVX2 + FMA (contracts and layout in core/gemm.h; built with -mavx2
  * -mfma -mf16c). The kernel keeps a tile of 6 tokens x 16 rows in 12 registers; per column it loads the
  * sliver's 16 weights (two vectors) and broadcasts each token's x: 12 FMAs for 8 loads, which leaves the
- * two FMA ports as the limit. Blocks of MLXC_GEMM_KC columns keep a sliver in L1 while all token tiles
- * pass; between blocks the sums wait in y. */
+ * two FMA ports as the limit. Per block of MLXC_GEMM_KC columns, each tile of tokens (6 KB of x) stays in L1
+ * while the panel's slivers stream from L2; between blocks the sums wait in y. Slivers in L1 and tokens
+ * streaming instead ran at 80-85% of the FMA rate against 95-100% this way (one core of the session VM). */
 #include <immintrin.h>
 #include <string.h>
 
@@ -44,13 +45,13 @@ void mlxc_gemm_rows(const float *x, int64_t T, int64_t cols, const float *panel,
     for (int64_t k0 = 0; k0 < cols; k0 += MLXC_GEMM_KC) {
         const int64_t kb = cols - k0 < MLXC_GEMM_KC ? cols - k0 : MLXC_GEMM_KC;
         const float *block = panel + k0 * npad;
-        for (int64_t s = 0; s < npad; s += NR) {
-            const int nr = n - s < NR ? (int)(n - s) : NR;
-            for (int64_t t0 = 0; t0 < T; t0 += MR) {
-                const int nt = T - t0 < MR ? (int)(T - t0) : MR;
-                const float *xt[MR];
-                for (int i = 0; i < MR; i++)
-                    xt[i] = x + (t0 + (i < nt ? i : nt - 1)) * cols + k0;
+        for (int64_t t0 = 0; t0 < T; t0 += MR) { /* the tokens' x in L1 while the slivers pass */
+            const int nt = T - t0 < MR ? (int)(T - t0) : MR;
+            const float *xt[MR];
+            for (int i = 0; i < MR; i++)
+                xt[i] = x + (t0 + (i < nt ? i : nt - 1)) * cols + k0;
+            for (int64_t s = 0; s < npad; s += NR) {
+                const int nr = n - s < NR ? (int)(n - s) : NR;
                 float *ys = y + t0 * ldy + s;
                 if (nt == MR && nr == NR) {
                     tile_6x16(xt, block + s * kb, kb, ys, ldy, k0 > 0);
