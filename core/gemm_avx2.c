@@ -22,7 +22,10 @@ static void tile_6x16(const float *const xt[MR], const float *w, int64_t kb, flo
         a[i][1] = load ? _mm256_loadu_ps(c + i * ldc + 8) : _mm256_setzero_ps();
     }
     const float *x0 = xt[0], *x1 = xt[1], *x2 = xt[2], *x3 = xt[3], *x4 = xt[4], *x5 = xt[5];
+#pragma GCC unroll 4
     for (int64_t k = 0; k < kb; k++, w += NR) {
+        /* the sliver's column 16 ahead (one line per column): the L2 streamer alone left the loads waiting */
+        _mm_prefetch((const char *)(w + 16 * NR), _MM_HINT_T0);
         const __m256 w0 = _mm256_load_ps(w), w1 = _mm256_load_ps(w + 8);
         __m256 b;
 #define STEP(i, xi)                                                                                                  \
