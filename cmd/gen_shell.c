@@ -499,6 +499,10 @@ static void gen_man(FILE *out, const struct mlxc_cli *cli, const struct mlxc_cli
         man_tp(out, "MLXC_ISA", "ref or avx2: only those kernels (plain C, or AVX2 and no AMX tiles); unset, the "
                                 "best this CPU has");
     if (has_model_opt(cli))
+        man_tp(out, "OPENBLAS_CORETYPE", "OpenBLAS's kernels (Haswell, SkylakeX, ...); unset, mlxc makes sure they use "
+                                         "AVX2 or AVX-512 where the CPU has them. MLXC_ISA=avx2 with Haswell runs as on "
+                                         "a CPU with AVX2 only (AMD Zen 1-3)");
+    if (has_model_opt(cli))
         man_tp(out, "HF_HUB_CACHE, HF_HOME, XDG_CACHE_HOME",
                "a repo id given as the model (\"org/name\") is looked up, in order, in $HF_HUB_CACHE, "
                "$HF_HOME/hub, $XDG_CACHE_HOME/huggingface/hub and ~/.cache/huggingface/hub; nothing is "
