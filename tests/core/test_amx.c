@@ -43,8 +43,6 @@ static void check_product(const float *x, const float *w, const float *bias, int
 static void test_rows_shapes(void **state)
 {
     (void)state;
-    if (!mlxc_amx_usable())
-        skip();
     static const int64_t shapes[][3] = {{37, 50, 300}, {1, 1, 1}, {32, 64, 64}, {9, 17, 31}, {70, 33, 1000}};
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         const int64_t T = shapes[i][0], n = shapes[i][1], cols = shapes[i][2], ldy = n + 3;
@@ -99,8 +97,6 @@ static void make_linear(struct mlxc_linear *l, uint16_t *wb, float *w, float *bi
 static void test_linear_bf16(void **state)
 {
     (void)state;
-    if (!mlxc_amx_usable())
-        skip();
     static uint16_t wb[LR * LC];
     static float w[LR * LC], x[LT * LC], y[LT * LR], bias[LR];
     struct mlxc_linear l;
@@ -117,8 +113,6 @@ static void test_linear_bf16(void **state)
 static void test_token_alone_or_not(void **state)
 {
     (void)state;
-    if (!mlxc_amx_usable())
-        skip();
     static uint16_t wb[LR * LC];
     static float w[LR * LC], x[LT * LC], all[LT * LR], few[LT * LR], bias[LR];
     struct mlxc_linear l;
@@ -158,8 +152,6 @@ out:
 static void test_affine_panels(void **state)
 {
     (void)state;
-    if (!mlxc_amx_usable())
-        skip();
     enum { R = 64, C = 256 };
     float *w = malloc(sizeof(float) * R * C);
     for (int i = 0; i < R * C; i++)
@@ -173,8 +165,6 @@ static void test_affine_panels(void **state)
 static void test_attention_products(void **state)
 {
     (void)state;
-    if (!mlxc_amx_usable())
-        skip();
     static const int cases[][3] = {{64, 37, 45}, {128, 5, 300}, {64, 16, 1}}; /* hd, queries, keys */
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         const int hd = cases[c][0], nq = cases[c][1];
@@ -225,6 +215,8 @@ static void test_attention_products(void **state)
 
 int main(void)
 {
+    if (!mlxc_amx_usable())
+        return test_skip_all("no AMX-BF16 and AVX512-BF16 here, or MLXC_ISA keeps to other kernels");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rows_shapes),
         cmocka_unit_test(test_linear_bf16),
