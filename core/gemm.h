@@ -22,6 +22,9 @@ enum {
     MLXC_GEMM_KC = 256,  /* columns per block: 6 tokens of it (6 KB) stay in L1, the panel's block (64 KB) in L2 */
 };
 
+/* Rows of a panel of n rows as stored: n rounded up to a sliver (16). */
+static inline int64_t mlxc_gemm_npad(int64_t n) { return (n + 15) / 16 * 16; }
+
 /* A panel's size in floats for `cols` columns. */
 static inline size_t mlxc_gemm_panel_elems(int64_t cols) { return (size_t)MLXC_GEMM_ROWS * (size_t)cols; }
 

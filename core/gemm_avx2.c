@@ -9,7 +9,7 @@
 
 #include "core/gemm.h"
 
-enum { MR = 6, NR = 16 };
+enum { MR = 6, NR = 16 }; /* NR: a sliver, as mlxc_gemm_npad counts */
 
 /* Sums of MR tokens (x rows at xt[i], the same pointer repeated past the last token) x one sliver of kb
  * columns into c (ldc), starting from c's values when `load`, else from 0. */
@@ -44,7 +44,7 @@ static void tile_6x16(const float *const xt[MR], const float *w, int64_t kb, flo
 
 void mlxc_gemm_rows(const float *x, int64_t T, int64_t cols, const float *panel, int64_t n, float *y, int64_t ldy)
 {
-    const int64_t npad = (n + NR - 1) / NR * NR;
+    const int64_t npad = mlxc_gemm_npad(n);
     for (int64_t k0 = 0; k0 < cols; k0 += MLXC_GEMM_KC) {
         const int64_t kb = cols - k0 < MLXC_GEMM_KC ? cols - k0 : MLXC_GEMM_KC;
         const float *block = panel + k0 * npad;

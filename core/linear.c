@@ -13,7 +13,7 @@
 #include "core/matmul_amx.h"
 #include "core/sys.h"
 
-#define SGEMM_MIN_TOKENS 8  /* from this many tokens, float layers go through OpenBLAS */
+#define SGEMM_MIN_TOKENS 8  /* from this many tokens, the prefill paths (OpenBLAS, AMX, f32 panels) */
 #define DYNAMIC_MAX_TOKENS 4 /* up to this many tokens, rows are handed out in chunks (linear_run) */
 
 static const struct mlxc_tensor *need(const struct mlxc_weights *w, const char *name, struct mlxc_err *e)
@@ -261,6 +261,13 @@ static int quant_sgemm(const struct linear_job *j) /* once per product: linear_r
     return j->l->kind == MLXC_W_QUANT && j->T >= SGEMM_MIN_TOKENS && !j->rowwise && mlxc_blas_wide_fma();
 }
 
+/* Per-thread room for forward_amx and forward_gemm: 16 rows in f32 (quantized weights) and a panel
+ * (bf16 for AMX, f32 for the AVX2 kernels). */
+struct panel_scratch {
+    float *tile;
+    void *panel;
+};
+
 /* Many tokens with bf16 or quantized weights on a CPU with AMX (mlxc_amx_usable): the activations are
  * rounded to bf16 once per product, each panel of weight rows to bf16 (quantized ones
  * dequantized first, in f32), the sums are f32. Where MLX itself computes in bf16 (bf16 and quantized
@@ -279,9 +286,9 @@ static int amx_path(const struct linear_job *j)
 
 /* Many tokens on a CPU with AVX2 and FMA whose OpenBLAS has no AVX-512 kernels (AMD Zen 1-3, Intel
  * client cores): weights as f32 panels through core/gemm_avx2.c, every kind but affine 4-bit, whose int8
- * kernels outrun it there (4 multiplies per integer multiply; bench/results/llama1b_session6.txt). On
- * the lent Xeon with AVX2 only, pp512 went 8-bit 38-43 -> 42-48 tok/s (int8 kernels before), bf16 at
- * OpenBLAS's level without its copy of the activations per 64-row call. A fixed rule, not a timing. */
+ * kernels outran the panels there (54-65 against 45-49 tok/s). On the lent Xeon with AVX2 only, pp512
+ * went 8-bit 38-43 -> 51-58 tok/s (int8 kernels before), bf16 49 -> 52-59 (OpenBLAS, which copied the
+ * activations on every 64-row call; bench/results/llama1b_session6.txt). A fixed rule, not a timing. */
 static int gemm_path(const struct linear_job *j)
 {
 #if defined(__x86_64__)
@@ -297,44 +304,37 @@ static int gemm_path(const struct linear_job *j)
 }
 
 #if defined(__x86_64__)
-/* Rows [r0, r1) through f32 panels; tile holds 16 dequantized rows (quantized weights). */
-static void forward_gemm(const struct linear_job *j, float *panel, float *tile, int64_t r0, int64_t r1)
+/* Rows [r0, r1) through f32 panels. */
+static void forward_gemm(const struct linear_job *j, const struct panel_scratch *s, int64_t r0, int64_t r1)
 {
     const struct mlxc_linear *l = j->l;
     for (int64_t r = r0; r < r1; r += MLXC_GEMM_ROWS) {
-        const int64_t nr = r1 - r < MLXC_GEMM_ROWS ? r1 - r : MLXC_GEMM_ROWS, npad = (nr + 15) / 16 * 16;
+        const int64_t nr = r1 - r < MLXC_GEMM_ROWS ? r1 - r : MLXC_GEMM_ROWS, npad = mlxc_gemm_npad(nr);
         for (int64_t i = 0; i < nr; i += 16) {
             const int64_t m = nr - i < 16 ? nr - i : 16, row = r + i;
             switch (l->kind) {
             case MLXC_W_F32:
-                mlxc_gemm_pack_f32((const float *)l->w + row * l->cols, l->cols, m, l->cols, i, npad, panel);
+                mlxc_gemm_pack_f32((const float *)l->w + row * l->cols, l->cols, m, l->cols, i, npad, s->panel);
                 break;
             case MLXC_W_BF16:
-                mlxc_gemm_pack_bf16((const uint16_t *)l->w + row * l->cols, l->cols, m, l->cols, i, npad, panel);
+                mlxc_gemm_pack_bf16((const uint16_t *)l->w + row * l->cols, l->cols, m, l->cols, i, npad, s->panel);
                 break;
             case MLXC_W_F16:
-                mlxc_gemm_pack_f16((const uint16_t *)l->w + row * l->cols, l->cols, m, l->cols, i, npad, panel);
+                mlxc_gemm_pack_f16((const uint16_t *)l->w + row * l->cols, l->cols, m, l->cols, i, npad, s->panel);
                 break;
             case MLXC_W_QUANT: /* 16 rows at a time, still in L2 when packed */
-                mlxc_dequantize_rows(&l->q, row, m, tile);
-                mlxc_gemm_pack_f32(tile, l->cols, m, l->cols, i, npad, panel);
+                mlxc_dequantize_rows(&l->q, row, m, s->tile);
+                mlxc_gemm_pack_f32(s->tile, l->cols, m, l->cols, i, npad, s->panel);
                 break;
             }
         }
-        mlxc_gemm_rows(j->x, j->T, l->cols, panel, nr, j->y + r, l->rows);
+        mlxc_gemm_rows(j->x, j->T, l->cols, s->panel, nr, j->y + r, l->rows);
     }
 }
 #endif
 
-/* Per-thread room for forward_amx: 16 rows in f32 (quantized weights) and a bf16 panel. */
-struct amx_scratch {
-    float *tile;
-    uint16_t *panel;
-    float *fpanel; /* forward_gemm's */
-};
-
 #ifdef MLXC_HAVE_AMX
-static void forward_amx(const struct linear_job *j, const struct amx_scratch *s, int64_t r0, int64_t r1)
+static void forward_amx(const struct linear_job *j, const struct panel_scratch *s, int64_t r0, int64_t r1)
 {
     const struct mlxc_linear *l = j->l;
     for (int64_t r = r0; r < r1; r += MLXC_AMX_ROWS) {
@@ -354,7 +354,7 @@ static void forward_amx(const struct linear_job *j, const struct amx_scratch *s,
 }
 #endif
 
-static void linear_rows(const struct linear_job *j, const struct amx_scratch *s, int64_t r0, int64_t r1)
+static void linear_rows(const struct linear_job *j, const struct panel_scratch *s, int64_t r0, int64_t r1)
 {
     (void)s; /* without x86-64 */
     const struct mlxc_linear *l = j->l;
@@ -366,7 +366,7 @@ static void linear_rows(const struct linear_job *j, const struct amx_scratch *s,
 #endif
 #if defined(__x86_64__)
     if (j->gemm && s)
-        forward_gemm(j, s->fpanel, s->tile, r0, r1);
+        forward_gemm(j, s, r0, r1);
     else
 #endif
     if (j->quant_sgemm)
@@ -389,20 +389,15 @@ static void linear_rows(const struct linear_job *j, const struct amx_scratch *s,
                 j->y[t * l->rows + r] += l->bias[r];
 }
 
-/* forward_amx's room for this thread, or NULL without memory (the caller falls back to the other paths). */
-static struct amx_scratch *amx_scratch_get(const struct linear_job *j, struct amx_scratch *s)
+/* This thread's room for the panel paths, or NULL without memory (the caller falls back to the others). */
+static struct panel_scratch *panel_scratch_get(const struct linear_job *j, struct panel_scratch *s)
 {
-    if (j->gemm) {
-        s->tile = j->l->kind == MLXC_W_QUANT
-                      ? mlxc_thread_scratch(MLXC_SCRATCH_TILE, (size_t)16 * (size_t)j->l->cols * sizeof(float))
-                      : NULL;
-        s->fpanel = mlxc_thread_scratch(MLXC_SCRATCH_PANEL, mlxc_gemm_panel_elems(j->l->cols) * sizeof(float));
-        return s->fpanel && (s->tile || j->l->kind != MLXC_W_QUANT) ? s : NULL;
-    }
+    const size_t panel_bytes = j->gemm ? mlxc_gemm_panel_elems(j->l->cols) * sizeof(float)
+                                       : mlxc_amx_panel_elems(j->l->cols) * sizeof(uint16_t);
     s->tile = j->l->kind == MLXC_W_QUANT
                   ? mlxc_thread_scratch(MLXC_SCRATCH_TILE, (size_t)16 * (size_t)j->l->cols * sizeof(float))
                   : NULL;
-    s->panel = mlxc_thread_scratch(MLXC_SCRATCH_PANEL, mlxc_amx_panel_elems(j->l->cols) * sizeof(uint16_t));
+    s->panel = mlxc_thread_scratch(MLXC_SCRATCH_PANEL, panel_bytes);
     return s->panel && (s->tile || j->l->kind != MLXC_W_QUANT) ? s : NULL;
 }
 
@@ -424,7 +419,7 @@ static void linear_task(void *ctx, int tid, int nth)
         return;
     }
 #endif
-    struct amx_scratch room, *s = j->amx || j->gemm ? amx_scratch_get(j, &room) : NULL;
+    struct panel_scratch room, *s = j->amx || j->gemm ? panel_scratch_get(j, &room) : NULL;
     if (j->chunk > 0) {
         int64_t r0;
         while ((r0 = atomic_fetch_add_explicit(&j->next, j->chunk, memory_order_relaxed)) < rows)

@@ -43,7 +43,8 @@ void mlxc_linear_forward_rowwise(const struct mlxc_linear *l, const float *x, in
                                  struct mlxc_pool *pool);
 
 /* Which kernels take l's products with many tokens (prefill) on this machine: "amx-bf16" (AMX tiles),
- * "sgemm" (OpenBLAS on f32 tiles), or "int8-avx2" / "int8-ref" (quantized weights, int8 activations).
+ * "f32-avx2" (f32 panels, core/gemm.h), "sgemm" (OpenBLAS on f32 tiles), or "int8-avx2" / "int8-ref"
+ * (quantized weights, int8 activations).
  * After mlxc_blas_setup (a model open does it). */
 const char *mlxc_linear_prefill_kernel(const struct mlxc_linear *l);
 

@@ -16,7 +16,7 @@ void mlxc_free_aligned(void *p);
 /* The slots of mlxc_thread_scratch, one per use that must not share a buffer with another live one. */
 enum mlxc_scratch_slot {
     MLXC_SCRATCH_TILE,      /* core/linear.c: f32 rows of weights (SGEMM tiles, rows dequantized for AMX) */
-    MLXC_SCRATCH_PANEL,     /* core/linear.c: an AMX panel of weights */
+    MLXC_SCRATCH_PANEL,     /* core/linear.c: a panel of weights (AMX bf16, or f32 for core/gemm.h) */
     MLXC_SCRATCH_ACT,       /* core/linear.c: the AMX activations, in the thread that runs the product */
     MLXC_SCRATCH_ATTENTION, /* core/attention.c: the keys and values re-laid for AMX tiles */
     MLXC_SCRATCH_SLOTS

@@ -42,6 +42,9 @@ static inline const char *test_tmpdir(void)
     return dir;
 }
 
+/* Deterministic test data in [-1/2, 1/2): a stride through the residues mod `mod`. */
+static inline float test_value(long i, int mod) { return (float)((int)(i * 7919 % mod) - mod / 2) / (float)mod; }
+
 /* Reports a whole test program skipped, for tests of hardware this machine lacks: TAP's "1..0 # SKIP",
  * which meson counts as a skip. (cmocka 1.1's skip() prints "not ok N # SKIP", which meson and tests/run
  * count as a failure.) Returns main's exit status. */

@@ -20,7 +20,6 @@
 #include "quant/quant.h"
 #include "tests/quant_fixture.h"
 
-static float value(long i, int mod) { return (float)((int)(i * 7919 % mod) - mod / 2) / (float)mod; }
 static double bf(float f) { return mlxc_bf16_to_f32(mlxc_f32_to_bf16(f)); }
 
 /* y (T, ldy) against sum_k bf16(x[t, k]) bf16(w[r, k]) in double, within f32 rounding of the sums. */
@@ -51,9 +50,9 @@ static void test_rows_shapes(void **state)
         uint16_t *wb = malloc(sizeof(uint16_t) * n * cols), *panel = malloc(sizeof(uint16_t) * mlxc_amx_panel_elems(cols));
         uint32_t *xp = malloc(sizeof(uint32_t) * mlxc_amx_x_words(T, cols));
         for (int64_t k = 0; k < T * cols; k++)
-            x[k] = value(k, 401) * 3.0f;
+            x[k] = test_value(k, 401) * 3.0f;
         for (int64_t k = 0; k < n * cols; k++)
-            w[k] = value(k + 17, 397) * 0.25f;
+            w[k] = test_value(k + 17, 397) * 0.25f;
         mlxc_f32_to_bf16_row(w, wb, (size_t)(n * cols));
         mlxc_amx_pack_x(x, T, cols, 0, mlxc_amx_tp(T) / 16, xp);
         for (int from_bf16 = 0; from_bf16 < 2; from_bf16++) {
@@ -87,7 +86,7 @@ enum { LR = 600, LC = 328, LT = 45 }; /* panels of 64 rows, the last partial; to
 static void make_linear(struct mlxc_linear *l, uint16_t *wb, float *w, float *bias)
 {
     for (int64_t k = 0; k < (int64_t)LR * LC; k++)
-        w[k] = value(k, 389) * 0.5f;
+        w[k] = test_value(k, 389) * 0.5f;
     mlxc_f32_to_bf16_row(w, wb, (size_t)LR * LC);
     for (int r = 0; r < LR; r++)
         bias[r] = (float)(r % 5) - 2.0f;
@@ -102,7 +101,7 @@ static void test_linear_bf16(void **state)
     struct mlxc_linear l;
     make_linear(&l, wb, w, bias);
     for (int64_t k = 0; k < (int64_t)LT * LC; k++)
-        x[k] = value(k + 5, 409);
+        x[k] = test_value(k + 5, 409);
     assert_string_equal(mlxc_linear_prefill_kernel(&l), "amx-bf16");
     struct mlxc_pool *pool = mlxc_pool_create(2);
     mlxc_linear_forward(&l, x, LT, y, pool);
@@ -118,7 +117,7 @@ static void test_token_alone_or_not(void **state)
     struct mlxc_linear l;
     make_linear(&l, wb, w, bias);
     for (int64_t k = 0; k < (int64_t)LT * LC; k++)
-        x[k] = value(k + 11, 401);
+        x[k] = test_value(k + 11, 401);
     mlxc_linear_forward(&l, x, LT, all, NULL);
     enum { FROM = 30, N = 9 }; /* 9 tokens: still many enough for the AMX path */
     mlxc_linear_forward(&l, x + FROM * LC, N, few, NULL);
@@ -155,7 +154,7 @@ static void test_affine_panels(void **state)
     enum { R = 64, C = 256 };
     float *w = malloc(sizeof(float) * R * C);
     for (int i = 0; i < R * C; i++)
-        w[i] = value(i, 383) * 0.1f;
+        w[i] = test_value(i, 383) * 0.1f;
     affine_panels = 0;
     fixture_each_quant(w, R, C, NULL, NULL, check_affine_panel);
     assert_true(affine_panels >= 2); /* 4 and 8 bits at least */
@@ -174,11 +173,11 @@ static void test_attention_products(void **state)
         float *s = malloc(sizeof(float) * nq * lds), *out = malloc(sizeof(float) * nq * hd);
         void *scratch = mlxc_alloc_aligned(mlxc_amx_att_scratch(n, nq, hd));
         for (int64_t i = 0; i < n * ld; i++)
-            kv[i] = mlxc_f32_to_bf16(value(i, 389) * 2.0f);
+            kv[i] = mlxc_f32_to_bf16(test_value(i, 389) * 2.0f);
         for (int64_t i = 0; i < (int64_t)nq * hd; i++)
-            q[i] = value(i + 3, 401);
+            q[i] = test_value(i + 3, 401);
         for (int64_t i = 0; i < (int64_t)nq * lds; i++)
-            w[i] = value(i + 7, 409) + 0.5f;
+            w[i] = test_value(i + 7, 409) + 0.5f;
         mlxc_amx_att_scores(kv, ld, n, q, nq, hd, 0.125f, s, lds, scratch);
         mlxc_amx_att_values(kv + hd, ld, n, w, nq, lds, hd, out, scratch); /* values: the next hd of each row */
         for (int i = 0; i < nq; i++) {

@@ -20,7 +20,6 @@
 #include "quant/quant.h"
 #include "tests/quant_fixture.h"
 
-static float value(long i, int mod) { return (float)((int)(i * 7919 % mod) - mod / 2) / (float)mod; }
 
 static int have_kernels(void)
 {
@@ -61,13 +60,13 @@ static void test_rows_shapes(void **state)
     /* T, rows, cols: partial token tiles, partial slivers, columns off 8 and past one or two blocks */
     static const int64_t shapes[][3] = {{37, 50, 300}, {1, 1, 1}, {6, 16, 256}, {13, 64, 520}, {9, 17, 31}, {8, 33, 257}};
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
-        const int64_t T = shapes[i][0], n = shapes[i][1], cols = shapes[i][2], ldy = n + 3, npad = (n + 15) / 16 * 16;
+        const int64_t T = shapes[i][0], n = shapes[i][1], cols = shapes[i][2], ldy = n + 3, npad = mlxc_gemm_npad(n);
         float *x = malloc(sizeof(float) * T * cols), *w = malloc(sizeof(float) * n * cols);
         float *y = malloc(sizeof(float) * T * ldy), *panel = mlxc_alloc_aligned(sizeof(float) * mlxc_gemm_panel_elems(cols));
         for (int64_t k = 0; k < T * cols; k++)
-            x[k] = value(k, 401) * 3.0f;
+            x[k] = test_value(k, 401) * 3.0f;
         for (int64_t k = 0; k < n * cols; k++)
-            w[k] = value(k + 17, 397) * 0.25f;
+            w[k] = test_value(k + 17, 397) * 0.25f;
         for (int64_t k = 0; k < T * ldy; k++)
             y[k] = -12345.0f;
         for (int64_t r = 0; r < n; r += 16) /* one sliver per call, as core/linear.c packs them */
@@ -93,8 +92,8 @@ static void test_half_packs(void **state)
     static float wb[N * C], wf[N * C];
     float *want = mlxc_alloc_aligned(sizeof(float) * elems), *got = mlxc_alloc_aligned(sizeof(float) * elems);
     for (int k = 0; k < N * C; k++) {
-        hb[k] = mlxc_f32_to_bf16(value(k, 389) * 7.0f);
-        hf[k] = mlxc_f32_to_f16(value(k, 389) * 7.0f);
+        hb[k] = mlxc_f32_to_bf16(test_value(k, 389) * 7.0f);
+        hf[k] = mlxc_f32_to_f16(test_value(k, 389) * 7.0f);
         wb[k] = mlxc_bf16_to_f32(hb[k]);
         wf[k] = mlxc_f16_to_f32(hf[k]);
     }
@@ -123,7 +122,7 @@ static void check_linear(const struct mlxc_linear *l, struct mlxc_pool *pool, co
     float *x = malloc(sizeof(float) * LT * LC), *y = malloc(sizeof(float) * LT * LR);
     float *w = malloc(sizeof(float) * LR * LC), *alone = malloc(sizeof(float) * 9 * LR);
     for (int64_t k = 0; k < (int64_t)LT * LC; k++)
-        x[k] = value(k + 5, 409);
+        x[k] = test_value(k + 5, 409);
     if (l->kind == MLXC_W_QUANT)
         mlxc_dequantize_rows(&l->q, 0, LR, w);
     else
@@ -144,7 +143,7 @@ static void test_linears(void **state)
     static float w[LR * LC], bias[LR];
     static uint16_t wb[LR * LC];
     for (int64_t k = 0; k < (int64_t)LR * LC; k++)
-        w[k] = value(k, 389) * 0.5f;
+        w[k] = test_value(k, 389) * 0.5f;
     for (int r = 0; r < LR; r++)
         bias[r] = (float)(r % 5) - 2.0f;
     mlxc_f32_to_bf16_row(w, wb, (size_t)LR * LC);
