@@ -77,11 +77,11 @@ static void visible(const struct mlxc_kv_view *v, int64_t t, int64_t *lo, int64_
 }
 
 /* Decode: floats of a thread's working rows for one chunk of n visible keys (decode_unit's layout: queries,
- * outputs, 4 rows of values, scores, dequantized keys and values). */
+ * outputs, scores; with a quantized cache also a sub-block's outputs and its keys and values dequantized). */
 static int64_t decode_work(const struct mlxc_config *c, int64_t n, int quantized)
 {
     const int64_t hd = c->head_dim, keys = n < CHUNK ? n : CHUNK;
-    return c->n_heads * (keys + 2 * hd) + 4 * hd + (quantized ? 2 * SUB * hd : 0);
+    return c->n_heads * (keys + 2 * hd) + (quantized ? c->n_heads * hd + 2 * SUB * c->n_kv_heads * hd : 0);
 }
 
 int64_t mlxc_attention_scratch(const struct mlxc_config *c, int64_t T, int64_t n, int quantized)
@@ -100,28 +100,29 @@ static void gather_queries(const struct att_job *j, int h0, int nh, int64_t t0, 
         memcpy(qb + (int64_t)i * hd, j->q + ((t0 + i / nh) * H + h0 + i % nh) * hd, (size_t)hd * sizeof(float));
 }
 
-/* Keys and values of slots [lo, lo + n) of kv head kvh as kernel rows: the cache's own rows, or for
- * quantized storage rows dequantized into kb and vb (n * hd floats each). */
-static void kv_rows(const struct att_job *j, int kvh, int64_t lo, int64_t n, int want_k, int want_v, float *kb,
-                    float *vb, const void **K, const void **V, enum mlxc_dtype *dt, int64_t *ld)
+/* Keys (want_v 0) or values of slots [lo, lo + n) for kv heads [kv0, kv0 + nkv) as kernel rows (core/kernels.h):
+ * the cache's own rows, or for quantized storage rows dequantized into buf (n * nkv * hd floats, slot-major). */
+static const void *kv_rows(const struct att_job *j, int want_v, int64_t lo, int64_t n, int kv0, int nkv, float *buf,
+                           enum mlxc_dtype *dt, int64_t *ld)
 {
     const int64_t hd = j->c->head_dim;
-    *K = mlxc_kv_k_row(j->cache, j->layer, lo, kvh);
-    *V = mlxc_kv_v_row(j->cache, j->layer, lo, kvh);
-    *dt = j->cache->dtype;
-    *ld = j->c->n_kv_heads * hd;
-    if (*K)
-        return;
-    for (int64_t p = 0; p < n; p++) {
-        if (want_k)
-            mlxc_kv_read_k(j->cache, j->layer, lo + p, kvh, kb + p * hd);
-        if (want_v)
-            mlxc_kv_read_v(j->cache, j->layer, lo + p, kvh, vb + p * hd);
+    const void *rows = want_v ? mlxc_kv_v_row(j->cache, j->layer, lo, kv0) : mlxc_kv_k_row(j->cache, j->layer, lo, kv0);
+    if (rows) {
+        *dt = j->cache->dtype;
+        *ld = j->c->n_kv_heads * hd;
+        return rows;
     }
-    *K = kb;
-    *V = vb;
+    for (int64_t p = 0; p < n; p++)
+        for (int h = 0; h < nkv; h++) {
+            float *out = buf + (p * nkv + h) * hd;
+            if (want_v)
+                mlxc_kv_read_v(j->cache, j->layer, lo + p, kv0 + h, out);
+            else
+                mlxc_kv_read_k(j->cache, j->layer, lo + p, kv0 + h, out);
+        }
     *dt = MLXC_F32;
-    *ld = hd;
+    *ld = nkv * hd;
+    return buf;
 }
 
 /* Query heads [h0, h0 + nh) of kv head kvh for tokens [t0, t0 + nt), in the thread's scratch. */
@@ -136,10 +137,10 @@ static void attend_unit(const struct att_job *j, int tid, int kvh, int h0, int n
     const int64_t n = hi_last - lo; /* keys any of the tokens sees, from the first token's first */
     float *qb = j->s->scores + (int64_t)tid * j->s->scores_cap, *ob = qb + (int64_t)nq * hd, *sc = ob + (int64_t)nq * hd;
     gather_queries(j, h0, nh, t0, nq, qb);
-    const void *K, *V;
     enum mlxc_dtype dt;
     int64_t ld;
-    kv_rows(j, kvh, lo, n, 1, 1, sc + (int64_t)nq * n, sc + (int64_t)nq * n + n * hd, &K, &V, &dt, &ld);
+    const void *K = kv_rows(j, 0, lo, n, kvh, 1, sc + (int64_t)nq * n, &dt, &ld);
+    const void *V = kv_rows(j, 1, lo, n, kvh, 1, sc + (int64_t)nq * n + n * hd, &dt, &ld);
     void *amx = NULL;
 #ifdef MLXC_HAVE_AMX
     if (dt == MLXC_BF16 && amx_attention(j->c))
@@ -148,7 +149,7 @@ static void attend_unit(const struct att_job *j, int tid, int kvh, int h0, int n
         mlxc_amx_att_scores(K, ld, n, qb, nq, hd, j->c->attn_scale, sc, n, amx);
     else
 #endif
-        k->att_scores(K, dt, ld, n, qb, nq, hd, j->c->attn_scale, sc, n);
+        k->att_scores(K, dt, ld, n, qb, nq, nq, hd, j->c->attn_scale, sc, n);
     for (int i = 0; i < nq; i++) {
         float *row = sc + (int64_t)i * n;
         int64_t a, b; /* this token's keys, relative to lo */
@@ -169,7 +170,7 @@ static void attend_unit(const struct att_job *j, int tid, int kvh, int h0, int n
         mlxc_amx_att_values(V, ld, n, sc, nq, n, hd, ob, amx);
     else
 #endif
-        k->att_values(V, dt, ld, n, sc, nq, n, hd, ob);
+        k->att_values(V, dt, ld, n, sc, nq, nq, n, hd, ob);
     for (int i = 0; i < nq; i++)
         memcpy(j->out + ((t0 + i / nh) * H + h0 + i % nh) * hd, ob + (int64_t)i * hd, (size_t)hd * sizeof(float));
 }
@@ -199,9 +200,10 @@ static float *decode_partials(const struct att_job *j)
     return j->s->scores + decode_work(j->c, j->view.n, j->cache->layers[j->layer].bits > 0);
 }
 
-/* Chunk `chunk` of the token's visible keys for the query heads of kv heads [kv0, kv1): partials out.
- * The chunk's rows go in sub-blocks of SUB slots, each for every kv head of the unit before the next, so
- * that the thread reads its stretch of the slot-major cache front to back. */
+/* Chunk `chunk` of the token's visible keys for the query heads of kv heads [kv0, kv1): partials out. The
+ * kernels take every kv head of the unit at once, so the thread reads its stretch of the slot-major cache
+ * front to back, the keys once and then the values once; a quantized cache goes in sub-blocks of SUB slots
+ * dequantized in turn. */
 static void decode_unit(const struct att_job *j, int tid, int64_t chunk, int kv0, int kv1)
 {
     const struct mlxc_kernels *k = mlxc_kernels();
@@ -211,20 +213,17 @@ static void decode_unit(const struct att_job *j, int tid, int64_t chunk, int kv0
     visible(&j->view, 0, &lo, &hi);
     lo += chunk * CHUNK;
     const int64_t n = hi - lo < CHUNK ? hi - lo : CHUNK;
-    float *qb = j->s->scores + (int64_t)tid * j->s->scores_cap, *ob = qb + (int64_t)nq * hd;
-    float *tmp = ob + (int64_t)nq * hd; /* a sub-block's values for up to 4 query heads */
-    float *sc = tmp + 4 * hd, *kb = sc + (int64_t)nq * n, *vb = kb + SUB * hd;
+    const int quantized = j->cache->layers[j->layer].bits > 0;
+    const int64_t sub = quantized ? SUB : n;
+    float *qb = j->s->scores + (int64_t)tid * j->s->scores_cap, *ob = qb + (int64_t)nq * hd, *sc = ob + (int64_t)nq * hd;
+    float *tmp = sc + (int64_t)nq * n, *rows = tmp + (int64_t)nq * hd; /* quantized only */
     gather_queries(j, kv0 * group, nq, 0, nq, qb);
-    const void *K, *V;
     enum mlxc_dtype dt;
     int64_t ld;
-    for (int64_t p0 = 0; p0 < n; p0 += SUB) {
-        const int64_t nb = n - p0 < SUB ? n - p0 : SUB;
-        for (int h = 0; h < nkv; h++) {
-            kv_rows(j, kv0 + h, lo + p0, nb, 1, 0, kb, vb, &K, &V, &dt, &ld);
-            k->att_scores(K, dt, ld, nb, qb + (int64_t)h * group * hd, group, hd, j->c->attn_scale,
-                          sc + (int64_t)h * group * n + p0, n);
-        }
+    for (int64_t p0 = 0; p0 < n; p0 += sub) {
+        const int64_t nb = n - p0 < sub ? n - p0 : sub;
+        const void *K = kv_rows(j, 0, lo + p0, nb, kv0, nkv, rows, &dt, &ld);
+        k->att_scores(K, dt, ld, nb, qb, nq, group, hd, j->c->attn_scale, sc + p0, n);
     }
     float *part = decode_partials(j) + chunk * j->c->n_heads * (hd + 2);
     for (int i = 0; i < nq; i++) {
@@ -234,19 +233,12 @@ static void decode_unit(const struct att_job *j, int tid, int64_t chunk, int kv0
         pi[0] = k->max(row, n);
         pi[1] = k->exp_sum(row, row, n, pi[0]);
     }
-    memset(ob, 0, (size_t)nq * (size_t)hd * sizeof *ob);
-    for (int64_t p0 = 0; p0 < n; p0 += SUB) {
-        const int64_t nb = n - p0 < SUB ? n - p0 : SUB;
-        for (int h = 0; h < nkv; h++) {
-            kv_rows(j, kv0 + h, lo + p0, nb, 0, 1, kb, vb, &K, &V, &dt, &ld);
-            for (int i0 = 0; i0 < group; i0 += 4) {
-                const int m = group - i0 < 4 ? group - i0 : 4;
-                k->att_values(V, dt, ld, nb, sc + (int64_t)(h * group + i0) * n + p0, m, n, hd, tmp);
-                float *o = ob + (int64_t)(h * group + i0) * hd;
-                for (int64_t d = 0; d < (int64_t)m * hd; d++)
-                    o[d] += tmp[d];
-            }
-        }
+    for (int64_t p0 = 0; p0 < n; p0 += sub) {
+        const int64_t nb = n - p0 < sub ? n - p0 : sub;
+        const void *V = kv_rows(j, 1, lo + p0, nb, kv0, nkv, rows, &dt, &ld);
+        k->att_values(V, dt, ld, nb, sc + p0, nq, group, n, hd, p0 == 0 ? ob : tmp);
+        for (int64_t d = 0; p0 > 0 && d < (int64_t)nq * hd; d++)
+            ob[d] += tmp[d];
     }
     for (int i = 0; i < nq; i++)
         memcpy(part + (int64_t)(kv0 * group + i) * (hd + 2) + 2, ob + (int64_t)i * hd, (size_t)hd * sizeof(float));

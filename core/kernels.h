@@ -28,13 +28,16 @@ struct mlxc_kernels {
      * prefill): n rounds of FMA_PROBE_FLOPS / 2 independent multiply-adds; returns a value that depends
      * on all of them. */
     float (*fma_probe)(int64_t n);
-    /* Attention over n cached rows of one kv head, row p at kv + p*ld elements of dtype dt (F32, F16 or
-     * BF16), for nq queries of head_dim hd (q: (nq, hd) contiguous):
-     *   att_scores: s[i*lds + p] = scale * sum_d q[i*hd + d] * k_p[d]
-     *   att_values: out[i*hd + d] = sum_p w[i*lds + p] * v_p[d]   (out overwritten) */
-    void (*att_scores)(const void *k, enum mlxc_dtype dt, int64_t ld, int64_t n, const float *q, int nq, int hd,
-                       float scale, float *s, int64_t lds);
-    void (*att_values)(const void *v, enum mlxc_dtype dt, int64_t ld, int64_t n, const float *w, int nq,
+    /* Attention over n cached rows, row p at kv + p*ld elements of dtype dt (F32, F16 or BF16), for nq
+     * queries of head_dim hd (q: (nq, hd) contiguous) in runs of `group` that share a kv head (nq a
+     * multiple of group): query i reads the hd elements at (i / group) * hd of each row,
+     *   att_scores: s[i*lds + p] = scale * sum_d q[i*hd + d] * k_p[(i / group)*hd + d]
+     *   att_values: out[i*hd + d] = sum_p w[i*lds + p] * v_p[(i / group)*hd + d]   (out overwritten)
+     * Decode passes every kv head of a slot-major cache at once (group = the GQA group); prefill one kv
+     * head with its tokens x query heads (group = nq). */
+    void (*att_scores)(const void *k, enum mlxc_dtype dt, int64_t ld, int64_t n, const float *q, int nq, int group,
+                       int hd, float scale, float *s, int64_t lds);
+    void (*att_values)(const void *v, enum mlxc_dtype dt, int64_t ld, int64_t n, const float *w, int nq, int group,
                        int64_t lds, int hd, float *out);
 };
 
@@ -49,10 +52,10 @@ extern const struct mlxc_kernels mlxc_kernels_ref;
 #if defined(__x86_64__)
 extern const struct mlxc_kernels mlxc_kernels_avx2;
 /* its attention kernels (kernels_att_avx2.c) */
-void mlxc_att_scores_avx2(const void *k, enum mlxc_dtype dt, int64_t ld, int64_t n, const float *q, int nq, int hd,
-                          float scale, float *s, int64_t lds);
+void mlxc_att_scores_avx2(const void *k, enum mlxc_dtype dt, int64_t ld, int64_t n, const float *q, int nq,
+                          int group, int hd, float scale, float *s, int64_t lds);
 void mlxc_att_values_avx2(const void *v, enum mlxc_dtype dt, int64_t ld, int64_t n, const float *w, int nq,
-                          int64_t lds, int hd, float *out);
+                          int group, int64_t lds, int hd, float *out);
 #endif
 
 #endif

@@ -106,13 +106,13 @@ static float elem(const void *row, enum mlxc_dtype dt, int64_t i)
     }
 }
 
-static void att_scores(const void *k, enum mlxc_dtype dt, int64_t ld, int64_t n, const float *q, int nq, int hd,
-                       float scale, float *s, int64_t lds)
+static void att_scores(const void *k, enum mlxc_dtype dt, int64_t ld, int64_t n, const float *q, int nq, int group,
+                       int hd, float scale, float *s, int64_t lds)
 {
     const size_t es = mlxc_dtype_size(dt);
     for (int i = 0; i < nq; i++)
         for (int64_t p = 0; p < n; p++) {
-            const unsigned char *row = (const unsigned char *)k + (size_t)(p * ld) * es;
+            const unsigned char *row = (const unsigned char *)k + (size_t)(p * ld + i / group * hd) * es;
             float acc = 0.0f;
             for (int d = 0; d < hd; d++)
                 acc += q[i * hd + d] * elem(row, dt, d);
@@ -120,7 +120,7 @@ static void att_scores(const void *k, enum mlxc_dtype dt, int64_t ld, int64_t n,
         }
 }
 
-static void att_values(const void *v, enum mlxc_dtype dt, int64_t ld, int64_t n, const float *w, int nq,
+static void att_values(const void *v, enum mlxc_dtype dt, int64_t ld, int64_t n, const float *w, int nq, int group,
                        int64_t lds, int hd, float *out)
 {
     const size_t es = mlxc_dtype_size(dt);
@@ -128,7 +128,7 @@ static void att_values(const void *v, enum mlxc_dtype dt, int64_t ld, int64_t n,
         float *o = out + (int64_t)i * hd;
         memset(o, 0, (size_t)hd * sizeof *o);
         for (int64_t p = 0; p < n; p++) {
-            const unsigned char *row = (const unsigned char *)v + (size_t)(p * ld) * es;
+            const unsigned char *row = (const unsigned char *)v + (size_t)(p * ld + i / group * hd) * es;
             for (int d = 0; d < hd; d++)
                 o[d] += w[i * lds + p] * elem(row, dt, d);
         }

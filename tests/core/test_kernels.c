@@ -170,21 +170,26 @@ static void test_swiglu(void **state)
     }
 }
 
-/* The attention kernels against the reference: key/value rows strided as in the cache (ld > hd), every
- * cache dtype, head sizes with and without a vector path (hd % 16), block edges of the key loops. */
+/* The attention kernels against the reference: key/value rows strided as in the cache (ld > heads * hd),
+ * every cache dtype, head sizes with and without a vector path (hd % 16), block and prefetch edges of the
+ * key loops, one kv head (prefill: group = nq) and several (decode), GQA groups that quads of 4 do not
+ * divide, and bf16 query passes split by the kernel's buffer (hd 1024: whole heads do not fit). */
 static void test_attention_kernels(void **state)
 {
     (void)state;
     const struct mlxc_kernels *k = kernels_under_test();
-    static const int hds[] = {8, 36, 64, 80, 128, 256};
+    static const int hds[] = {8, 36, 64, 80, 128, 256, 1024};
     static const int64_t ns[] = {1, 7, 8, 9, 16, 17, 100, 130};
     static const enum mlxc_dtype dts[] = {MLXC_F32, MLXC_F16, MLXC_BF16};
+    static const int shapes[][2] = {{1, 1}, {3, 3}, {5, 5}, {8, 4}, {14, 7}, {12, 2}, {40, 4}, {24, 12}}; /* nq, group */
     for (size_t a = 0; a < sizeof hds / sizeof hds[0]; a++)
         for (size_t b = 0; b < sizeof ns / sizeof ns[0]; b++)
             for (size_t c = 0; c < 3; c++)
-                for (int nq = 1; nq <= 5; nq += 2) {
-                    const int hd = hds[a];
-                    const int64_t n = ns[b], ld = 3 * hd, lds = n + 3;
+                for (size_t g = 0; g < sizeof shapes / sizeof shapes[0]; g++) {
+                    const int hd = hds[a], nq = shapes[g][0], group = shapes[g][1];
+                    if (hd == 1024 && b % 3) /* the big head on a few row counts */
+                        continue;
+                    const int64_t n = ns[b], ld = (nq / group + 1) * hd, lds = n + 3;
                     const enum mlxc_dtype dt = dts[c];
                     size_t es = mlxc_dtype_size(dt);
                     unsigned char *kv = malloc((size_t)(n * ld) * es);
@@ -203,21 +208,21 @@ static void test_attention_kernels(void **state)
                         q[i] = frand();
                     for (int64_t i = 0; i < nq * lds; i++)
                         s0[i] = s1[i] = 7.0f; /* the gap between rows stays untouched */
-                    mlxc_kernels_ref.att_scores(kv, dt, ld, n, q, nq, hd, 0.125f, s0, lds);
-                    k->att_scores(kv, dt, ld, n, q, nq, hd, 0.125f, s1, lds);
+                    mlxc_kernels_ref.att_scores(kv, dt, ld, n, q, nq, group, hd, 0.125f, s0, lds);
+                    k->att_scores(kv, dt, ld, n, q, nq, group, hd, 0.125f, s1, lds);
                     double err = nmse(s1, s0, nq * lds);
                     if (err > MAX_NMSE)
-                        fail_msg("%s att_scores hd %d n %lld dtype %d nq %d: nmse %g", k->isa, hd, (long long)n,
-                                 (int)dt, nq, err);
+                        fail_msg("%s att_scores hd %d n %lld dtype %d nq %d group %d: nmse %g", k->isa, hd,
+                                 (long long)n, (int)dt, nq, group, err);
                     for (int i = 0; i < nq; i++)
                         for (int64_t p = n; p < lds; p++)
                             assert_true(s1[i * lds + p] == 7.0f);
-                    mlxc_kernels_ref.att_values(kv, dt, ld, n, s0, nq, lds, hd, o0);
-                    k->att_values(kv, dt, ld, n, s0, nq, lds, hd, o1);
+                    mlxc_kernels_ref.att_values(kv, dt, ld, n, s0, nq, group, lds, hd, o0);
+                    k->att_values(kv, dt, ld, n, s0, nq, group, lds, hd, o1);
                     err = nmse(o1, o0, nq * hd);
                     if (err > MAX_NMSE)
-                        fail_msg("%s att_values hd %d n %lld dtype %d nq %d: nmse %g", k->isa, hd, (long long)n,
-                                 (int)dt, nq, err);
+                        fail_msg("%s att_values hd %d n %lld dtype %d nq %d group %d: nmse %g", k->isa, hd,
+                                 (long long)n, (int)dt, nq, group, err);
                     free(kv);
                     free(q);
                     free(s0);

@@ -1,0 +1,147 @@
+/* Decode attention speed against the machine's own memory bandwidth.
+ *
+ *   att_bench [--context N] [--threads T] [--dtype bf16|f16|f32] [--sweeps S] [--layers N]
+ *
+ * Builds a Llama-3.2-1B-shaped KV cache (16 layers, 32 query heads, 8 kv heads, head_dim 64; 4096 slots of
+ * random keys and values by default) and times one decode token's attention over all 16 layers
+ * (mlxc_attention with T = 1), which reads every cached key and value once. Sweeps of it alternate with a
+ * plain streaming read of exactly the same K and V buffers by the same pool threads, so that the ratio of
+ * the two comes from one window of time on a noisy machine (best sweep of each). Prints the attention's
+ * GB/s of cache read, the read's GB/s, and their ratio: 100% means attention costs what its bytes cost.
+ * --layers N (< 16) reads the first N layers' caches in turn instead: small enough, they stay in the CPU's
+ * caches, which times the kernels' arithmetic rather than the memory. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache/kv.h"
+#include "core/config.h"
+#include "core/forward.h"
+#include "core/pool.h"
+#include "core/sys.h"
+
+enum { LAYERS = 16, H = 32, KV = 8, HD = 64 };
+
+struct read_job {
+    const struct mlxc_kv_cache *cache;
+    size_t bytes; /* of one layer's K (and of its V) */
+    _Atomic unsigned long long sink;
+};
+
+/* Each thread reads its share of every layer's K and V, 32 bytes at a time (sums of 64-bit words). */
+static void read_task(void *ctx, int tid, int nth)
+{
+    struct read_job *j = ctx;
+    const size_t words = j->bytes / 8;
+    int64_t a, b;
+    mlxc_split_range((int64_t)words, tid, nth, 64, &a, &b);
+    unsigned long long s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (int l = 0; l < LAYERS; l++)
+        for (int kv = 0; kv < 2; kv++) {
+            const unsigned long long *p = kv ? j->cache->layers[l].v : j->cache->layers[l].k;
+            for (int64_t i = a; i + 4 <= b; i += 4) {
+                s0 += p[i];
+                s1 += p[i + 1];
+                s2 += p[i + 2];
+                s3 += p[i + 3];
+            }
+        }
+    j->sink += s0 + s1 + s2 + s3;
+}
+
+static float frand(unsigned *st)
+{
+    *st = *st * 1664525u + 1013904223u;
+    return (float)(*st >> 8) / 16777216.0f - 0.5f;
+}
+
+int main(int argc, char **argv)
+{
+    int64_t n = 4096;
+    int threads = 2, sweeps = 20, layers = LAYERS;
+    enum mlxc_dtype dt = MLXC_BF16;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--context") && i + 1 < argc)
+            n = atoll(argv[++i]);
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+            threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--layers") && i + 1 < argc)
+            layers = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--sweeps") && i + 1 < argc)
+            sweeps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--dtype") && i + 1 < argc) {
+            const char *d = argv[++i];
+            dt = !strcmp(d, "f32") ? MLXC_F32 : !strcmp(d, "f16") ? MLXC_F16 : MLXC_BF16;
+        } else {
+            fprintf(stderr, "usage: att_bench [--context N] [--threads T] [--dtype bf16|f16|f32] [--sweeps S] [--layers N]\n");
+            return 2;
+        }
+    }
+    struct mlxc_err e = {0};
+    struct mlxc_config c = {0};
+    c.n_heads = H;
+    c.n_kv_heads = KV;
+    c.head_dim = HD;
+    c.attn_scale = 0.125f;
+    struct mlxc_kv_cache cache;
+    if (mlxc_kv_init(&cache, LAYERS, KV, HD, &e)) {
+        fprintf(stderr, "att_bench: %s\n", e.msg);
+        return 1;
+    }
+    cache.dtype = dt;
+    unsigned st = 1;
+    const int64_t step = 256;
+    float *k = malloc(sizeof(float) * step * KV * HD), *v = malloc(sizeof(float) * step * KV * HD);
+    float *q = malloc(sizeof(float) * H * HD), *out = malloc(sizeof(float) * H * HD);
+    struct mlxc_kv_view view = {0};
+    for (int64_t done = 0; done < n; done += step) {
+        const int64_t T = n - done < step ? n - done : step;
+        for (int l = 0; l < LAYERS; l++) {
+            for (int64_t i = 0; i < T * KV * HD; i++) {
+                k[i] = 2.0f * frand(&st);
+                v[i] = frand(&st);
+            }
+            if (mlxc_kv_update(&cache, l, k, v, T, &view, &e)) {
+                fprintf(stderr, "att_bench: %s\n", e.msg);
+                return 1;
+            }
+        }
+        mlxc_kv_step_done(&cache, T, &e);
+    }
+    view.base = view.n - 1; /* the decode token is the last slot: it sees them all */
+    for (int i = 0; i < H * HD; i++)
+        q[i] = frand(&st);
+    struct mlxc_state s = {0};
+    s.pool = mlxc_pool_create(threads);
+    if (!s.pool || mlxc_state_reserve_scores(&s, mlxc_attention_scratch(&c, 1, view.n, 0), &e)) {
+        fprintf(stderr, "att_bench: out of memory\n");
+        return 1;
+    }
+    const size_t esz = dt == MLXC_F32 ? 4 : 2, layer_bytes = (size_t)cache.layers[0].cap * KV * HD * esz;
+    const double bytes = 2.0 * LAYERS * (double)n * KV * HD * esz;
+    struct read_job rj = {&cache, layer_bytes, 0};
+    double best_att = 1e30, best_read = 1e30;
+    for (int sw = 0; sw < sweeps; sw++) {
+        double t0 = mlxc_now();
+        for (int l = 0; l < LAYERS; l++) /* with --layers N < 16 the first N again: warm caches */
+            mlxc_attention(&c, &s, &cache, l % layers, &view, NULL, q, 1, out);
+        double t1 = mlxc_now();
+        mlxc_pool_run(s.pool, read_task, &rj);
+        double t2 = mlxc_now();
+        best_att = t1 - t0 < best_att ? t1 - t0 : best_att;
+        best_read = t2 - t1 < best_read ? t2 - t1 : best_read;
+    }
+    /* the read covers the allocated capacity; scale it to the n slots attention reads */
+    const double read_bytes = 2.0 * LAYERS * (double)layer_bytes;
+    printf("context %lld, %d threads, %s cache, %.1f MB read per token: attention %.2f ms (%.1f GB/s), "
+           "plain read %.1f GB/s, attention at %.0f%% of the read\n",
+           (long long)n, threads, mlxc_dtype_name(dt), bytes / 1e6, best_att * 1e3, bytes / best_att / 1e9,
+           read_bytes / best_read / 1e9, 100.0 * (bytes / best_att) / (read_bytes / best_read));
+    mlxc_state_free(&s);
+    mlxc_kv_free(&cache);
+    free(k);
+    free(v);
+    free(q);
+    free(out);
+    return (int)(rj.sink & 0);
+}
