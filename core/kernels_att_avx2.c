@@ -4,7 +4,8 @@
  * per token and does 2 * group flops per element it reads, so these loops are written to keep the two
  * FMA ports busy with few loads (a core loads two 256-bit vectors per cycle, not more):
  *   - rows stream front to back, each row's every head used before the next row (the cache is
- *     slot-major: one sequential read), prefetched PREFETCH_ROWS ahead;
+ *     slot-major: one sequential read); the rows ahead (scores: PREFETCH_ROWS on, values: the next
+ *     block) are prefetched a few lines per quad, never in bursts (struct prefetcher);
  *   - rows are converted to f32 in registers, 16 elements at a time, never through a buffer; bf16 by
  *     interleaving with zeros (a shuffle), which leaves the 16 in "paired" order (load16), so the
  *     queries are permuted to match (in a buffer, once per call) and the outputs back;
@@ -66,12 +67,35 @@ INLINE void pair_order(const float *src, float *dst, int64_t n)
     }
 }
 
-/* Prefetches `bytes` from r into L1. */
-INLINE void prefetch(const unsigned char *r, size_t bytes)
+/* Prefetches into L1 the rows ahead, a few cache lines at a time between pieces of arithmetic: a core
+ * holds few misses in flight (on Intel 16 L1 fill buffers), and a burst of a block's lines stalls it
+ * until they arrive. The cursor walks `span` bytes of each row, rows rb bytes apart. */
+struct prefetcher {
+    const unsigned char *row;
+    size_t rb, span, off;
+    int64_t rows; /* rows left */
+};
+
+INLINE struct prefetcher prefetcher_at(const unsigned char *row, size_t rb, size_t span, int64_t rows)
 {
-    for (size_t o = 0; o < bytes; o += 64)
-        _mm_prefetch((const char *)r + o, _MM_HINT_T0);
+    return (struct prefetcher){row, rb, span, 0, rows > 0 ? rows : 0};
 }
+
+INLINE void prefetch_lines(struct prefetcher *pf, int64_t lines)
+{
+    for (; lines > 0 && pf->rows > 0; lines--) {
+        _mm_prefetch((const char *)pf->row + pf->off, _MM_HINT_T0);
+        pf->off += 64;
+        if (pf->off >= pf->span) {
+            pf->off = 0;
+            pf->row += pf->rb;
+            pf->rows--;
+        }
+    }
+}
+
+/* Lines for piece j of `pieces` that share `lines` evenly (the shares add up to exactly `lines`). */
+INLINE int64_t share(int64_t lines, int64_t j, int64_t pieces) { return (j + 1) * lines / pieces - j * lines / pieces; }
 
 /* Row i of a quad of m <= 4 queries: the first repeated past m. */
 INLINE int64_t quad_row(int i, int m) { return i < m ? i : 0; }
@@ -106,17 +130,17 @@ INLINE void scores_pass(const unsigned char *k, size_t rb, int64_t n, const floa
 {
     const size_t head_bytes = (size_t)hd * (dt == MLXC_F32 ? 4 : 2), span = (size_t)(h1 - h0) * head_bytes;
     const unsigned char *k0 = k + (size_t)h0 * head_bytes;
+    const int64_t pair_lines = 2 * (int64_t)((span + 63) / 64), quads = (h1 - h0) * ((ib - ia + 3) / 4);
+    struct prefetcher pf = prefetcher_at(k0 + PREFETCH_ROWS * rb, rb, span, n - PREFETCH_ROWS);
     for (int64_t p = 0; p < n; p += 2) {
         const unsigned char *r0 = k0 + (size_t)p * rb, *r1 = p + 1 < n ? r0 + rb : r0;
-        if (p + PREFETCH_ROWS + 1 < n) {
-            prefetch(r0 + PREFETCH_ROWS * rb, span);
-            prefetch(r1 + PREFETCH_ROWS * rb, span);
-        }
         const float *qh = qp;
+        int64_t j = 0; /* quads done for this pair of rows: each prefetches its share of the next pair's lines */
         for (int h = h0; h < h1; h++) {
             const size_t off = (size_t)(h - h0) * head_bytes;
             for (int i0 = ia, m; i0 < ib; i0 += m, qh += m * hd) {
                 m = ib - i0 < 4 ? ib - i0 : 4;
+                prefetch_lines(&pf, share(pair_lines, j++, quads));
                 const float *q[4];
                 for (int i = 0; i < 4; i++)
                     q[i] = qh + quad_row(i, m) * hd;
@@ -166,7 +190,7 @@ INLINE void scores_all(const unsigned char *k, size_t rb, int64_t n, const float
  * quad of queries [i0, i0 + m) of one kv head (its values at byte offset off of each row); bf16: out in
  * paired order. */
 INLINE void values_quad(const unsigned char *v, size_t rb, int nb, const float *w, int64_t lds, int m, int hd,
-                        float *out, enum mlxc_dtype dt)
+                        float *out, struct prefetcher *pf, int64_t pf_lines, enum mlxc_dtype dt)
 {
     const float *wr[4];
     float *o[4];
@@ -175,6 +199,7 @@ INLINE void values_quad(const unsigned char *v, size_t rb, int nb, const float *
         o[i] = out + quad_row(i, m) * hd;
     }
     for (int d = 0; d < hd; d += 16) {
+        prefetch_lines(pf, share(pf_lines, d / 16, hd / 16));
         __m256 a0 = _mm256_loadu_ps(o[0] + d), b0 = _mm256_loadu_ps(o[0] + d + 8);
         __m256 a1 = _mm256_loadu_ps(o[1] + d), b1 = _mm256_loadu_ps(o[1] + d + 8);
         __m256 a2 = _mm256_loadu_ps(o[2] + d), b2 = _mm256_loadu_ps(o[2] + d + 8);
@@ -215,16 +240,18 @@ INLINE void values_all(const unsigned char *v, size_t rb, int64_t n, const float
 {
     const size_t head_bytes = (size_t)hd * (dt == MLXC_F32 ? 4 : 2), span = (size_t)(nq / group) * head_bytes;
     const int64_t fit = (int64_t)(VALUE_BLOCK / span), rows = fit < 4 ? 4 : fit > 32 ? 32 : fit;
+    const int64_t quads = (nq / group) * ((group + 3) / 4), block_lines = rows * (int64_t)((span + 63) / 64);
+    struct prefetcher pf = prefetcher_at(v + rows * rb, rb, span, n - rows);
     memset(out, 0, (size_t)nq * (size_t)hd * sizeof *out);
     for (int64_t p0 = 0; p0 < n; p0 += rows) {
         const int nb = (int)(n - p0 < rows ? n - p0 : rows);
-        for (int64_t p = p0 + rows; p < p0 + 2 * rows && p < n; p++)
-            prefetch(v + (size_t)p * rb, span);
+        int64_t j = 0; /* quads done in this block: each prefetches its share of the next block's lines */
         for (int h = 0; h < nq / group; h++)
             for (int i = 0; i < group; i += 4) {
                 const int i0 = h * group + i;
                 values_quad(v + (size_t)p0 * rb + (size_t)h * head_bytes, rb, nb, w + (int64_t)i0 * lds + p0, lds,
-                            group - i < 4 ? group - i : 4, hd, out + (int64_t)i0 * hd, dt);
+                            group - i < 4 ? group - i : 4, hd, out + (int64_t)i0 * hd, &pf,
+                            share(block_lines, j++, quads), dt);
             }
     }
     if (dt == MLXC_BF16)
