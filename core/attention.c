@@ -10,7 +10,7 @@
  * by whichever thread is free, the last token blocks first (later token blocks see more keys). A unit's
  * queries, (tokens x heads) rows, go together through the attention kernels (core/kernels.h), which
  * convert each cached key and value row once for all of them: scores over the keys any of its tokens
- * sees, then per row the mask, softcap and softmax, then the weighted values. Decode is one token: a unit is a kv head with its query heads.
+ * sees, then per row the mask, softcap and softmax, then the weighted values.
  * Quantized caches are dequantized row by row into the thread's scratch. Where the CPU has AMX
  * (core/matmul_amx.h) and the cache is bf16, the two products run on tiles instead, with the queries and
  * the softmax weights rounded to bf16, and a unit takes TBLOCK_AMX tokens (its keys and values are re-laid
@@ -37,7 +37,7 @@
 #define TBLOCK 8  /* tokens per unit */
 #define TBLOCK_AMX 64 /* with AMX: every unit re-lays its keys and values for the tiles, so more queries each */
 #define CHUNK 256 /* decode: keys per unit */
-#define SUB 64     /* decode: keys of a chunk read for every kv head of the unit at a time */
+#define SUB 64     /* decode, quantized cache: slots of a chunk dequantized at a time */
 
 struct att_job {
     const struct mlxc_config *c;
@@ -237,8 +237,9 @@ static void decode_unit(const struct att_job *j, int tid, int64_t chunk, int kv0
         const int64_t nb = n - p0 < sub ? n - p0 : sub;
         const void *V = kv_rows(j, 1, lo + p0, nb, kv0, nkv, rows, &dt, &ld);
         k->att_values(V, dt, ld, nb, sc + p0, nq, group, n, hd, p0 == 0 ? ob : tmp);
-        for (int64_t d = 0; p0 > 0 && d < (int64_t)nq * hd; d++)
-            ob[d] += tmp[d];
+        if (p0 > 0) /* a later sub-block of a quantized cache */
+            for (int64_t d = 0; d < (int64_t)nq * hd; d++)
+                ob[d] += tmp[d];
     }
     for (int i = 0; i < nq; i++)
         memcpy(part + (int64_t)(kv0 * group + i) * (hd + 2) + 2, ob + (int64_t)i * hd, (size_t)hd * sizeof(float));

@@ -81,6 +81,9 @@ INLINE struct prefetcher prefetcher_at(const unsigned char *row, size_t rb, size
     return (struct prefetcher){row, rb, span, 0, rows > 0 ? rows : 0};
 }
 
+/* Cache lines the cursor issues for one row. */
+INLINE int64_t row_lines(size_t span) { return (int64_t)((span + 63) / 64); }
+
 INLINE void prefetch_lines(struct prefetcher *pf, int64_t lines)
 {
     for (; lines > 0 && pf->rows > 0; lines--) {
@@ -128,9 +131,9 @@ INLINE __m256 scores_quad(const unsigned char *r0, const unsigned char *r1, cons
 INLINE void scores_pass(const unsigned char *k, size_t rb, int64_t n, const float *qp, int h0, int h1, int ia,
                         int ib, int group, int hd, __m256 sv, float *s, int64_t lds, enum mlxc_dtype dt)
 {
-    const size_t head_bytes = (size_t)hd * (dt == MLXC_F32 ? 4 : 2), span = (size_t)(h1 - h0) * head_bytes;
+    const size_t head_bytes = (size_t)hd * mlxc_dtype_size(dt), span = (size_t)(h1 - h0) * head_bytes;
     const unsigned char *k0 = k + (size_t)h0 * head_bytes;
-    const int64_t pair_lines = 2 * (int64_t)((span + 63) / 64), quads = (h1 - h0) * ((ib - ia + 3) / 4);
+    const int64_t pair_lines = 2 * row_lines(span), quads = (h1 - h0) * ((ib - ia + 3) / 4);
     struct prefetcher pf = prefetcher_at(k0 + PREFETCH_ROWS * rb, rb, span, n - PREFETCH_ROWS);
     for (int64_t p = 0; p < n; p += 2) {
         const unsigned char *r0 = k0 + (size_t)p * rb, *r1 = p + 1 < n ? r0 + rb : r0;
@@ -186,9 +189,9 @@ INLINE void scores_all(const unsigned char *k, size_t rb, int64_t n, const float
         }
 }
 
-/* out[i*hd + d] += sum_p w[i*lds + p] v_p[head(i) + d] over the nb rows at v (stride rb bytes), for the
- * quad of queries [i0, i0 + m) of one kv head (its values at byte offset off of each row); bf16: out in
- * paired order. */
+/* out[i*hd + d] += sum_p w[i*lds + p] v_p[d] over the nb rows at v (stride rb bytes: v points at the quad's
+ * kv head in the first row), for a quad of m <= 4 queries; pf issues pf_lines lines meanwhile. bf16: out
+ * in paired order. */
 INLINE void values_quad(const unsigned char *v, size_t rb, int nb, const float *w, int64_t lds, int m, int hd,
                         float *out, struct prefetcher *pf, int64_t pf_lines, enum mlxc_dtype dt)
 {
@@ -238,9 +241,9 @@ INLINE void values_quad(const unsigned char *v, size_t rb, int nb, const float *
 INLINE void values_all(const unsigned char *v, size_t rb, int64_t n, const float *w, int nq, int group,
                        int64_t lds, int hd, float *out, enum mlxc_dtype dt)
 {
-    const size_t head_bytes = (size_t)hd * (dt == MLXC_F32 ? 4 : 2), span = (size_t)(nq / group) * head_bytes;
+    const size_t head_bytes = (size_t)hd * mlxc_dtype_size(dt), span = (size_t)(nq / group) * head_bytes;
     const int64_t fit = (int64_t)(VALUE_BLOCK / span), rows = fit < 4 ? 4 : fit > 32 ? 32 : fit;
-    const int64_t quads = (nq / group) * ((group + 3) / 4), block_lines = rows * (int64_t)((span + 63) / 64);
+    const int64_t quads = (nq / group) * ((group + 3) / 4), block_lines = rows * row_lines(span);
     struct prefetcher pf = prefetcher_at(v + rows * rb, rb, span, n - rows);
     memset(out, 0, (size_t)nq * (size_t)hd * sizeof *out);
     for (int64_t p0 = 0; p0 < n; p0 += rows) {
@@ -277,7 +280,7 @@ DEFINE_ATT(bf16, MLXC_BF16)
 void mlxc_att_scores_avx2(const void *k, enum mlxc_dtype dt, int64_t ld, int64_t n, const float *q, int nq,
                           int group, int hd, float scale, float *s, int64_t lds)
 {
-    const size_t rb = (size_t)ld * (dt == MLXC_F32 ? 4 : 2);
+    const size_t rb = (size_t)ld * mlxc_dtype_size(dt);
     if (hd % 16 || hd > MAX_HD)
         mlxc_kernels_ref.att_scores(k, dt, ld, n, q, nq, group, hd, scale, s, lds);
     else if (dt == MLXC_F32)
@@ -291,7 +294,7 @@ void mlxc_att_scores_avx2(const void *k, enum mlxc_dtype dt, int64_t ld, int64_t
 void mlxc_att_values_avx2(const void *v, enum mlxc_dtype dt, int64_t ld, int64_t n, const float *w, int nq,
                           int group, int64_t lds, int hd, float *out)
 {
-    const size_t rb = (size_t)ld * (dt == MLXC_F32 ? 4 : 2);
+    const size_t rb = (size_t)ld * mlxc_dtype_size(dt);
     if (hd % 16)
         mlxc_kernels_ref.att_values(v, dt, ld, n, w, nq, group, lds, hd, out);
     else if (dt == MLXC_F32)
