@@ -26,7 +26,8 @@ enum {
     MAX_HD = 1024,       /* head_dim cap of core/config.c */
     QUERY_FLOATS = 8192, /* bf16: the permuted queries of one pass over the rows (32 KB of stack) */
     PREFETCH_ROWS = 8,   /* scores: how far ahead rows are prefetched */
-    VALUE_BLOCK = 16384, /* values: bytes of the rows of a block (4 to 32 rows), the next block prefetched */
+    VALUE_BLOCK = 16384, /* values: bytes of the rows of a block (4 to MAX_BLOCK_ROWS), the next block prefetched */
+    MAX_BLOCK_ROWS = 32,
 };
 
 #define INLINE static inline __attribute__((always_inline))
@@ -97,8 +98,14 @@ INLINE void prefetch_lines(struct prefetcher *pf, int64_t lines)
     }
 }
 
-/* Lines for piece j of `pieces` that share `lines` evenly (the shares add up to exactly `lines`). */
-INLINE int64_t share(int64_t lines, int64_t j, int64_t pieces) { return (j + 1) * lines / pieces - j * lines / pieces; }
+/* `lines` shared evenly by `pieces`: piece j takes each + (j < extra), which add up to exactly `lines`
+ * (worked out once per call: a division per piece cost more than the piece's prefetches). */
+struct shares {
+    int64_t each, extra;
+};
+
+INLINE struct shares shares_of(int64_t lines, int64_t pieces) { return (struct shares){lines / pieces, lines % pieces}; }
+INLINE int64_t share(struct shares s, int64_t j) { return s.each + (j < s.extra); }
 
 /* Row i of a quad of m <= 4 queries: the first repeated past m. */
 INLINE int64_t quad_row(int i, int m) { return i < m ? i : 0; }
@@ -133,7 +140,7 @@ INLINE void scores_pass(const unsigned char *k, size_t rb, int64_t n, const floa
 {
     const size_t head_bytes = (size_t)hd * mlxc_dtype_size(dt), span = (size_t)(h1 - h0) * head_bytes;
     const unsigned char *k0 = k + (size_t)h0 * head_bytes;
-    const int64_t pair_lines = 2 * row_lines(span), quads = (h1 - h0) * ((ib - ia + 3) / 4);
+    const struct shares pair = shares_of(2 * row_lines(span), (h1 - h0) * ((ib - ia + 3) / 4));
     struct prefetcher pf = prefetcher_at(k0 + PREFETCH_ROWS * rb, rb, span, n - PREFETCH_ROWS);
     for (int64_t p = 0; p < n; p += 2) {
         const unsigned char *r0 = k0 + (size_t)p * rb, *r1 = p + 1 < n ? r0 + rb : r0;
@@ -143,7 +150,7 @@ INLINE void scores_pass(const unsigned char *k, size_t rb, int64_t n, const floa
             const size_t off = (size_t)(h - h0) * head_bytes;
             for (int i0 = ia, m; i0 < ib; i0 += m, qh += m * hd) {
                 m = ib - i0 < 4 ? ib - i0 : 4;
-                prefetch_lines(&pf, share(pair_lines, j++, quads));
+                prefetch_lines(&pf, share(pair, j++));
                 const float *q[4];
                 for (int i = 0; i < 4; i++)
                     q[i] = qh + quad_row(i, m) * hd;
@@ -189,38 +196,34 @@ INLINE void scores_all(const unsigned char *k, size_t rb, int64_t n, const float
         }
 }
 
-/* out[i*hd + d] += sum_p w[i*lds + p] v_p[d] over the nb rows at v (stride rb bytes: v points at the quad's
- * kv head in the first row), for a quad of m <= 4 queries; pf issues pf_lines lines meanwhile. bf16: out
- * in paired order. */
-INLINE void values_quad(const unsigned char *v, size_t rb, int nb, const float *w, int64_t lds, int m, int hd,
-                        float *out, struct prefetcher *pf, int64_t pf_lines, enum mlxc_dtype dt)
+/* out[i*hd + d] += sum_p wq[4p + i] v_p[d] over the nb rows at v (stride rb bytes: v points at the quad's kv
+ * head in the first row) for a quad of queries (wq: their weights interleaved, see values_all; out: its
+ * rows at o[0..3]); pf issues the quad's share of the next block's lines meanwhile, a share per 16
+ * dimensions. bf16: out in paired order. */
+INLINE void values_quad(const unsigned char *v, size_t rb, int nb, const float *wq, int hd, float *const o[4],
+                        struct prefetcher *pf, struct shares slice, enum mlxc_dtype dt)
 {
-    const float *wr[4];
-    float *o[4];
-    for (int i = 0; i < 4; i++) {
-        wr[i] = w + quad_row(i, m) * lds;
-        o[i] = out + quad_row(i, m) * hd;
-    }
     for (int d = 0; d < hd; d += 16) {
-        prefetch_lines(pf, share(pf_lines, d / 16, hd / 16));
+        prefetch_lines(pf, share(slice, d / 16));
         __m256 a0 = _mm256_loadu_ps(o[0] + d), b0 = _mm256_loadu_ps(o[0] + d + 8);
         __m256 a1 = _mm256_loadu_ps(o[1] + d), b1 = _mm256_loadu_ps(o[1] + d + 8);
         __m256 a2 = _mm256_loadu_ps(o[2] + d), b2 = _mm256_loadu_ps(o[2] + d + 8);
         __m256 a3 = _mm256_loadu_ps(o[3] + d), b3 = _mm256_loadu_ps(o[3] + d + 8);
         const unsigned char *r = v;
-        for (int p = 0; p < nb; p++, r += rb) {
+        const float *w = wq;
+        for (int p = 0; p < nb; p++, r += rb, w += 4) {
             __m256 v0, v1;
             load16(r, d, dt, &v0, &v1);
-            __m256 x = _mm256_broadcast_ss(wr[0] + p);
+            __m256 x = _mm256_broadcast_ss(w);
             a0 = _mm256_fmadd_ps(x, v0, a0);
             b0 = _mm256_fmadd_ps(x, v1, b0);
-            x = _mm256_broadcast_ss(wr[1] + p);
+            x = _mm256_broadcast_ss(w + 1);
             a1 = _mm256_fmadd_ps(x, v0, a1);
             b1 = _mm256_fmadd_ps(x, v1, b1);
-            x = _mm256_broadcast_ss(wr[2] + p);
+            x = _mm256_broadcast_ss(w + 2);
             a2 = _mm256_fmadd_ps(x, v0, a2);
             b2 = _mm256_fmadd_ps(x, v1, b2);
-            x = _mm256_broadcast_ss(wr[3] + p);
+            x = _mm256_broadcast_ss(w + 3);
             a3 = _mm256_fmadd_ps(x, v0, a3);
             b3 = _mm256_fmadd_ps(x, v1, b3);
         }
@@ -237,70 +240,94 @@ INLINE void values_quad(const unsigned char *v, size_t rb, int nb, const float *
 }
 
 /* Blocks of rows, each used by every quad while in L1 (VALUE_BLOCK bytes of them), the next block
- * prefetched meanwhile. */
+ * prefetched meanwhile. A quad's weights for a block are first interleaved (wq[4p + i] = query i's
+ * weight of row p), so that the inner loop reads them through one pointer instead of four. */
 INLINE void values_all(const unsigned char *v, size_t rb, int64_t n, const float *w, int nq, int group,
                        int64_t lds, int hd, float *out, enum mlxc_dtype dt)
 {
     const size_t head_bytes = (size_t)hd * mlxc_dtype_size(dt), span = (size_t)(nq / group) * head_bytes;
-    const int64_t fit = (int64_t)(VALUE_BLOCK / span), rows = fit < 4 ? 4 : fit > 32 ? 32 : fit;
-    const int64_t quads = (nq / group) * ((group + 3) / 4), block_lines = rows * row_lines(span);
+    const int64_t fit = (int64_t)(VALUE_BLOCK / span), rows = fit < 4 ? 4 : fit > MAX_BLOCK_ROWS ? MAX_BLOCK_ROWS : fit;
+    const int64_t quads = (nq / group) * ((group + 3) / 4);
+    const struct shares block = shares_of(rows * row_lines(span), quads);
     struct prefetcher pf = prefetcher_at(v + rows * rb, rb, span, n - rows);
+    float wq[4 * MAX_BLOCK_ROWS] __attribute__((aligned(32)));
     memset(out, 0, (size_t)nq * (size_t)hd * sizeof *out);
     for (int64_t p0 = 0; p0 < n; p0 += rows) {
         const int nb = (int)(n - p0 < rows ? n - p0 : rows);
         int64_t j = 0; /* quads done in this block: each prefetches its share of the next block's lines */
         for (int h = 0; h < nq / group; h++)
             for (int i = 0; i < group; i += 4) {
-                const int i0 = h * group + i;
-                values_quad(v + (size_t)p0 * rb + (size_t)h * head_bytes, rb, nb, w + (int64_t)i0 * lds + p0, lds,
-                            group - i < 4 ? group - i : 4, hd, out + (int64_t)i0 * hd, &pf,
-                            share(block_lines, j++, quads), dt);
+                const int i0 = h * group + i, m = group - i < 4 ? group - i : 4;
+                float *o[4];
+                for (int r = 0; r < 4; r++) {
+                    const float *wr = w + (int64_t)(i0 + quad_row(r, m)) * lds + p0;
+                    for (int p = 0; p < nb; p++)
+                        wq[4 * p + r] = wr[p];
+                    o[r] = out + (int64_t)(i0 + quad_row(r, m)) * hd;
+                }
+                values_quad(v + (size_t)p0 * rb + (size_t)h * head_bytes, rb, nb, wq, hd, o, &pf,
+                            shares_of(share(block, j++), hd / 16), dt);
             }
     }
     if (dt == MLXC_BF16)
         pair_order(out, out, (int64_t)nq * hd);
 }
 
-/* One body per cache dtype, so that load16 and the row sizes are constants in the loops. */
-#define DEFINE_ATT(SUFFIX, DT)                                                                              \
+/* One body per cache dtype and common head size (64, 128; 0: any other), so that load16, the row sizes
+ * and the loops over a head's dimensions are constants the compiler unrolls. */
+#define DEFINE_ATT(SUFFIX, DT, HD)                                                                          \
     static void scores_##SUFFIX(const void *k, size_t rb, int64_t n, const float *q, int nq, int group,      \
                                 int hd, float scale, float *s, int64_t lds)                                 \
     {                                                                                                       \
-        scores_all(k, rb, n, q, nq, group, hd, scale, s, lds, DT);                                         \
+        scores_all(k, rb, n, q, nq, group, HD ? HD : hd, scale, s, lds, DT);                               \
     }                                                                                                       \
     static void values_##SUFFIX(const void *v, size_t rb, int64_t n, const float *w, int nq, int group,      \
                                 int64_t lds, int hd, float *out)                                            \
     {                                                                                                       \
-        values_all(v, rb, n, w, nq, group, lds, hd, out, DT);                                              \
+        values_all(v, rb, n, w, nq, group, lds, HD ? HD : hd, out, DT);                                    \
     }
-DEFINE_ATT(f32, MLXC_F32)
-DEFINE_ATT(f16, MLXC_F16)
-DEFINE_ATT(bf16, MLXC_BF16)
+#define DEFINE_ATT_DTYPE(SUFFIX, DT)                                                                        \
+    DEFINE_ATT(SUFFIX##_64, DT, 64)                                                                         \
+    DEFINE_ATT(SUFFIX##_128, DT, 128)                                                                       \
+    DEFINE_ATT(SUFFIX##_any, DT, 0)
+DEFINE_ATT_DTYPE(f32, MLXC_F32)
+DEFINE_ATT_DTYPE(f16, MLXC_F16)
+DEFINE_ATT_DTYPE(bf16, MLXC_BF16)
+
+typedef void (*scores_fn)(const void *, size_t, int64_t, const float *, int, int, int, float, float *, int64_t);
+typedef void (*values_fn)(const void *, size_t, int64_t, const float *, int, int, int64_t, int, float *);
+
+/* [dtype: f32, f16, bf16][head size: 64, 128, other] */
+static const scores_fn scores_fns[3][3] = {
+    {scores_f32_64, scores_f32_128, scores_f32_any},
+    {scores_f16_64, scores_f16_128, scores_f16_any},
+    {scores_bf16_64, scores_bf16_128, scores_bf16_any},
+};
+static const values_fn values_fns[3][3] = {
+    {values_f32_64, values_f32_128, values_f32_any},
+    {values_f16_64, values_f16_128, values_f16_any},
+    {values_bf16_64, values_bf16_128, values_bf16_any},
+};
+
+static int dtype_index(enum mlxc_dtype dt) { return dt == MLXC_F32 ? 0 : dt == MLXC_F16 ? 1 : 2; }
+static int hd_index(int hd) { return hd == 64 ? 0 : hd == 128 ? 1 : 2; }
 
 void mlxc_att_scores_avx2(const void *k, enum mlxc_dtype dt, int64_t ld, int64_t n, const float *q, int nq,
                           int group, int hd, float scale, float *s, int64_t lds)
 {
-    const size_t rb = (size_t)ld * mlxc_dtype_size(dt);
     if (hd % 16 || hd > MAX_HD)
         mlxc_kernels_ref.att_scores(k, dt, ld, n, q, nq, group, hd, scale, s, lds);
-    else if (dt == MLXC_F32)
-        scores_f32(k, rb, n, q, nq, group, hd, scale, s, lds);
-    else if (dt == MLXC_F16)
-        scores_f16(k, rb, n, q, nq, group, hd, scale, s, lds);
     else
-        scores_bf16(k, rb, n, q, nq, group, hd, scale, s, lds);
+        scores_fns[dtype_index(dt)][hd_index(hd)](k, (size_t)ld * mlxc_dtype_size(dt), n, q, nq, group, hd, scale,
+                                                  s, lds);
 }
 
 void mlxc_att_values_avx2(const void *v, enum mlxc_dtype dt, int64_t ld, int64_t n, const float *w, int nq,
                           int group, int64_t lds, int hd, float *out)
 {
-    const size_t rb = (size_t)ld * mlxc_dtype_size(dt);
     if (hd % 16)
         mlxc_kernels_ref.att_values(v, dt, ld, n, w, nq, group, lds, hd, out);
-    else if (dt == MLXC_F32)
-        values_f32(v, rb, n, w, nq, group, lds, hd, out);
-    else if (dt == MLXC_F16)
-        values_f16(v, rb, n, w, nq, group, lds, hd, out);
     else
-        values_bf16(v, rb, n, w, nq, group, lds, hd, out);
+        values_fns[dtype_index(dt)][hd_index(hd)](v, (size_t)ld * mlxc_dtype_size(dt), n, w, nq, group, lds, hd,
+                                                  out);
 }
