@@ -1,6 +1,6 @@
 /* Decode attention speed against the machine's own memory bandwidth.
  *
- *   att_bench [--context N] [--threads T] [--dtype bf16|f16|f32] [--sweeps S] [--layers N]
+ *   att_bench [--context N] [--threads T] [--dtype bf16|f16|f32] [--kv-bits B] [--sweeps S] [--layers N]
  *
  * Builds a Llama-3.2-1B-shaped KV cache (16 layers, 32 query heads, 8 kv heads, head_dim 64; 4096 slots of
  * random keys and values by default) and times one decode token's attention over all 16 layers
@@ -12,7 +12,8 @@
  * (300 MB on the lent Xeons) and attention would look faster than it is. Prints the attention's
  * GB/s of cache read, the read's GB/s, and their ratio: 100% means attention costs what its bytes cost.
  * --layers N (< 16) reads the first N layers' caches in turn instead: small enough, they stay in the CPU's
- * caches, which times the kernels' arithmetic rather than the memory. */
+ * caches, which times the kernels' arithmetic rather than the memory. --kv-bits B quantizes the cache (group
+ * size 64) as mlx_lm --kv-bits does; the plain read then reads its codes, scales and biases. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,8 +28,9 @@ enum { LAYERS = 16, H = 32, KV = 8, HD = 64 };
 #define WEIGHT_SLICE ((int64_t)44 << 20) /* bytes of weights streamed before each layer's attention */
 
 struct read_job {
-    const struct mlxc_kv_cache *cache;
-    size_t bytes; /* of one layer's K (and of its V) */
+    const void *arrays[LAYERS][6]; /* each layer's K and V (quantized: codes, scales, biases of each) */
+    size_t bytes[6];
+    int narrays;
     _Atomic unsigned long long sink;
 };
 
@@ -60,18 +62,17 @@ static void weights_task(void *ctx, int tid, int nth)
     j->sink += sum_words(j->slice, a, b);
 }
 
-/* Each thread reads its share of every layer's K and V, 32 bytes at a time (sums of 64-bit words). */
+/* Each thread reads its share of every array of every layer, 32 bytes at a time (sums of 64-bit words). */
 static void read_task(void *ctx, int tid, int nth)
 {
     struct read_job *j = ctx;
-    const size_t words = j->bytes / 8;
-    int64_t a, b;
-    mlxc_split_range((int64_t)words, tid, nth, 64, &a, &b);
     unsigned long long s = 0;
-    for (int l = 0; l < LAYERS; l++) {
-        s += sum_words(j->cache->layers[l].k, a, b);
-        s += sum_words(j->cache->layers[l].v, a, b);
-    }
+    for (int l = 0; l < LAYERS; l++)
+        for (int a = 0; a < j->narrays; a++) {
+            int64_t lo, hi;
+            mlxc_split_range((int64_t)(j->bytes[a] / 8), tid, nth, 64, &lo, &hi);
+            s += sum_words(j->arrays[l][a], lo, hi);
+        }
     j->sink += s;
 }
 
@@ -86,6 +87,7 @@ int main(int argc, char **argv)
     int64_t n = 4096;
     int threads = 2, sweeps = 20, layers = LAYERS;
     enum mlxc_dtype dt = MLXC_BF16;
+    int kv_bits = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--context") && i + 1 < argc)
             n = atoll(argv[++i]);
@@ -95,11 +97,14 @@ int main(int argc, char **argv)
             layers = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--sweeps") && i + 1 < argc)
             sweeps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--kv-bits") && i + 1 < argc)
+            kv_bits = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--dtype") && i + 1 < argc) {
             const char *d = argv[++i];
             dt = !strcmp(d, "f32") ? MLXC_F32 : !strcmp(d, "f16") ? MLXC_F16 : MLXC_BF16;
         } else {
-            fprintf(stderr, "usage: att_bench [--context N] [--threads T] [--dtype bf16|f16|f32] [--sweeps S] [--layers N]\n");
+            fprintf(stderr, "usage: att_bench [--context N] [--threads T] [--dtype bf16|f16|f32] [--kv-bits B] [--sweeps S] "
+                            "[--layers N]\n");
             return 2;
         }
     }
@@ -134,6 +139,10 @@ int main(int argc, char **argv)
         }
         mlxc_kv_step_done(&cache, T, &e);
     }
+    if (kv_bits && mlxc_kv_quantize(&cache, kv_bits, 64, &e)) {
+        fprintf(stderr, "att_bench: %s\n", e.msg);
+        return 1;
+    }
     view.base = view.n - 1; /* the decode token is the last slot: it sees them all */
     for (int i = 0; i < H * HD; i++)
         q[i] = frand(&st);
@@ -143,9 +152,23 @@ int main(int argc, char **argv)
         fprintf(stderr, "att_bench: out of memory\n");
         return 1;
     }
-    const size_t esz = dt == MLXC_F32 ? 4 : 2, layer_bytes = (size_t)cache.layers[0].cap * KV * HD * esz;
-    const double bytes = 2.0 * LAYERS * (double)n * KV * HD * esz;
-    struct read_job rj = {&cache, layer_bytes, 0};
+    /* bytes a token's attention reads, and the arrays the plain read reads (their allocated capacity) */
+    const size_t slot_bytes = mlxc_kv_slot_bytes(&cache, &cache.layers[0]), cap = (size_t)cache.layers[0].cap;
+    const double bytes = (double)LAYERS * (double)n * (double)slot_bytes;
+    struct read_job rj = {.narrays = kv_bits ? 6 : 2};
+    for (int l = 0; l < LAYERS; l++) {
+        const struct mlxc_kv_layer *L = &cache.layers[l];
+        const void *arrays[6] = {L->k, L->v};
+        if (kv_bits) {
+            const void *quantized[6] = {L->kq, L->vq, L->ks, L->kb, L->vs, L->vb};
+            memcpy(arrays, quantized, sizeof quantized);
+        }
+        memcpy(rj.arrays[l], arrays, sizeof arrays);
+    }
+    const size_t codes = cap * KV * HD * (kv_bits ? (size_t)kv_bits : 8 * mlxc_dtype_size(dt)) / 8;
+    const size_t sb = cap * KV * (HD / 64) * mlxc_dtype_size(dt);
+    for (int a = 0; a < rj.narrays; a++)
+        rj.bytes[a] = a < 2 ? codes : sb;
     const int64_t slice_words = WEIGHT_SLICE / 8;
     unsigned long long *weights = calloc((size_t)(LAYERS * slice_words), 8);
     if (!weights) {
@@ -173,10 +196,15 @@ int main(int argc, char **argv)
     }
     free(weights);
     /* the read covers the allocated capacity; scale it to the n slots attention reads */
-    const double read_bytes = 2.0 * LAYERS * (double)layer_bytes;
+    const double read_bytes = (double)LAYERS * (double)cap * (double)slot_bytes;
+    char kind[32];
+    if (kv_bits)
+        snprintf(kind, sizeof kind, "%d-bit", kv_bits);
+    else
+        snprintf(kind, sizeof kind, "%s", mlxc_dtype_name(dt));
     printf("context %lld, %d threads, %s cache, %.1f MB read per token: attention %.2f ms (%.1f GB/s), "
            "plain read %.1f GB/s, attention at %.0f%% of the read\n",
-           (long long)n, threads, mlxc_dtype_name(dt), bytes / 1e6, best_att * 1e3, bytes / best_att / 1e9,
+           (long long)n, threads, kind, bytes / 1e6, best_att * 1e3, bytes / best_att / 1e9,
            read_bytes / best_read / 1e9, 100.0 * (bytes / best_att) / (read_bytes / best_read));
     mlxc_state_free(&s);
     mlxc_kv_free(&cache);

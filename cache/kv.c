@@ -210,6 +210,26 @@ const void *mlxc_kv_v_row(const struct mlxc_kv_cache *c, int l, int64_t slot, in
     return (const char *)L->v + ((size_t)slot * c->n_kv_heads + h) * c->head_dim * es(c);
 }
 
+int mlxc_kv_qrows(const struct mlxc_kv_cache *c, int l, int want_v, int64_t slot, int h, struct mlxc_qkv_rows *out)
+{
+    const struct mlxc_kv_layer *L = &c->layers[l];
+    if (!L->bits)
+        return 0;
+    size_t sz[3];
+    slot_sizes(c, L, sz);
+    const int64_t groups = c->head_dim / L->group_size; /* per head */
+    const size_t sb = (size_t)slot * sz[1] + (size_t)(h * groups) * es(c);
+    out->codes = (const char *)(want_v ? L->vq : L->kq) + (size_t)slot * sz[0] + (size_t)h * c->head_dim * L->bits / 8;
+    out->scales = (const char *)(want_v ? L->vs : L->ks) + sb;
+    out->biases = (const char *)(want_v ? L->vb : L->kb) + sb;
+    out->codes_ld = sz[0];
+    out->sb_ld = c->n_kv_heads * groups;
+    out->bits = L->bits;
+    out->gs = L->group_size;
+    out->sdt = c->dtype;
+    return 1;
+}
+
 /* ---- lifecycle ---- */
 
 static int init_common(struct mlxc_kv_cache *c, int n_layers, int n_kv, int hd, enum mlxc_dtype dt, struct mlxc_err *e)

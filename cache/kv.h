@@ -17,6 +17,7 @@
 
 #include "core/dtype.h"
 #include "core/err.h"
+#include "core/kernels.h"
 
 #define MLXC_KV_STEP 256
 
@@ -85,6 +86,9 @@ void mlxc_kv_read_v(const struct mlxc_kv_cache *c, int l, int64_t slot, int h, f
  * are n_kv * hd elements apart. */
 const void *mlxc_kv_k_row(const struct mlxc_kv_cache *c, int l, int64_t slot, int h);
 const void *mlxc_kv_v_row(const struct mlxc_kv_cache *c, int l, int64_t slot, int h);
+/* Quantized storage: the keys (want_v 0) or values of layer l from slot `slot` and kv head h on, as the
+ * attention kernels' rows (core/kernels.h). Returns 0 (out untouched) when the layer's storage is float. */
+int mlxc_kv_qrows(const struct mlxc_kv_cache *c, int l, int want_v, int64_t slot, int h, struct mlxc_qkv_rows *out);
 
 /* mlx_lm can_trim / trim: a rotating layer that has wrapped (offset >= max_size) cannot be trimmed.
  * Returns how many positions were removed (0 when not trimmable). */

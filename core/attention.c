@@ -11,7 +11,7 @@
  * queries, (tokens x heads) rows, go together through the attention kernels (core/kernels.h), which
  * convert each cached key and value row once for all of them: scores over the keys any of its tokens
  * sees, then per row the mask, softcap and softmax, then the weighted values.
- * Quantized caches are dequantized row by row into the thread's scratch. Where the CPU has AMX
+ * Prefill dequantizes a quantized cache's rows into the thread's scratch. Where the CPU has AMX
  * (core/matmul_amx.h) and the cache is bf16, the two products run on tiles instead, with the queries and
  * the softmax weights rounded to bf16, and a unit takes TBLOCK_AMX tokens (its keys and values are re-laid
  * for the tiles once per unit).
@@ -37,7 +37,6 @@
 #define TBLOCK 8  /* tokens per unit */
 #define TBLOCK_AMX 64 /* with AMX: every unit re-lays its keys and values for the tiles, so more queries each */
 #define CHUNK 256 /* decode: keys per unit */
-#define SUB 64     /* decode, quantized cache: slots of a chunk dequantized at a time */
 
 struct att_job {
     const struct mlxc_config *c;
@@ -77,18 +76,18 @@ static void visible(const struct mlxc_kv_view *v, int64_t t, int64_t *lo, int64_
 }
 
 /* Decode: floats of a thread's working rows for one chunk of n visible keys (decode_unit's layout: queries,
- * outputs, scores; with a quantized cache also a sub-block's outputs and its keys and values dequantized). */
-static int64_t decode_work(const struct mlxc_config *c, int64_t n, int quantized)
+ * outputs, scores). */
+static int64_t decode_work(const struct mlxc_config *c, int64_t n)
 {
     const int64_t hd = c->head_dim, keys = n < CHUNK ? n : CHUNK;
-    return c->n_heads * (keys + 2 * hd) + (quantized ? c->n_heads * hd + 2 * SUB * c->n_kv_heads * hd : 0);
+    return c->n_heads * (keys + 2 * hd);
 }
 
 int64_t mlxc_attention_scratch(const struct mlxc_config *c, int64_t T, int64_t n, int quantized)
 {
     const int64_t hd = c->head_dim, rows = (T < tblock(c) ? T : tblock(c)) * (c->n_heads / c->n_kv_heads);
     if (T == 1) /* a chunk's work, then (thread 0) the partials of every chunk */
-        return decode_work(c, n, quantized) + (n + CHUNK - 1) / CHUNK * c->n_heads * (hd + 2);
+        return decode_work(c, n) + (n + CHUNK - 1) / CHUNK * c->n_heads * (hd + 2);
     return rows * (n + 2 * hd) + (quantized ? 2 * n * hd : 0);
 }
 
@@ -197,13 +196,13 @@ static void attention_task(void *ctx, int tid, int nth)
  * after thread 0's working rows (every thread's part of the scratch is as long). */
 static float *decode_partials(const struct att_job *j)
 {
-    return j->s->scores + decode_work(j->c, j->view.n, j->cache->layers[j->layer].bits > 0);
+    return j->s->scores + decode_work(j->c, j->view.n);
 }
 
 /* Chunk `chunk` of the token's visible keys for the query heads of kv heads [kv0, kv1): partials out. The
  * kernels take every kv head of the unit at once, so the thread reads its stretch of the slot-major cache
- * front to back, the keys once and then the values once; a quantized cache goes in sub-blocks of SUB slots
- * dequantized in turn. */
+ * front to back, the keys once and then the values once; a quantized cache's codes, scales and biases
+ * as they are stored (att_scores_q, att_values_q). */
 static void decode_unit(const struct att_job *j, int tid, int64_t chunk, int kv0, int kv1)
 {
     const struct mlxc_kernels *k = mlxc_kernels();
@@ -213,18 +212,16 @@ static void decode_unit(const struct att_job *j, int tid, int64_t chunk, int kv0
     visible(&j->view, 0, &lo, &hi);
     lo += chunk * CHUNK;
     const int64_t n = hi - lo < CHUNK ? hi - lo : CHUNK;
-    const int quantized = j->cache->layers[j->layer].bits > 0;
-    const int64_t sub = quantized ? SUB : n;
     float *qb = j->s->scores + (int64_t)tid * j->s->scores_cap, *ob = qb + (int64_t)nq * hd, *sc = ob + (int64_t)nq * hd;
-    float *tmp = sc + (int64_t)nq * n, *rows = tmp + (int64_t)nq * hd; /* quantized only */
     gather_queries(j, kv0 * group, nq, 0, nq, qb);
-    enum mlxc_dtype dt;
-    int64_t ld;
-    for (int64_t p0 = 0; p0 < n; p0 += sub) {
-        const int64_t nb = n - p0 < sub ? n - p0 : sub;
-        const void *K = kv_rows(j, 0, lo + p0, nb, kv0, nkv, rows, &dt, &ld);
-        k->att_scores(K, dt, ld, nb, qb, nq, group, hd, j->c->attn_scale, sc + p0, n);
-    }
+    struct mlxc_qkv_rows qk, qv; /* a quantized cache's rows, read by the kernels in place */
+    const int quantized = mlxc_kv_qrows(j->cache, j->layer, 0, lo, kv0, &qk);
+    if (quantized) {
+        mlxc_kv_qrows(j->cache, j->layer, 1, lo, kv0, &qv);
+        k->att_scores_q(&qk, n, qb, nq, group, hd, j->c->attn_scale, sc, n);
+    } else
+        k->att_scores(mlxc_kv_k_row(j->cache, j->layer, lo, kv0), j->cache->dtype, j->c->n_kv_heads * hd, n, qb, nq,
+                      group, hd, j->c->attn_scale, sc, n);
     float *part = decode_partials(j) + chunk * j->c->n_heads * (hd + 2);
     for (int i = 0; i < nq; i++) {
         float *row = sc + (int64_t)i * n, *pi = part + (int64_t)(kv0 * group + i) * (hd + 2);
@@ -233,14 +230,11 @@ static void decode_unit(const struct att_job *j, int tid, int64_t chunk, int kv0
         pi[0] = k->max(row, n);
         pi[1] = k->exp_sum(row, row, n, pi[0]);
     }
-    for (int64_t p0 = 0; p0 < n; p0 += sub) {
-        const int64_t nb = n - p0 < sub ? n - p0 : sub;
-        const void *V = kv_rows(j, 1, lo + p0, nb, kv0, nkv, rows, &dt, &ld);
-        k->att_values(V, dt, ld, nb, sc + p0, nq, group, n, hd, p0 == 0 ? ob : tmp);
-        if (p0 > 0) /* a later sub-block of a quantized cache */
-            for (int64_t d = 0; d < (int64_t)nq * hd; d++)
-                ob[d] += tmp[d];
-    }
+    if (quantized)
+        k->att_values_q(&qv, n, sc, nq, group, n, hd, ob);
+    else
+        k->att_values(mlxc_kv_v_row(j->cache, j->layer, lo, kv0), j->cache->dtype, j->c->n_kv_heads * hd, n, sc, nq,
+                      group, n, hd, ob);
     for (int i = 0; i < nq; i++)
         memcpy(part + (int64_t)(kv0 * group + i) * (hd + 2) + 2, ob + (int64_t)i * hd, (size_t)hd * sizeof(float));
 }

@@ -13,6 +13,18 @@
 typedef void (*mlxc_matmul_fn)(const void *w, int64_t cols, const float *x, int64_t n, float *y, int64_t ldy,
                                int64_t r0, int64_t r1);
 
+/* Affine-quantized cache rows (cache/kv.h's quantized storage, MLX packing): row p's kv head h is hd codes
+ * of `bits` bits at byte codes + p*codes_ld + h*hd*bits/8, with a scale and a bias per group of gs codes
+ * at element p*sb_ld + h*hd/gs + g of scales and biases (dtype sdt: F32, F16 or BF16);
+ * value = scale * code + bias. */
+struct mlxc_qkv_rows {
+    const void *codes, *scales, *biases;
+    size_t codes_ld;
+    int64_t sb_ld;
+    int bits, gs;
+    enum mlxc_dtype sdt;
+};
+
 struct mlxc_kernels {
     const char *isa;            /* "ref", "avx2" */
     mlxc_matmul_fn matmul_f32, matmul_f16, matmul_bf16;
@@ -39,6 +51,14 @@ struct mlxc_kernels {
                        int hd, float scale, float *s, int64_t lds);
     void (*att_values)(const void *v, enum mlxc_dtype dt, int64_t ld, int64_t n, const float *w, int nq, int group,
                        int64_t lds, int hd, float *out);
+    /* The same two over quantized rows (decode on a quantized cache). The reference dequantizes each
+     * value as MLX does, fl(fl(scale * code) + bias); the others may sum per group in MLX
+     * quantized_matmul's form, scale * sum(x * code) + bias * sum(x), and round the queries (see
+     * kernels_attq_avx2.c). */
+    void (*att_scores_q)(const struct mlxc_qkv_rows *k, int64_t n, const float *q, int nq, int group, int hd,
+                         float scale, float *s, int64_t lds);
+    void (*att_values_q)(const struct mlxc_qkv_rows *v, int64_t n, const float *w, int nq, int group, int64_t lds,
+                         int hd, float *out);
 };
 
 enum { FMA_PROBE_FLOPS = 12 * 8 * 2 }; /* per round: 12 chains of 8 lanes, a multiply and an add each */
@@ -56,6 +76,11 @@ void mlxc_att_scores_avx2(const void *k, enum mlxc_dtype dt, int64_t ld, int64_t
                           int group, int hd, float scale, float *s, int64_t lds);
 void mlxc_att_values_avx2(const void *v, enum mlxc_dtype dt, int64_t ld, int64_t n, const float *w, int nq,
                           int group, int64_t lds, int hd, float *out);
+/* and over quantized rows (kernels_attq_avx2.c) */
+void mlxc_att_scores_q_avx2(const struct mlxc_qkv_rows *k, int64_t n, const float *q, int nq, int group, int hd,
+                            float scale, float *s, int64_t lds);
+void mlxc_att_values_q_avx2(const struct mlxc_qkv_rows *v, int64_t n, const float *w, int nq, int group,
+                            int64_t lds, int hd, float *out);
 #endif
 
 #endif

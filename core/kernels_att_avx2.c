@@ -13,27 +13,16 @@
  *     accumulators and load each query vector once for both rows (one hsum8x8 gives the 8 results);
  *     values keep 4 queries x 16 dimensions of output in registers across a block of rows (VALUE_BLOCK
  *     bytes), which stays in L1 while every quad and dimension uses it.
- * gcc folds a vector load into every FMA that uses it, which doubles the loads where a vector feeds
- * two FMAs; in_register() stops that. Query rows past the end of a quad repeat its first row and are
+ * Query and key vectors are pinned in registers (in_register, core/att_avx2.h). Query rows past the end of a quad repeat its first row and are
  * never stored. */
 #include <immintrin.h>
 #include <string.h>
 
+#include "core/att_avx2.h"
 #include "core/avx2_util.h"
 #include "core/kernels.h"
 
-enum {
-    MAX_HD = 1024,       /* head_dim cap of core/config.c */
-    QUERY_FLOATS = 8192, /* bf16: the permuted queries of one pass over the rows (32 KB of stack) */
-    PREFETCH_ROWS = 8,   /* scores: how far ahead rows are prefetched */
-    VALUE_BLOCK = 16384, /* values: bytes of the rows of a block (4 to MAX_BLOCK_ROWS), the next block prefetched */
-    MAX_BLOCK_ROWS = 32,
-};
-
-#define INLINE static inline __attribute__((always_inline))
-
-/* Makes the compiler hold v in a register here (see the top of the file). */
-#define in_register(v) __asm__("" : "+x"(v))
+enum { QUERY_FLOATS = 8192 }; /* bf16: the permuted queries of one pass over the rows (32 KB of stack) */
 
 INLINE __m256 load8(const unsigned char *row, int64_t k, enum mlxc_dtype dt)
 {
@@ -68,47 +57,6 @@ INLINE void pair_order(const float *src, float *dst, int64_t n)
     }
 }
 
-/* Prefetches into L1 the rows ahead, a few cache lines at a time between pieces of arithmetic: a core
- * holds few misses in flight (on Intel 16 L1 fill buffers), and a burst of a block's lines stalls it
- * until they arrive. The cursor walks `span` bytes of each row, rows rb bytes apart. */
-struct prefetcher {
-    const unsigned char *row;
-    size_t rb, span, off;
-    int64_t rows; /* rows left */
-};
-
-INLINE struct prefetcher prefetcher_at(const unsigned char *row, size_t rb, size_t span, int64_t rows)
-{
-    return (struct prefetcher){row, rb, span, 0, rows > 0 ? rows : 0};
-}
-
-/* Cache lines the cursor issues for one row. */
-INLINE int64_t row_lines(size_t span) { return (int64_t)((span + 63) / 64); }
-
-INLINE void prefetch_lines(struct prefetcher *pf, int64_t lines)
-{
-    for (; lines > 0 && pf->rows > 0; lines--) {
-        _mm_prefetch((const char *)pf->row + pf->off, _MM_HINT_T0);
-        pf->off += 64;
-        if (pf->off >= pf->span) {
-            pf->off = 0;
-            pf->row += pf->rb;
-            pf->rows--;
-        }
-    }
-}
-
-/* `lines` shared evenly by `pieces`: piece j takes each + (j < extra), which add up to exactly `lines`
- * (worked out once per call: a division per piece cost more than the piece's prefetches). */
-struct shares {
-    int64_t each, extra;
-};
-
-INLINE struct shares shares_of(int64_t lines, int64_t pieces) { return (struct shares){lines / pieces, lines % pieces}; }
-INLINE int64_t share(struct shares s, int64_t j) { return s.each + (j < s.extra); }
-
-/* Row i of a quad of m <= 4 queries: the first repeated past m. */
-INLINE int64_t quad_row(int i, int m) { return i < m ? i : 0; }
 
 /* Scores of the two rows r0, r1 against the quad q[0..3] (hd elements each, in load16 order): lane
  * 2i + j = q[i] . row j. */
@@ -246,7 +194,7 @@ INLINE void values_all(const unsigned char *v, size_t rb, int64_t n, const float
                        int64_t lds, int hd, float *out, enum mlxc_dtype dt)
 {
     const size_t head_bytes = (size_t)hd * mlxc_dtype_size(dt), span = (size_t)(nq / group) * head_bytes;
-    const int64_t fit = (int64_t)(VALUE_BLOCK / span), rows = fit < 4 ? 4 : fit > MAX_BLOCK_ROWS ? MAX_BLOCK_ROWS : fit;
+    const int64_t rows = block_rows(span);
     const int64_t quads = (nq / group) * ((group + 3) / 4);
     const struct shares block = shares_of(rows * row_lines(span), quads);
     struct prefetcher pf = prefetcher_at(v + rows * rb, rb, span, n - rows);

@@ -238,4 +238,6 @@ const struct mlxc_kernels mlxc_kernels_avx2 = {
     .fma_probe = fma_probe,
     .att_scores = mlxc_att_scores_avx2,
     .att_values = mlxc_att_values_avx2,
+    .att_scores_q = mlxc_att_scores_q_avx2,
+    .att_values_q = mlxc_att_values_q_avx2,
 };

@@ -4,6 +4,7 @@
 
 #include "core/half.h"
 #include "core/kernels.h"
+#include "quant/qformat.h"
 
 static void matmul_f32(const void *w, int64_t cols, const float *x, int64_t n, float *y, int64_t ldy, int64_t r0,
                        int64_t r1)
@@ -135,6 +136,41 @@ static void att_values(const void *v, enum mlxc_dtype dt, int64_t ld, int64_t n,
     }
 }
 
+/* Row p's kv head h of quantized rows, dequantized as MLX does: fl(fl(scale * code) + bias). */
+static void qkv_row(const struct mlxc_qkv_rows *r, int64_t p, int h, int hd, float *out)
+{
+    uint8_t codes[1024]; /* head_dim cap of core/config.c */
+    mlxc_qunpack((const uint8_t *)r->codes + (size_t)p * r->codes_ld, (int64_t)h * hd, hd, r->bits, codes);
+    const int64_t g0 = p * r->sb_ld + (int64_t)h * (hd / r->gs);
+    for (int d = 0; d < hd; d++) {
+        const float t = mlxc_load_scalar(r->scales, g0 + d / r->gs, r->sdt) * (float)codes[d];
+        out[d] = t + mlxc_load_scalar(r->biases, g0 + d / r->gs, r->sdt);
+    }
+}
+
+static void att_scores_q(const struct mlxc_qkv_rows *k, int64_t n, const float *q, int nq, int group, int hd,
+                         float scale, float *s, int64_t lds)
+{
+    float row[1024];
+    for (int i = 0; i < nq; i++)
+        for (int64_t p = 0; p < n; p++) {
+            qkv_row(k, p, i / group, hd, row);
+            s[i * lds + p] = scale * dot(q + (int64_t)i * hd, row, hd);
+        }
+}
+
+static void att_values_q(const struct mlxc_qkv_rows *v, int64_t n, const float *w, int nq, int group, int64_t lds,
+                         int hd, float *out)
+{
+    float row[1024];
+    memset(out, 0, (size_t)nq * (size_t)hd * sizeof *out);
+    for (int i = 0; i < nq; i++)
+        for (int64_t p = 0; p < n; p++) {
+            qkv_row(v, p, i / group, hd, row);
+            axpy(w[i * lds + p], row, out + (int64_t)i * hd, hd);
+        }
+}
+
 /* Plain C: whatever the compiler makes of 12 x 8 independent chains (each from its own value, or the
  * compiler may see one chain). */
 static float fma_probe(int64_t n)
@@ -167,4 +203,6 @@ const struct mlxc_kernels mlxc_kernels_ref = {
     .fma_probe = fma_probe,
     .att_scores = att_scores,
     .att_values = att_values,
+    .att_scores_q = att_scores_q,
+    .att_values_q = att_values_q,
 };

@@ -3,7 +3,8 @@
  *   out[t,h] = sum_j softmax_j(cap(scale q[t,h].k[j])) v[j]  over the keys query t sees,
  * with an extra exp(sink[h]) in the softmax's denominator when the layer has sinks. Decode (one token)
  * splits the keys into chunks merged afterwards; prefill cuts the queries into token blocks: both are
- * checked at one and three threads, cache dtypes (f32, bf16, 8-bit quantized), contexts spanning one or
+ * checked at one and three threads, cache dtypes (f32, bf16; quantized 8-bit, 4-bit in groups of 32, and
+ * 3-bit, whose codes the decode kernels unpack through the generic path), contexts spanning one or
  * several chunks, softcap, sinks and a sliding window. Prefill on a bf16 cache where the CPU has AMX
  * (core/matmul_amx.h) rounds q and the softmax weights to bf16: the reference then does the same. */
 #include "tests/test_util.h"
@@ -28,7 +29,7 @@ static float frand(void)
 
 struct att_case {
     int threads, n, T;  /* keys in the cache after the update of T new tokens */
-    int kind;           /* 0 f32, 1 bf16, 2 8-bit quantized */
+    int kind;           /* 0 f32, 1 bf16, 2.. quantized (qbits[kind], qgroup[kind]) */
     float softcap;
     int sinks;
     int64_t window;
@@ -96,6 +97,9 @@ static void reference(const struct mlxc_config *c, const struct mlxc_kv_cache *c
     free(s);
 }
 
+static const int qbits[] = {0, 0, 8, 4, 3}, qgroup[] = {0, 0, 64, 32, 64};
+enum { KINDS = 5 };
+
 static void run_case(const struct att_case *a)
 {
     struct mlxc_err e = {0};
@@ -123,8 +127,8 @@ static void run_case(const struct att_case *a)
         assert_int_equal(mlxc_kv_step_done(&cache, T, &e), 0);
         done += T;
     }
-    if (a->kind == 2 && before > 0)
-        assert_int_equal(mlxc_kv_quantize(&cache, 8, 64, &e), 0);
+    if (a->kind >= 2 && before > 0)
+        assert_int_equal(mlxc_kv_quantize(&cache, qbits[a->kind], qgroup[a->kind], &e), 0);
     for (int64_t i = 0; i < a->T * KV * HD; i++) {
         k[i] = 2.0f * frand();
         v[i] = frand();
@@ -139,7 +143,7 @@ static void run_case(const struct att_case *a)
         sinks[h] = 2.0f * frand();
     struct mlxc_state s = {0};
     s.pool = mlxc_pool_create(a->threads);
-    assert_int_equal(mlxc_state_reserve_scores(&s, mlxc_attention_scratch(&c, a->T, view.n, a->kind == 2), &e), 0);
+    assert_int_equal(mlxc_state_reserve_scores(&s, mlxc_attention_scratch(&c, a->T, view.n, a->kind >= 2), &e), 0);
     mlxc_attention(&c, &s, &cache, 0, &view, a->sinks ? sinks : NULL, q, a->T, out);
 
     double ref[H * HD], slack[H * HD], err = 0;
@@ -149,7 +153,10 @@ static void run_case(const struct att_case *a)
         for (int i = 0; i < H * HD; i++)
             err = fmax(err, fabs(out[t * H * HD + i] - ref[i]) - slack[i]);
     }
-    if (err > 2e-5)
+    /* decode on a quantized cache rounds the queries to int16 per group (core/kernels_attq_avx2.c): ~1e-5 of
+     * a score, where the 8-bit codes themselves are off by ~1e-2 of the values */
+    const double tol = a->kind >= 2 && a->T == 1 ? 1e-4 : 2e-5;
+    if (err > tol)
         fail_msg("threads %d n %d T %d kind %d softcap %g sinks %d window %lld: max error %g", a->threads, a->n,
                  a->T, a->kind, a->softcap, a->sinks, (long long)a->window, err);
     mlxc_state_free(&s);
@@ -166,7 +173,7 @@ static void test_attention_formula(void **state)
     static const int ns[] = {1, 5, 257, 700};
     for (int threads = 1; threads <= 3; threads += 2)
         for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++)
-            for (int kind = 0; kind < 3; kind++)
+            for (int kind = 0; kind < KINDS; kind++)
                 for (int T = 1; T <= 11 && T <= ns[i]; T += 10) {
                     struct att_case a = {threads, ns[i], T, kind, 0.0f, 0, 0};
                     run_case(&a);

@@ -12,6 +12,7 @@
 #include "core/pool.h"
 
 #define MAX_NMSE 1e-10
+#define MAX_NMSE_INT16_QUERIES 1e-8
 
 static uint64_t rng = 88172645463325252ull;
 static float frand(void)
@@ -232,6 +233,93 @@ static void test_attention_kernels(void **state)
                 }
 }
 
+/* The quantized-cache attention kernels against the reference, which dequantizes every value as MLX does:
+ * random codes of every width (any byte string is valid codes), scales and biases of each dtype, rows
+ * strided as in the cache, group sizes 32 to 128 (one or several groups per head), the same head sizes,
+ * row counts and query shapes as above (heads past the kernels' buffers go to the reference). The AVX2
+ * scores round the queries to int16 per group (2^-16 of the group's largest element), hence their
+ * looser bound. */
+static void test_quantized_attention_kernels(void **state)
+{
+    (void)state;
+    const struct mlxc_kernels *k = kernels_under_test();
+    static const int hds[] = {64, 128, 96, 256};
+    static const int64_t ns[] = {1, 2, 7, 33, 130};
+    static const int bits[] = {8, 4, 2, 3, 5, 6};
+    static const int gss[] = {32, 64, 128};
+    static const enum mlxc_dtype dts[] = {MLXC_BF16, MLXC_F16, MLXC_F32};
+    static const int shapes[][2] = {{1, 1}, {8, 4}, {14, 7}, {12, 2}, {40, 4}, {24, 12}}; /* nq, group */
+    int cases = 0;
+    for (size_t a = 0; a < sizeof hds / sizeof hds[0]; a++)
+        for (size_t b = 0; b < sizeof ns / sizeof ns[0]; b++)
+            for (size_t c = 0; c < sizeof bits / sizeof bits[0]; c++)
+                for (size_t gi = 0; gi < sizeof gss / sizeof gss[0]; gi++)
+                    for (size_t g = 0; g < sizeof shapes / sizeof shapes[0]; g++) {
+                        const int hd = hds[a], gs = gss[gi], nq = shapes[g][0], group = shapes[g][1];
+                        if (hd % gs || (c + g + b) % 3) /* a third of the combinations, every value of each */
+                            continue;
+                        const int heads = nq / group + 1; /* one more than the queries read, as in a cache */
+                        const int64_t n = ns[b], lds = n + 3;
+                        const enum mlxc_dtype sdt = dts[(a + c) % 3];
+                        struct mlxc_qkv_rows r = {.bits = bits[c], .gs = gs, .sdt = sdt};
+                        r.codes_ld = (size_t)heads * hd * bits[c] / 8 + 8;
+                        r.sb_ld = heads * hd / gs + 1;
+                        unsigned char *codes = malloc(r.codes_ld * (size_t)n);
+                        unsigned char *scales = malloc((size_t)(r.sb_ld * n) * 4), *biases = malloc((size_t)(r.sb_ld * n) * 4);
+                        for (size_t i = 0; i < r.codes_ld * (size_t)n; i++)
+                            codes[i] = (unsigned char)(frand() * 128.0f + 128.0f);
+                        for (int64_t i = 0; i < r.sb_ld * n; i++) {
+                            const float sc = 0.01f + 0.02f * fabsf(frand()), bi = frand();
+                            const uint16_t h0 = sdt == MLXC_F16 ? mlxc_f32_to_f16(sc) : mlxc_f32_to_bf16(sc);
+                            const uint16_t h1 = sdt == MLXC_F16 ? mlxc_f32_to_f16(bi) : mlxc_f32_to_bf16(bi);
+                            if (sdt == MLXC_F32) {
+                                memcpy(scales + 4 * i, &sc, 4);
+                                memcpy(biases + 4 * i, &bi, 4);
+                            } else {
+                                memcpy(scales + 2 * i, &h0, 2);
+                                memcpy(biases + 2 * i, &h1, 2);
+                            }
+                        }
+                        r.codes = codes;
+                        r.scales = scales;
+                        r.biases = biases;
+                        float *q = malloc((size_t)(nq * hd) * 4), *s0 = malloc((size_t)(nq * lds) * 4);
+                        float *s1 = malloc((size_t)(nq * lds) * 4);
+                        float *o0 = malloc((size_t)(nq * hd) * 4), *o1 = malloc((size_t)(nq * hd) * 4);
+                        for (int64_t i = 0; i < nq * hd; i++)
+                            q[i] = frand() * (i % 17 == 0 ? 8.0f : 1.0f);
+                        for (int64_t i = 0; i < nq * lds; i++)
+                            s0[i] = s1[i] = 7.0f;
+                        mlxc_kernels_ref.att_scores_q(&r, n, q, nq, group, hd, 0.125f, s0, lds);
+                        k->att_scores_q(&r, n, q, nq, group, hd, 0.125f, s1, lds);
+                        double err = nmse(s1, s0, nq * lds);
+                        if (err > MAX_NMSE_INT16_QUERIES)
+                            fail_msg("%s att_scores_q hd %d n %lld bits %d gs %d sdt %d nq %d group %d: nmse %g", k->isa,
+                                     hd, (long long)n, bits[c], gs, (int)sdt, nq, group, err);
+                        for (int i = 0; i < nq; i++)
+                            for (int64_t p = n; p < lds; p++)
+                                assert_true(s1[i * lds + p] == 7.0f);
+                        for (int64_t i = 0; i < nq * lds; i++) /* weights of either sign, as a test of the sums */
+                            s0[i] = frand();
+                        mlxc_kernels_ref.att_values_q(&r, n, s0, nq, group, lds, hd, o0);
+                        k->att_values_q(&r, n, s0, nq, group, lds, hd, o1);
+                        err = nmse(o1, o0, nq * hd);
+                        if (err > MAX_NMSE)
+                            fail_msg("%s att_values_q hd %d n %lld bits %d gs %d sdt %d nq %d group %d: nmse %g", k->isa,
+                                     hd, (long long)n, bits[c], gs, (int)sdt, nq, group, err);
+                        cases++;
+                        free(codes);
+                        free(scales);
+                        free(biases);
+                        free(q);
+                        free(s0);
+                        free(s1);
+                        free(o0);
+                        free(o1);
+                    }
+    assert_true(cases > 100);
+}
+
 struct sum_job {
     int64_t n;
     long long parts[8];
@@ -300,6 +388,7 @@ int main(void)
         cmocka_unit_test(test_matmul_variants),
         cmocka_unit_test(test_dot_axpy),
         cmocka_unit_test(test_attention_kernels),
+        cmocka_unit_test(test_quantized_attention_kernels),
         cmocka_unit_test(test_max_exp_sum),
         cmocka_unit_test(test_swiglu),
         cmocka_unit_test(test_pool_and_split),
