@@ -1,11 +1,14 @@
 /* What the AVX2 attention kernels share (kernels_att_avx2.c: float caches, kernels_attq_avx2.c: quantized
- * ones): register pinning, the prefetch cursor and the query quads. Only for files built with -mavx2 -mfma. */
+ * ones): register pinning, row loads, the prefetch cursor, the query quads and the values kernel. Only for files built with -mavx2 -mfma. */
 #ifndef MLXC_ATT_AVX2_H
 #define MLXC_ATT_AVX2_H
 
 #include <immintrin.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "core/avx2_util.h"
+#include "core/dtype.h"
 
 enum {
     MAX_HD = 1024,       /* head_dim cap of core/config.c */
@@ -61,6 +64,74 @@ INLINE int64_t share(struct shares s, int64_t j) { return s.each + (j < s.extra)
 
 /* Row i of a quad of m <= 4 queries: the first repeated past m. */
 INLINE int64_t quad_row(int i, int m) { return i < m ? i : 0; }
+
+INLINE __m256 load8(const unsigned char *row, int64_t k, enum mlxc_dtype dt)
+{
+    return dt == MLXC_F32 ? load8_f32(row, k) : dt == MLXC_F16 ? load8_f16(row, k) : load8_bf16(row, k);
+}
+
+/* Elements k..k+15 of a row as f32 in two vectors. f32, f16 and u8 (codes): natural order, a = k..k+7, b = k+8..k+15.
+ * bf16 (the top half of an f32) interleaved with zeros, per 128-bit lane: "paired" order,
+ * a = k..k+3, k+8..k+11 and b = k+4..k+7, k+12..k+15. */
+INLINE void load16(const unsigned char *row, int64_t k, enum mlxc_dtype dt, __m256 *a, __m256 *b)
+{
+    if (dt == MLXC_U8) { /* quantized codes, one per byte */
+        *a = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(row + k))));
+        *b = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(row + k + 8))));
+    } else if (dt == MLXC_BF16) {
+        __m256i x = _mm256_loadu_si256((const __m256i *)(row + 2 * k));
+        in_register(x);
+        const __m256i z = _mm256_setzero_si256();
+        *a = _mm256_castsi256_ps(_mm256_unpacklo_epi16(z, x));
+        *b = _mm256_castsi256_ps(_mm256_unpackhi_epi16(z, x));
+    } else {
+        *a = load8(row, k, dt);
+        *b = load8(row, k + 8, dt);
+    }
+}
+
+/* out[i][d] += sum_p wq[g][i][p] * row_p[d] over the nb rows at v (rb bytes apart, v at the quad's kv head)
+ * for the quad's outputs o[0..3], g = d / gs: the quad's weights per group of gs dimensions (float caches:
+ * gs = hd, one group), wq[(g * 4 + i) * MAX_BLOCK_ROWS + p]. pf issues the quad's share of the next
+ * block's lines meanwhile, a share per 16 dimensions. Rows in load16's order (bf16: out paired too). */
+INLINE void values_quad(const unsigned char *v, size_t rb, int nb, const float *wq, int hd, int gs, float *const o[4],
+                        struct prefetcher *pf, struct shares slice, enum mlxc_dtype dt)
+{
+    for (int d = 0; d < hd; d += 16) {
+        prefetch_lines(pf, share(slice, d / 16));
+        __m256 a0 = _mm256_loadu_ps(o[0] + d), b0 = _mm256_loadu_ps(o[0] + d + 8);
+        __m256 a1 = _mm256_loadu_ps(o[1] + d), b1 = _mm256_loadu_ps(o[1] + d + 8);
+        __m256 a2 = _mm256_loadu_ps(o[2] + d), b2 = _mm256_loadu_ps(o[2] + d + 8);
+        __m256 a3 = _mm256_loadu_ps(o[3] + d), b3 = _mm256_loadu_ps(o[3] + d + 8);
+        const unsigned char *r = v;
+        const float *w = wq + (d / gs) * 4 * MAX_BLOCK_ROWS;
+        for (int p = 0; p < nb; p++, r += rb, w++) {
+            __m256 v0, v1;
+            load16(r, d, dt, &v0, &v1);
+            __m256 x = _mm256_broadcast_ss(w);
+            a0 = _mm256_fmadd_ps(x, v0, a0);
+            b0 = _mm256_fmadd_ps(x, v1, b0);
+            x = _mm256_broadcast_ss(w + MAX_BLOCK_ROWS);
+            a1 = _mm256_fmadd_ps(x, v0, a1);
+            b1 = _mm256_fmadd_ps(x, v1, b1);
+            x = _mm256_broadcast_ss(w + 2 * MAX_BLOCK_ROWS);
+            a2 = _mm256_fmadd_ps(x, v0, a2);
+            b2 = _mm256_fmadd_ps(x, v1, b2);
+            x = _mm256_broadcast_ss(w + 3 * MAX_BLOCK_ROWS);
+            a3 = _mm256_fmadd_ps(x, v0, a3);
+            b3 = _mm256_fmadd_ps(x, v1, b3);
+        }
+        /* padded queries alias o[0] and hold the same sums: o[0] last */
+        _mm256_storeu_ps(o[3] + d, a3);
+        _mm256_storeu_ps(o[3] + d + 8, b3);
+        _mm256_storeu_ps(o[2] + d, a2);
+        _mm256_storeu_ps(o[2] + d + 8, b2);
+        _mm256_storeu_ps(o[1] + d, a1);
+        _mm256_storeu_ps(o[1] + d + 8, b1);
+        _mm256_storeu_ps(o[0] + d, a0);
+        _mm256_storeu_ps(o[0] + d + 8, b0);
+    }
+}
 
 /* Rows per block of the values kernels: VALUE_BLOCK bytes of rows of `span` bytes, 4 to MAX_BLOCK_ROWS. */
 INLINE int64_t block_rows(size_t span)

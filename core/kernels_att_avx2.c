@@ -24,28 +24,6 @@
 
 enum { QUERY_FLOATS = 8192 }; /* bf16: the permuted queries of one pass over the rows (32 KB of stack) */
 
-INLINE __m256 load8(const unsigned char *row, int64_t k, enum mlxc_dtype dt)
-{
-    return dt == MLXC_F32 ? load8_f32(row, k) : dt == MLXC_F16 ? load8_f16(row, k) : load8_bf16(row, k);
-}
-
-/* Elements k..k+15 of a row as f32 in two vectors. f32 and f16: natural order, a = k..k+7, b = k+8..k+15.
- * bf16 (the top half of an f32) interleaved with zeros, per 128-bit lane: "paired" order,
- * a = k..k+3, k+8..k+11 and b = k+4..k+7, k+12..k+15. */
-INLINE void load16(const unsigned char *row, int64_t k, enum mlxc_dtype dt, __m256 *a, __m256 *b)
-{
-    if (dt == MLXC_BF16) {
-        __m256i x = _mm256_loadu_si256((const __m256i *)(row + 2 * k));
-        in_register(x);
-        const __m256i z = _mm256_setzero_si256();
-        *a = _mm256_castsi256_ps(_mm256_unpacklo_epi16(z, x));
-        *b = _mm256_castsi256_ps(_mm256_unpackhi_epi16(z, x));
-    } else {
-        *a = load8(row, k, dt);
-        *b = load8(row, k + 8, dt);
-    }
-}
-
 /* Natural <-> paired order (load16) of n floats, n a multiple of 16: the swap of the middle 128-bit
  * quarters of each 16 is its own inverse. src and dst may be the same. */
 INLINE void pair_order(const float *src, float *dst, int64_t n)
@@ -144,52 +122,9 @@ INLINE void scores_all(const unsigned char *k, size_t rb, int64_t n, const float
         }
 }
 
-/* out[i*hd + d] += sum_p wq[4p + i] v_p[d] over the nb rows at v (stride rb bytes: v points at the quad's kv
- * head in the first row) for a quad of queries (wq: their weights interleaved, see values_all; out: its
- * rows at o[0..3]); pf issues the quad's share of the next block's lines meanwhile, a share per 16
- * dimensions. bf16: out in paired order. */
-INLINE void values_quad(const unsigned char *v, size_t rb, int nb, const float *wq, int hd, float *const o[4],
-                        struct prefetcher *pf, struct shares slice, enum mlxc_dtype dt)
-{
-    for (int d = 0; d < hd; d += 16) {
-        prefetch_lines(pf, share(slice, d / 16));
-        __m256 a0 = _mm256_loadu_ps(o[0] + d), b0 = _mm256_loadu_ps(o[0] + d + 8);
-        __m256 a1 = _mm256_loadu_ps(o[1] + d), b1 = _mm256_loadu_ps(o[1] + d + 8);
-        __m256 a2 = _mm256_loadu_ps(o[2] + d), b2 = _mm256_loadu_ps(o[2] + d + 8);
-        __m256 a3 = _mm256_loadu_ps(o[3] + d), b3 = _mm256_loadu_ps(o[3] + d + 8);
-        const unsigned char *r = v;
-        const float *w = wq;
-        for (int p = 0; p < nb; p++, r += rb, w += 4) {
-            __m256 v0, v1;
-            load16(r, d, dt, &v0, &v1);
-            __m256 x = _mm256_broadcast_ss(w);
-            a0 = _mm256_fmadd_ps(x, v0, a0);
-            b0 = _mm256_fmadd_ps(x, v1, b0);
-            x = _mm256_broadcast_ss(w + 1);
-            a1 = _mm256_fmadd_ps(x, v0, a1);
-            b1 = _mm256_fmadd_ps(x, v1, b1);
-            x = _mm256_broadcast_ss(w + 2);
-            a2 = _mm256_fmadd_ps(x, v0, a2);
-            b2 = _mm256_fmadd_ps(x, v1, b2);
-            x = _mm256_broadcast_ss(w + 3);
-            a3 = _mm256_fmadd_ps(x, v0, a3);
-            b3 = _mm256_fmadd_ps(x, v1, b3);
-        }
-        /* padded queries alias o[0] and hold the same sums: o[0] last */
-        _mm256_storeu_ps(o[3] + d, a3);
-        _mm256_storeu_ps(o[3] + d + 8, b3);
-        _mm256_storeu_ps(o[2] + d, a2);
-        _mm256_storeu_ps(o[2] + d + 8, b2);
-        _mm256_storeu_ps(o[1] + d, a1);
-        _mm256_storeu_ps(o[1] + d + 8, b1);
-        _mm256_storeu_ps(o[0] + d, a0);
-        _mm256_storeu_ps(o[0] + d + 8, b0);
-    }
-}
-
 /* Blocks of rows, each used by every quad while in L1 (VALUE_BLOCK bytes of them), the next block
- * prefetched meanwhile. A quad's weights for a block are first interleaved (wq[4p + i] = query i's
- * weight of row p), so that the inner loop reads them through one pointer instead of four. */
+ * prefetched meanwhile. A quad's weights for a block are first copied together (wq[i * MAX_BLOCK_ROWS + p]
+ * = query i's weight of row p), so that the inner loop reads them through one pointer instead of four. */
 INLINE void values_all(const unsigned char *v, size_t rb, int64_t n, const float *w, int nq, int group,
                        int64_t lds, int hd, float *out, enum mlxc_dtype dt)
 {
@@ -198,7 +133,7 @@ INLINE void values_all(const unsigned char *v, size_t rb, int64_t n, const float
     const int64_t quads = (nq / group) * ((group + 3) / 4);
     const struct shares block = shares_of(rows * row_lines(span), quads);
     struct prefetcher pf = prefetcher_at(v + rows * rb, rb, span, n - rows);
-    float wq[4 * MAX_BLOCK_ROWS] __attribute__((aligned(32)));
+    float wq[4 * MAX_BLOCK_ROWS] __attribute__((aligned(32))); /* [query][row] */
     memset(out, 0, (size_t)nq * (size_t)hd * sizeof *out);
     for (int64_t p0 = 0; p0 < n; p0 += rows) {
         const int nb = (int)(n - p0 < rows ? n - p0 : rows);
@@ -208,12 +143,10 @@ INLINE void values_all(const unsigned char *v, size_t rb, int64_t n, const float
                 const int i0 = h * group + i, m = group - i < 4 ? group - i : 4;
                 float *o[4];
                 for (int r = 0; r < 4; r++) {
-                    const float *wr = w + (int64_t)(i0 + quad_row(r, m)) * lds + p0;
-                    for (int p = 0; p < nb; p++)
-                        wq[4 * p + r] = wr[p];
+                    memcpy(wq + r * MAX_BLOCK_ROWS, w + (int64_t)(i0 + quad_row(r, m)) * lds + p0, (size_t)nb * sizeof *wq);
                     o[r] = out + (int64_t)(i0 + quad_row(r, m)) * hd;
                 }
-                values_quad(v + (size_t)p0 * rb + (size_t)h * head_bytes, rb, nb, wq, hd, o, &pf,
+                values_quad(v + (size_t)p0 * rb + (size_t)h * head_bytes, rb, nb, wq, hd, hd, o, &pf,
                             shares_of(share(block, j++), hd / 16), dt);
             }
     }

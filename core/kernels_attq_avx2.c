@@ -118,31 +118,21 @@ INLINE void add_to(__m256i *acc, __m256i t) { __asm__("vpaddd %1, %0, %0" : "+x"
  * int16 queries x[0..3]: lane 2i + j = x[i] . row j over the group. */
 INLINE __m256i dots_quad(const uint8_t *c0, const uint8_t *c1, const int16_t *const x[4], int g, int gs)
 {
-    __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-    const int16_t *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
+    __m256i a[8];
+    for (int j = 0; j < 8; j++)
+        a[j] = _mm256_setzero_si256();
     for (int d = g * gs; d < (g + 1) * gs; d += 16) {
         __m256i k0 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(c0 + d)));
         __m256i k1 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(c1 + d)));
         in_register(k0);
         in_register(k1);
-        __m256i y = _mm256_loadu_si256((const __m256i *)(x0 + d));
-        in_register(y);
-        add_to(&a0, _mm256_madd_epi16(y, k0));
-        add_to(&a1, _mm256_madd_epi16(y, k1));
-        y = _mm256_loadu_si256((const __m256i *)(x1 + d));
-        in_register(y);
-        add_to(&a2, _mm256_madd_epi16(y, k0));
-        add_to(&a3, _mm256_madd_epi16(y, k1));
-        y = _mm256_loadu_si256((const __m256i *)(x2 + d));
-        in_register(y);
-        add_to(&a4, _mm256_madd_epi16(y, k0));
-        add_to(&a5, _mm256_madd_epi16(y, k1));
-        y = _mm256_loadu_si256((const __m256i *)(x3 + d));
-        in_register(y);
-        add_to(&a6, _mm256_madd_epi16(y, k0));
-        add_to(&a7, _mm256_madd_epi16(y, k1));
+        for (int i = 0; i < 4; i++) {
+            __m256i y = _mm256_loadu_si256((const __m256i *)(x[i] + d));
+            in_register(y);
+            add_to(&a[2 * i], _mm256_madd_epi16(y, k0));
+            add_to(&a[2 * i + 1], _mm256_madd_epi16(y, k1));
+        }
     }
-    const __m256i a[8] = {a0, a1, a2, a3, a4, a5, a6, a7};
     return hsum8x8_epi32(a);
 }
 
@@ -256,48 +246,6 @@ void mlxc_att_scores_q_avx2(const struct mlxc_qkv_rows *k, int64_t n, const floa
                             hd, scale, s, lds);
 }
 
-/* out[i][d] += sum_p ws[g][i][p] * codes_p[d] over the nb rows of codes at c (rows cld bytes apart, c at the
- * quad's kv head), g = d / gs, for the quad's outputs o[0..3] (ws: the quad's weights times the rows'
- * scales, laid out by scale_weights); pf issues the quad's share of the next block's lines meanwhile. */
-INLINE void values_quad(const uint8_t *c, size_t cld, int nb, const float *ws, int hd, int gs, float *const o[4],
-                        struct prefetcher *pf, struct shares slice)
-{
-    for (int d = 0; d < hd; d += 16) {
-        prefetch_lines(pf, share(slice, d / 16));
-        __m256 a0 = _mm256_loadu_ps(o[0] + d), b0 = _mm256_loadu_ps(o[0] + d + 8);
-        __m256 a1 = _mm256_loadu_ps(o[1] + d), b1 = _mm256_loadu_ps(o[1] + d + 8);
-        __m256 a2 = _mm256_loadu_ps(o[2] + d), b2 = _mm256_loadu_ps(o[2] + d + 8);
-        __m256 a3 = _mm256_loadu_ps(o[3] + d), b3 = _mm256_loadu_ps(o[3] + d + 8);
-        const uint8_t *r = c + d;
-        const float *w = ws + (d / gs) * 4 * MAX_BLOCK_ROWS;
-        for (int p = 0; p < nb; p++, r += cld, w++) {
-            const __m256 v0 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)r)));
-            const __m256 v1 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(r + 8))));
-            __m256 x = _mm256_broadcast_ss(w);
-            a0 = _mm256_fmadd_ps(x, v0, a0);
-            b0 = _mm256_fmadd_ps(x, v1, b0);
-            x = _mm256_broadcast_ss(w + MAX_BLOCK_ROWS);
-            a1 = _mm256_fmadd_ps(x, v0, a1);
-            b1 = _mm256_fmadd_ps(x, v1, b1);
-            x = _mm256_broadcast_ss(w + 2 * MAX_BLOCK_ROWS);
-            a2 = _mm256_fmadd_ps(x, v0, a2);
-            b2 = _mm256_fmadd_ps(x, v1, b2);
-            x = _mm256_broadcast_ss(w + 3 * MAX_BLOCK_ROWS);
-            a3 = _mm256_fmadd_ps(x, v0, a3);
-            b3 = _mm256_fmadd_ps(x, v1, b3);
-        }
-        /* padded queries alias o[0] and hold the same sums: o[0] last */
-        _mm256_storeu_ps(o[3] + d, a3);
-        _mm256_storeu_ps(o[3] + d + 8, b3);
-        _mm256_storeu_ps(o[2] + d, a2);
-        _mm256_storeu_ps(o[2] + d + 8, b2);
-        _mm256_storeu_ps(o[1] + d, a1);
-        _mm256_storeu_ps(o[1] + d + 8, b1);
-        _mm256_storeu_ps(o[0] + d, a0);
-        _mm256_storeu_ps(o[0] + d + 8, b0);
-    }
-}
-
 /* For a quad's weight rows w[0..3] (nb of them) and one group's scales sc[p] and biases bi[p] of the block's
  * rows: ws[i * MAX_BLOCK_ROWS + p] = w[i][p] * sc[p], and bias[i] += sum_p w[i][p] * bi[p]. */
 INLINE void scale_weights(const float *const w[4], int m, int nb, const float *sc, const float *bi, float *ws,
@@ -373,7 +321,8 @@ void mlxc_att_values_q_avx2(const struct mlxc_qkv_rows *v, int64_t n, const floa
                                           &bias[(i0 + quad_row(2, m)) * G + g], &bias[(i0 + quad_row(3, m)) * G + g]};
                     scale_weights(wr, m, nb, sc, bi, ws + g * 4 * MAX_BLOCK_ROWS, bs);
                 }
-                values_quad(c + (size_t)h * hd, cld, nb, ws, hd, gs, o, &pf, shares_of(share(block, j++), hd / 16));
+                values_quad(c + (size_t)h * hd, cld, nb, ws, hd, gs, o, &pf, shares_of(share(block, j++), hd / 16),
+                            MLXC_U8);
             }
     }
     for (int i = 0; i < nq; i++)
