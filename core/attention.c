@@ -216,12 +216,15 @@ static void decode_unit(const struct att_job *j, int tid, int64_t chunk, int kv0
     gather_queries(j, kv0 * group, nq, 0, nq, qb);
     struct mlxc_qkv_rows qk, qv; /* a quantized cache's rows, read by the kernels in place */
     const int quantized = mlxc_kv_qrows(j->cache, j->layer, 0, lo, kv0, &qk);
+    enum mlxc_dtype dt;
+    int64_t ld;
     if (quantized) {
         mlxc_kv_qrows(j->cache, j->layer, 1, lo, kv0, &qv);
         k->att_scores_q(&qk, n, qb, nq, group, hd, j->c->attn_scale, sc, n);
-    } else
-        k->att_scores(mlxc_kv_k_row(j->cache, j->layer, lo, kv0), j->cache->dtype, j->c->n_kv_heads * hd, n, qb, nq,
-                      group, hd, j->c->attn_scale, sc, n);
+    } else { /* float rows: kv_rows needs no buffer for them */
+        const void *K = kv_rows(j, 0, lo, n, kv0, nkv, NULL, &dt, &ld);
+        k->att_scores(K, dt, ld, n, qb, nq, group, hd, j->c->attn_scale, sc, n);
+    }
     float *part = decode_partials(j) + chunk * j->c->n_heads * (hd + 2);
     for (int i = 0; i < nq; i++) {
         float *row = sc + (int64_t)i * n, *pi = part + (int64_t)(kv0 * group + i) * (hd + 2);
@@ -232,9 +235,10 @@ static void decode_unit(const struct att_job *j, int tid, int64_t chunk, int kv0
     }
     if (quantized)
         k->att_values_q(&qv, n, sc, nq, group, n, hd, ob);
-    else
-        k->att_values(mlxc_kv_v_row(j->cache, j->layer, lo, kv0), j->cache->dtype, j->c->n_kv_heads * hd, n, sc, nq,
-                      group, n, hd, ob);
+    else {
+        const void *V = kv_rows(j, 1, lo, n, kv0, nkv, NULL, &dt, &ld);
+        k->att_values(V, dt, ld, n, sc, nq, group, n, hd, ob);
+    }
     for (int i = 0; i < nq; i++)
         memcpy(part + (int64_t)(kv0 * group + i) * (hd + 2) + 2, ob + (int64_t)i * hd, (size_t)hd * sizeof(float));
 }

@@ -31,21 +31,6 @@ enum {
     BIAS_SUMS = 4096,    /* values: (query, group) bias sums of one call */
 };
 
-/* Codes [c0, c0 + nc) of row p as bytes: 8-bit rows in place, others unpacked into buf. */
-static void split_nibbles(const uint8_t *src, int64_t nc, uint8_t *dst);
-
-INLINE const uint8_t *row_codes(const struct mlxc_qkv_rows *r, int64_t p, int64_t c0, int64_t nc, uint8_t *buf)
-{
-    const uint8_t *packed = (const uint8_t *)r->codes + (size_t)p * r->codes_ld;
-    if (r->bits == 8)
-        return packed + c0;
-    if (r->bits == 4)
-        split_nibbles(packed + c0 / 2, nc, buf);
-    else
-        mlxc_qunpack(packed, c0, nc, r->bits, buf);
-    return buf;
-}
-
 /* nc 4-bit codes (a multiple of 16) from src into bytes, in order. */
 static void split_nibbles(const uint8_t *src, int64_t nc, uint8_t *dst)
 {
@@ -63,6 +48,19 @@ static void split_nibbles(const uint8_t *src, int64_t nc, uint8_t *dst)
         dst[i] = src[i / 2] & 15;
         dst[i + 1] = src[i / 2] >> 4;
     }
+}
+
+/* Codes [c0, c0 + nc) of row p as bytes: 8-bit rows in place, others unpacked into buf. */
+INLINE const uint8_t *row_codes(const struct mlxc_qkv_rows *r, int64_t p, int64_t c0, int64_t nc, uint8_t *buf)
+{
+    const uint8_t *packed = (const uint8_t *)r->codes + (size_t)p * r->codes_ld;
+    if (r->bits == 8)
+        return packed + c0;
+    if (r->bits == 4)
+        split_nibbles(packed + c0 / 2, nc, buf);
+    else
+        mlxc_qunpack(packed, c0, nc, r->bits, buf);
+    return buf;
 }
 
 /* Eight int32 sums: lane j = the sum of a[j]'s lanes. */
@@ -287,7 +285,7 @@ void mlxc_att_values_q_avx2(const struct mlxc_qkv_rows *v, int64_t n, const floa
     struct prefetcher pf = prefetcher_at((const uint8_t *)v->codes + rows * v->codes_ld, v->codes_ld, span, n - rows);
     uint8_t buf[CODE_BUF];
     float ws[4 * MAX_BLOCK_ROWS * (MAX_HD / 32)] __attribute__((aligned(32))); /* [group][query][row] */
-    float sc[MAX_BLOCK_ROWS], bi[MAX_BLOCK_ROWS]; /* one head's group's scales and biases, row by row */
+    float sc[(MAX_HD / 32) * MAX_BLOCK_ROWS], bi[(MAX_HD / 32) * MAX_BLOCK_ROWS]; /* one head's, [group][row] */
     float bias[BIAS_SUMS]; /* (query, group): sum_p w_p * bias_pg */
     memset(out, 0, (size_t)nq * (size_t)hd * sizeof *out);
     memset(bias, 0, (size_t)nq * (size_t)G * sizeof *bias);
@@ -302,7 +300,13 @@ void mlxc_att_values_q_avx2(const struct mlxc_qkv_rows *v, int64_t n, const floa
             cld = (size_t)nc;
         }
         int64_t j = 0; /* quads done in this block */
-        for (int h = 0; h < heads; h++)
+        for (int h = 0; h < heads; h++) {
+            for (int g = 0; g < G; g++)
+                for (int p = 0; p < nb; p++) {
+                    const int64_t e = (p0 + p) * v->sb_ld + (int64_t)h * G + g;
+                    sc[g * MAX_BLOCK_ROWS + p] = mlxc_load_scalar(v->scales, e, v->sdt);
+                    bi[g * MAX_BLOCK_ROWS + p] = mlxc_load_scalar(v->biases, e, v->sdt);
+                }
             for (int i = 0; i < group; i += 4) {
                 const int i0 = h * group + i, m = group - i < 4 ? group - i : 4;
                 const float *wr[4];
@@ -312,18 +316,15 @@ void mlxc_att_values_q_avx2(const struct mlxc_qkv_rows *v, int64_t n, const floa
                     o[r] = out + (int64_t)(i0 + quad_row(r, m)) * hd;
                 }
                 for (int g = 0; g < G; g++) {
-                    for (int p = 0; p < nb; p++) {
-                        const int64_t e = (p0 + p) * v->sb_ld + (int64_t)h * G + g;
-                        sc[p] = mlxc_load_scalar(v->scales, e, v->sdt);
-                        bi[p] = mlxc_load_scalar(v->biases, e, v->sdt);
-                    }
                     float *const bs[4] = {&bias[i0 * G + g], &bias[(i0 + quad_row(1, m)) * G + g],
                                           &bias[(i0 + quad_row(2, m)) * G + g], &bias[(i0 + quad_row(3, m)) * G + g]};
-                    scale_weights(wr, m, nb, sc, bi, ws + g * 4 * MAX_BLOCK_ROWS, bs);
+                    scale_weights(wr, m, nb, sc + g * MAX_BLOCK_ROWS, bi + g * MAX_BLOCK_ROWS,
+                                  ws + g * 4 * MAX_BLOCK_ROWS, bs);
                 }
                 values_quad(c + (size_t)h * hd, cld, nb, ws, hd, gs, o, &pf, shares_of(share(block, j++), hd / 16),
                             MLXC_U8);
             }
+        }
     }
     for (int i = 0; i < nq; i++)
         for (int d = 0; d < hd; d++)
