@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/att_amx.h"
 #include "core/forward.h"
 #include "core/kernels.h"
 #include "core/matmul_amx.h"
@@ -199,6 +200,19 @@ static float *decode_partials(const struct att_job *j)
     return j->s->scores + decode_work(j->c, j->view.n);
 }
 
+/* Decode on bf16 rows where the CPU has AMX: the thread's scratch for core/att_amx.h's kernels, or NULL
+ * for the kernel table's. */
+static void *amx_decode_scratch(const struct att_job *j, enum mlxc_dtype dt, int nq, int group)
+{
+#ifdef MLXC_HAVE_AMX
+    if (dt == MLXC_BF16 && amx_attention(j->c))
+        return mlxc_thread_scratch(MLXC_SCRATCH_ATTENTION, mlxc_amx_decode_scratch(nq, group, (int)j->c->head_dim));
+#else
+    (void)j, (void)dt, (void)nq, (void)group;
+#endif
+    return NULL;
+}
+
 /* Chunk `chunk` of the token's visible keys for the query heads of kv heads [kv0, kv1): partials out. The
  * kernels take every kv head of the unit at once, so the thread reads its stretch of the slot-major cache
  * front to back, the keys once and then the values once; a quantized cache's codes, scales and biases
@@ -214,6 +228,7 @@ static void decode_unit(const struct att_job *j, int tid, int64_t chunk, int kv0
     const int64_t n = hi - lo < CHUNK ? hi - lo : CHUNK;
     float *qb = j->s->scores + (int64_t)tid * j->s->scores_cap, *ob = qb + (int64_t)nq * hd, *sc = ob + (int64_t)nq * hd;
     gather_queries(j, kv0 * group, nq, 0, nq, qb);
+    void *amx = NULL; /* bf16 rows where the CPU has AMX: core/att_amx.h's kernels, with this scratch */
     struct mlxc_qkv_rows qk, qv; /* a quantized cache's rows, read by the kernels in place */
     const int quantized = mlxc_kv_qrows(j->cache, j->layer, 0, lo, kv0, &qk);
     enum mlxc_dtype dt;
@@ -223,7 +238,13 @@ static void decode_unit(const struct att_job *j, int tid, int64_t chunk, int kv0
         k->att_scores_q(&qk, n, qb, nq, group, hd, j->c->attn_scale, sc, n);
     } else { /* float rows: kv_rows needs no buffer for them */
         const void *K = kv_rows(j, 0, lo, n, kv0, nkv, NULL, &dt, &ld);
-        k->att_scores(K, dt, ld, n, qb, nq, group, hd, j->c->attn_scale, sc, n);
+        amx = amx_decode_scratch(j, dt, nq, group);
+#ifdef MLXC_HAVE_AMX
+        if (amx)
+            mlxc_amx_decode_scores(K, ld, n, qb, nq, group, hd, j->c->attn_scale, sc, n, amx);
+        else
+#endif
+            k->att_scores(K, dt, ld, n, qb, nq, group, hd, j->c->attn_scale, sc, n);
     }
     float *part = decode_partials(j) + chunk * j->c->n_heads * (hd + 2);
     for (int i = 0; i < nq; i++) {
@@ -237,7 +258,12 @@ static void decode_unit(const struct att_job *j, int tid, int64_t chunk, int kv0
         k->att_values_q(&qv, n, sc, nq, group, n, hd, ob);
     else {
         const void *V = kv_rows(j, 1, lo, n, kv0, nkv, NULL, &dt, &ld);
-        k->att_values(V, dt, ld, n, sc, nq, group, n, hd, ob);
+#ifdef MLXC_HAVE_AMX
+        if (amx)
+            mlxc_amx_decode_values(V, ld, n, sc, nq, group, n, hd, ob);
+        else
+#endif
+            k->att_values(V, dt, ld, n, sc, nq, group, n, hd, ob);
     }
     for (int i = 0; i < nq; i++)
         memcpy(part + (int64_t)(kv0 * group + i) * (hd + 2) + 2, ob + (int64_t)i * hd, (size_t)hd * sizeof(float));

@@ -8,11 +8,15 @@
  *  - affine 4- and 8-bit weights dequantized straight into a panel equal, bit for bit, the panel packed
  *    from mlxc_dequantize_rows (every scale dtype and group size of the quantized fixtures);
  *  - the attention products on bf16 key/value rows strided as in the cache, head sizes 64 and 128, key
- *    counts off the tiles, against the double products of the bf16-rounded queries and weights. */
+ *    counts off the tiles, against the double products of the bf16-rounded queries and weights;
+ *  - decode attention (core/att_amx.h) on slot-major rows of several kv heads, groups of 1 to 12 query
+ *    heads, head sizes 32 to 128, key counts off the tiles, against the double products of the f32
+ *    queries and weights (no rounding: within f32 sums), and the gap between score rows untouched. */
 #include "tests/test_util.h"
 
 #include <math.h>
 
+#include "core/att_amx.h"
 #include "core/half.h"
 #include "core/linear.h"
 #include "core/matmul_amx.h"
@@ -212,6 +216,95 @@ static void test_attention_products(void **state)
     }
 }
 
+/* One decode shape: kvh kv heads of head size hd per slot, group queries each, n keys. */
+static void check_decode(int hd, int kvh, int group, int64_t n)
+{
+    const int nq = kvh * group;
+    const int64_t ld = kvh * hd + 16, lds = n + 5; /* rows strided as a cache's, a gap after each score row */
+    uint16_t *k = malloc(sizeof(uint16_t) * n * ld), *v = malloc(sizeof(uint16_t) * n * ld);
+    float *q = malloc(sizeof(float) * nq * hd), *w = malloc(sizeof(float) * nq * lds);
+    float *s = malloc(sizeof(float) * nq * lds), *out = malloc(sizeof(float) * nq * hd);
+    void *scratch = mlxc_alloc_aligned(mlxc_amx_decode_scratch(nq, group, hd));
+    for (int64_t i = 0; i < n * ld; i++) {
+        k[i] = mlxc_f32_to_bf16(test_value(i, 419) * 2.0f);
+        v[i] = mlxc_f32_to_bf16(test_value(i + 5, 421));
+    }
+    for (int64_t i = 0; i < (int64_t)nq * hd; i++)
+        q[i] = test_value(i + 3, 431) * 1.7f;
+    for (int64_t i = 0; i < (int64_t)nq * lds; i++) {
+        w[i] = test_value(i + 7, 433) + 0.5f;
+        s[i] = 7.0f;
+    }
+    mlxc_amx_decode_scores(k, ld, n, q, nq, group, hd, 0.125f, s, lds, scratch);
+    mlxc_amx_decode_values(v, ld, n, w, nq, group, lds, hd, out);
+    for (int i = 0; i < nq; i++) {
+        const int64_t off = (int64_t)(i / group) * hd;
+        for (int64_t p = 0; p < lds; p++) {
+            double d = 0, mag = 0;
+            for (int c = 0; p < n && c < hd; c++) {
+                const double t = (double)q[i * hd + c] * mlxc_bf16_to_f32(k[p * ld + off + c]);
+                d += t;
+                mag += fabs(t);
+            }
+            const double want = p < n ? 0.125 * d : 7.0;
+            if (fabs(s[i * lds + p] - want) > 0.125 * (2e-6 * mag + 1e-7))
+                fail_msg("decode scores hd %d group %d n %lld: s[%d, %lld] = %.9g, want %.9g", hd, group, (long long)n,
+                         i, (long long)p, s[i * lds + p], want);
+        }
+        for (int c = 0; c < hd; c++) {
+            double d = 0, mag = 0;
+            for (int64_t p = 0; p < n; p++) {
+                const double t = (double)w[i * lds + p] * mlxc_bf16_to_f32(v[p * ld + off + c]);
+                d += t;
+                mag += fabs(t);
+            }
+            if (fabs(out[i * hd + c] - d) > 2e-6 * mag + 1e-7)
+                fail_msg("decode values hd %d group %d n %lld: out[%d, %d] = %.9g, want %.9g", hd, group,
+                         (long long)n, i, c, out[i * hd + c], d);
+        }
+    }
+    free(k);
+    free(v);
+    free(q);
+    free(w);
+    free(s);
+    free(out);
+    mlxc_free_aligned(scratch);
+}
+
+static void test_decode_attention(void **state)
+{
+    (void)state;
+    static const int shapes[][4] = {{64, 8, 4, 256}, {64, 2, 4, 17}, {128, 2, 8, 300}, {32, 3, 1, 16},
+                                    {96, 1, 12, 1},  {64, 4, 7, 45}, {128, 1, 5, 33}, {64, 2, 2, 15}};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+        check_decode(shapes[i][0], shapes[i][1], shapes[i][2], shapes[i][3]);
+}
+
+/* Keys with a single 1 or -2 each: every score is one query element times that, exactly, as the three
+ * bf16 parts of a query add up to the f32 query (two parts would leave its last 8 bits out). */
+static void test_decode_scores_exact(void **state)
+{
+    (void)state;
+    enum { HD = 64, KVH = 2, GROUP = 4, NQ = KVH * GROUP, N = 40 };
+    uint16_t k[N * KVH * HD] = {0};
+    float q[NQ * HD], s[NQ * N];
+    void *scratch = mlxc_alloc_aligned(mlxc_amx_decode_scratch(NQ, GROUP, HD));
+    for (int p = 0; p < N; p++)
+        for (int h = 0; h < KVH; h++)
+            k[(p * KVH + h) * HD + (p * 7 + h) % HD] = mlxc_f32_to_bf16(p % 3 ? 1.0f : -2.0f);
+    for (int i = 0; i < NQ * HD; i++)
+        q[i] = test_value(i, 439) * 3.0f + 1e-3f;
+    mlxc_amx_decode_scores(k, KVH * HD, N, q, NQ, GROUP, HD, 0.125f, s, N, scratch);
+    for (int i = 0; i < NQ; i++)
+        for (int p = 0; p < N; p++) {
+            const float want = 0.125f * (p % 3 ? 1.0f : -2.0f) * q[i * HD + (p * 7 + i / GROUP) % HD];
+            if (s[i * N + p] != want)
+                fail_msg("exact scores: s[%d, %d] = %.9g, want %.9g", i, p, s[i * N + p], want);
+        }
+    mlxc_free_aligned(scratch);
+}
+
 int main(void)
 {
     if (!mlxc_amx_usable())
@@ -222,6 +315,8 @@ int main(void)
         cmocka_unit_test(test_token_alone_or_not),
         cmocka_unit_test(test_affine_panels),
         cmocka_unit_test(test_attention_products),
+        cmocka_unit_test(test_decode_attention),
+        cmocka_unit_test(test_decode_scores_exact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
