@@ -21,7 +21,9 @@
  * its own part of the cache (slot-major: a chunk of every kv head is one stretch of memory). A unit
  * leaves, per query head, its chunk's max score m, sum l = sum_j exp(s_j - m) and unnormalized output
  * o = sum_j exp(s_j - m) v_j; the merge rescales them to the running max, chunk by chunk in order
- * (the same sums for any thread count), and divides by the total sum (plus exp(sink) with sinks). */
+ * (the same sums for any thread count), and divides by the total sum (plus exp(sink) with sinks).
+ * On a bf16 cache where the CPU has AMX, a decode unit's scores run on tiles and its values on AVX-512
+ * (core/att_amx.h), both to f32 precision (the queries are split exactly, not rounded). */
 #include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
