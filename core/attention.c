@@ -175,6 +175,7 @@ static void attend_unit(const struct att_job *j, int tid, int kvh, int h0, int n
         k->att_values(V, dt, ld, n, sc, nq, nq, n, hd, ob);
     for (int i = 0; i < nq; i++)
         memcpy(j->out + ((t0 + i / nh) * H + h0 + i % nh) * hd, ob + (int64_t)i * hd, (size_t)hd * sizeof(float));
+    (void)amx; /* unused where the compiler has no AMX */
 }
 
 /* Units go to whichever thread is free, the last token blocks (the most keys) first, so that no thread is
@@ -269,6 +270,7 @@ static void decode_unit(const struct att_job *j, int tid, int64_t chunk, int kv0
     }
     for (int i = 0; i < nq; i++)
         memcpy(part + (int64_t)(kv0 * group + i) * (hd + 2) + 2, ob + (int64_t)i * hd, (size_t)hd * sizeof(float));
+    (void)amx; /* unused where the compiler has no AMX */
 }
 
 /* Units u = chunk * shares + share (a share: a range of kv heads); each thread takes one contiguous run. */
