@@ -50,7 +50,7 @@ echo "== decode after 128 and 4096 tokens of context (4-bit)"
 bench q4 -p 128 -g 64 -n 2
 bench q4 -p 4096 -g 64 -n 1
 # the same two contexts alternating in one process: the ratio from one window of time
-"$B/bench/context_decode" "$W/q4" --short 128 --long 4096 --rounds 8 --tokens 8 $(echo "$@" | sed -n 's/.*\(-t\|--threads\) \([0-9]*\).*/--threads \2/p')
+"$B/bench/context_decode" "$W/q4" --short 128 --long 4096 --rounds 40 --tokens 2 $(echo "$@" | sed -n 's/.*\(-t\|--threads\) \([0-9]*\).*/--threads \2/p')
 # and with a 4-bit KV cache (mlx_lm --kv-bits 4 --quantized-kv-start 0), read by the quantized kernels
-"$B/bench/context_decode" "$W/q4" --short 128 --long 4096 --rounds 8 --tokens 8 --kv-bits 4 $(echo "$@" | sed -n 's/.*\(-t\|--threads\) \([0-9]*\).*/--threads \2/p')
+"$B/bench/context_decode" "$W/q4" --short 128 --long 4096 --rounds 40 --tokens 2 --kv-bits 4 $(echo "$@" | sed -n 's/.*\(-t\|--threads\) \([0-9]*\).*/--threads \2/p')
 echo "$steal0 $(cpu_ticks)" | awk '{ printf "steal during the runs: %.1f%% of CPU time\n", 100 * ($3 - $1) / ($4 - $2) }'

@@ -15,10 +15,13 @@
  * Values by AVX-512 FMAs: a kv head's block of rows, converted from bf16 by a shift (even elements)
  * and a mask (odd ones), times four queries' weights broadcast, into 4 queries x 64 dims of f32 sums
  * held in 16 registers across the block. The sums are kept in that even/odd order and put back in
- * order at the end. */
+ * order at the end.
+ *
+ * Between the two, each score row's max and exp sum on 16 lanes (the AVX2 kernels' exp on 8). */
 #include "core/att_amx.h"
 
 #include <immintrin.h>
+#include <math.h>
 #include <string.h>
 
 #include "core/amx_tiles.h"
@@ -214,4 +217,46 @@ void mlxc_amx_decode_values(const uint16_t *v, int64_t ld, int64_t n, const floa
     }
     for (int i = 0; i < nq; i++)
         natural_order(out + (int64_t)i * hd, hd);
+}
+
+/* e^x for x <= 0 on 16 lanes: the AVX2 kernels' exp_neg (core/kernels_avx2.c), x = k ln2 + r (ln2 in two
+ * parts), e^r by Cephes' expf polynomial, 2^k through the exponent bits, 0 below -87.3. */
+INLINE __m512 exp_neg16(__m512 x)
+{
+    const __m512 lo = _mm512_set1_ps(-87.33654f);
+    const __mmask16 keep = _mm512_cmp_ps_mask(x, lo, _CMP_GE_OQ);
+    x = _mm512_max_ps(x, lo);
+    const __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(k, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    const __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(k), _mm512_set1_epi32(127)), 23);
+    return _mm512_maskz_mul_ps(keep, p, _mm512_castsi512_ps(e));
+}
+
+float mlxc_amx_decode_exp(float *s, int64_t n, float *m)
+{
+    const __mmask16 tail = (__mmask16)((1u << (n % 16)) - 1);
+    const int64_t whole = n - n % 16;
+    __m512 mx = _mm512_set1_ps(-INFINITY);
+    for (int64_t i = 0; i < whole; i += 16)
+        mx = _mm512_max_ps(mx, _mm512_loadu_ps(s + i));
+    mx = _mm512_mask_max_ps(mx, tail, mx, _mm512_maskz_loadu_ps(tail, s + whole));
+    *m = _mm512_reduce_max_ps(mx);
+    const __m512 mv = _mm512_set1_ps(*m);
+    __m512 sum = _mm512_setzero_ps();
+    for (int64_t i = 0; i < whole; i += 16) {
+        const __m512 e = exp_neg16(_mm512_sub_ps(_mm512_loadu_ps(s + i), mv));
+        _mm512_storeu_ps(s + i, e);
+        sum = _mm512_add_ps(sum, e);
+    }
+    const __m512 e = _mm512_maskz_mov_ps(tail, exp_neg16(_mm512_sub_ps(_mm512_maskz_loadu_ps(tail, s + whole), mv)));
+    _mm512_mask_storeu_ps(s + whole, tail, e);
+    return _mm512_reduce_add_ps(_mm512_add_ps(sum, e));
 }

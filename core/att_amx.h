@@ -4,7 +4,7 @@
  * the softmax weights kept f32:
  *   scores: s[i * lds + p] = scale * sum_d q[i * hd + d] k_p[(i / group) * hd + d]   (k_p at k + p * ld)
  *   values: out[i * hd + d] = sum_p w[i * lds + p] v_p[(i / group) * hd + d]       (out overwritten)
- * Only call them where mlxc_amx_usable() said yes. Scores take mlxc_amx_decode_scratch bytes (64-aligned). */
+ * Only call them (and mlxc_amx_decode_exp) where mlxc_amx_usable() said yes. Scores take mlxc_amx_decode_scratch bytes (64-aligned). */
 #ifndef MLXC_ATT_AMX_H
 #define MLXC_ATT_AMX_H
 
@@ -16,5 +16,9 @@ void mlxc_amx_decode_scores(const uint16_t *k, int64_t ld, int64_t n, const floa
                             float scale, float *s, int64_t lds, void *scratch);
 void mlxc_amx_decode_values(const uint16_t *v, int64_t ld, int64_t n, const float *w, int nq, int group,
                             int64_t lds, int hd, float *out);
+
+/* A chunk's softmax partials between the two (decode rows are a few hundred keys, f32 sums suffice):
+ * m = max_p s[p], s[p] = exp(s[p] - m) in place, returns sum_p s[p]. n >= 1. */
+float mlxc_amx_decode_exp(float *s, int64_t n, float *m);
 
 #endif

@@ -22,8 +22,8 @@
  * leaves, per query head, its chunk's max score m, sum l = sum_j exp(s_j - m) and unnormalized output
  * o = sum_j exp(s_j - m) v_j; the merge rescales them to the running max, chunk by chunk in order
  * (the same sums for any thread count), and divides by the total sum (plus exp(sink) with sinks).
- * On a bf16 cache where the CPU has AMX, a decode unit's scores run on tiles and its values on AVX-512
- * (core/att_amx.h), both to f32 precision (the queries are split exactly, not rounded). */
+ * On a bf16 cache where the CPU has AMX, a decode unit's scores run on tiles and its values and softmax
+ * partials on AVX-512 (core/att_amx.h), to f32 precision (the queries are split exactly, not rounded). */
 #include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -254,8 +254,15 @@ static void decode_unit(const struct att_job *j, int tid, int64_t chunk, int kv0
         float *row = sc + (int64_t)i * n, *pi = part + (int64_t)(kv0 * group + i) * (hd + 2);
         if (j->c->attn_softcap != 0.0f)
             mlxc_softcap(row, n, j->c->attn_softcap);
-        pi[0] = k->max(row, n);
-        pi[1] = k->exp_sum(row, row, n, pi[0]);
+#ifdef MLXC_HAVE_AMX
+        if (amx)
+            pi[1] = mlxc_amx_decode_exp(row, n, &pi[0]);
+        else
+#endif
+        {
+            pi[0] = k->max(row, n);
+            pi[1] = k->exp_sum(row, row, n, pi[0]);
+        }
     }
     if (quantized)
         k->att_values_q(&qv, n, sc, nq, group, n, hd, ob);

@@ -305,6 +305,36 @@ static void test_decode_scores_exact(void **state)
     mlxc_free_aligned(scratch);
 }
 
+/* The chunk softmax partials against libm's double exp: the max exactly, each exp(s - m) and their sum
+ * to a few f32 ulps of exp of the f32 difference (the polynomial is Cephes' expf), 0 far below the max;
+ * lengths around the 16 lanes. */
+static void test_decode_exp(void **state)
+{
+    (void)state;
+    static const int64_t lengths[] = {1, 7, 16, 17, 31, 256, 300};
+    for (size_t li = 0; li < sizeof lengths / sizeof lengths[0]; li++) {
+        const int64_t n = lengths[li];
+        float s[300], x[300];
+        for (int64_t p = 0; p < n; p++)
+            x[p] = s[p] = p % 11 == 5 ? -200.0f : test_value(p, 443) * 40.0f;
+        float m;
+        const float sum = mlxc_amx_decode_exp(s, n, &m);
+        double want_m = -INFINITY, want_sum = 0;
+        for (int64_t p = 0; p < n; p++)
+            want_m = x[p] > want_m ? x[p] : want_m;
+        if (m != (float)want_m)
+            fail_msg("exp n %lld: max %.9g, want %.9g", (long long)n, m, want_m);
+        for (int64_t p = 0; p < n; p++) {
+            const double e = exp((double)(x[p] - m)); /* the f32 difference, as softmax takes it */
+            want_sum += e;
+            if (fabs(s[p] - e) > 4e-7 * e + (x[p] - want_m < -87.0 ? 1e-38 : 0.0))
+                fail_msg("exp n %lld: s[%lld] = %.9g, want %.9g", (long long)n, (long long)p, s[p], e);
+        }
+        if (fabs(sum - want_sum) > 1e-6 * want_sum)
+            fail_msg("exp n %lld: sum %.9g, want %.9g", (long long)n, sum, want_sum);
+    }
+}
+
 int main(void)
 {
     if (!mlxc_amx_usable())
@@ -317,6 +347,7 @@ int main(void)
         cmocka_unit_test(test_attention_products),
         cmocka_unit_test(test_decode_attention),
         cmocka_unit_test(test_decode_scores_exact),
+        cmocka_unit_test(test_decode_exp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
