@@ -58,15 +58,7 @@ struct att_job {
 
 /* Prefill on a bf16 cache through AMX tiles (core/matmul_amx.h): where the CPU has them and the head size
  * is a multiple of 32. The token blocks are then TBLOCK_AMX long whatever the cache's dtype. */
-static int amx_attention(const struct mlxc_config *c)
-{
-#ifdef MLXC_HAVE_AMX
-    return c->head_dim % 32 == 0 && mlxc_amx_usable();
-#else
-    (void)c;
-    return 0;
-#endif
-}
+static int amx_attention(const struct mlxc_config *c) { return c->head_dim % 32 == 0 && mlxc_amx_usable(); }
 
 static int64_t tblock(const struct mlxc_config *c) { return amx_attention(c) ? TBLOCK_AMX : TBLOCK; }
 
@@ -144,13 +136,11 @@ static void attend_unit(const struct att_job *j, int tid, int kvh, int h0, int n
     const void *K = kv_rows(j, 0, lo, n, kvh, 1, sc + (int64_t)nq * n, &dt, &ld);
     const void *V = kv_rows(j, 1, lo, n, kvh, 1, sc + (int64_t)nq * n + n * hd, &dt, &ld);
     void *amx = NULL;
-#ifdef MLXC_HAVE_AMX
     if (dt == MLXC_BF16 && amx_attention(j->c))
         amx = mlxc_thread_scratch(MLXC_SCRATCH_ATTENTION, mlxc_amx_att_scratch(n, nq, hd));
     if (amx)
         mlxc_amx_att_scores(K, ld, n, qb, nq, hd, j->c->attn_scale, sc, n, amx);
     else
-#endif
         k->att_scores(K, dt, ld, n, qb, nq, nq, hd, j->c->attn_scale, sc, n);
     for (int i = 0; i < nq; i++) {
         float *row = sc + (int64_t)i * n;
@@ -167,15 +157,12 @@ static void attend_unit(const struct att_job *j, int tid, int kvh, int h0, int n
         memset(row, 0, (size_t)a * sizeof *row);
         memset(row + b, 0, (size_t)(n - b) * sizeof *row);
     }
-#ifdef MLXC_HAVE_AMX
     if (amx)
         mlxc_amx_att_values(V, ld, n, sc, nq, n, hd, ob, amx);
     else
-#endif
         k->att_values(V, dt, ld, n, sc, nq, nq, n, hd, ob);
     for (int i = 0; i < nq; i++)
         memcpy(j->out + ((t0 + i / nh) * H + h0 + i % nh) * hd, ob + (int64_t)i * hd, (size_t)hd * sizeof(float));
-    (void)amx; /* unused where the compiler has no AMX */
 }
 
 /* Units go to whichever thread is free, the last token blocks (the most keys) first, so that no thread is
@@ -207,12 +194,8 @@ static float *decode_partials(const struct att_job *j)
  * for the kernel table's. */
 static void *amx_decode_scratch(const struct att_job *j, enum mlxc_dtype dt, int nq, int group)
 {
-#ifdef MLXC_HAVE_AMX
     if (dt == MLXC_BF16 && amx_attention(j->c))
         return mlxc_thread_scratch(MLXC_SCRATCH_ATTENTION, mlxc_amx_decode_scratch(nq, group, (int)j->c->head_dim));
-#else
-    (void)j, (void)dt, (void)nq, (void)group;
-#endif
     return NULL;
 }
 
@@ -242,11 +225,9 @@ static void decode_unit(const struct att_job *j, int tid, int64_t chunk, int kv0
     } else { /* float rows: kv_rows needs no buffer for them */
         const void *K = kv_rows(j, 0, lo, n, kv0, nkv, NULL, &dt, &ld);
         amx = amx_decode_scratch(j, dt, nq, group);
-#ifdef MLXC_HAVE_AMX
         if (amx)
             mlxc_amx_decode_scores(K, ld, n, qb, nq, group, hd, j->c->attn_scale, sc, n, amx);
         else
-#endif
             k->att_scores(K, dt, ld, n, qb, nq, group, hd, j->c->attn_scale, sc, n);
     }
     float *part = decode_partials(j) + chunk * j->c->n_heads * (hd + 2);
@@ -254,12 +235,9 @@ static void decode_unit(const struct att_job *j, int tid, int64_t chunk, int kv0
         float *row = sc + (int64_t)i * n, *pi = part + (int64_t)(kv0 * group + i) * (hd + 2);
         if (j->c->attn_softcap != 0.0f)
             mlxc_softcap(row, n, j->c->attn_softcap);
-#ifdef MLXC_HAVE_AMX
-        if (amx)
+        if (amx) {
             pi[1] = mlxc_amx_decode_exp(row, n, &pi[0]);
-        else
-#endif
-        {
+        } else {
             pi[0] = k->max(row, n);
             pi[1] = k->exp_sum(row, row, n, pi[0]);
         }
@@ -268,16 +246,13 @@ static void decode_unit(const struct att_job *j, int tid, int64_t chunk, int kv0
         k->att_values_q(&qv, n, sc, nq, group, n, hd, ob);
     else {
         const void *V = kv_rows(j, 1, lo, n, kv0, nkv, NULL, &dt, &ld);
-#ifdef MLXC_HAVE_AMX
         if (amx)
             mlxc_amx_decode_values(V, ld, n, sc, nq, group, n, hd, ob);
         else
-#endif
             k->att_values(V, dt, ld, n, sc, nq, group, n, hd, ob);
     }
     for (int i = 0; i < nq; i++)
         memcpy(part + (int64_t)(kv0 * group + i) * (hd + 2) + 2, ob + (int64_t)i * hd, (size_t)hd * sizeof(float));
-    (void)amx; /* unused where the compiler has no AMX */
 }
 
 /* Units u = chunk * shares + share (a share: a range of kv heads); each thread takes one contiguous run. */

@@ -59,10 +59,24 @@ void mlxc_amx_rows(const uint32_t *xp, int64_t T, int64_t cols, const uint16_t *
  *   values: out[i * hd + d] = sum_p w[i * lds + p] v_p[d]                (out overwritten)
  * An output depends only on its query and on the keys' positions counted from k (v): the same alone or
  * among other queries. */
+#ifdef MLXC_HAVE_AMX
 size_t mlxc_amx_att_scratch(int64_t n, int nq, int hd);
 void mlxc_amx_att_scores(const uint16_t *k, int64_t ld, int64_t n, const float *q, int nq, int hd, float scale,
                          float *s, int64_t lds, void *scratch);
 void mlxc_amx_att_values(const uint16_t *v, int64_t ld, int64_t n, const float *w, int nq, int64_t lds, int hd,
                          float *out, void *scratch);
+#else /* a compiler without the AMX flags: mlxc_amx_usable() is 0, so the callers never reach these */
+static inline size_t mlxc_amx_att_scratch(int64_t n, int nq, int hd) { return (void)n, (void)nq, (void)hd, 0; }
+static inline void mlxc_amx_att_scores(const uint16_t *k, int64_t ld, int64_t n, const float *q, int nq, int hd,
+                                       float scale, float *s, int64_t lds, void *scratch)
+{
+    (void)k, (void)ld, (void)n, (void)q, (void)nq, (void)hd, (void)scale, (void)s, (void)lds, (void)scratch;
+}
+static inline void mlxc_amx_att_values(const uint16_t *v, int64_t ld, int64_t n, const float *w, int nq, int64_t lds,
+                                       int hd, float *out, void *scratch)
+{
+    (void)v, (void)ld, (void)n, (void)w, (void)nq, (void)lds, (void)hd, (void)out, (void)scratch;
+}
+#endif
 
 #endif
