@@ -4,7 +4,8 @@
  * the softmax weights kept f32:
  *   scores: s[i * lds + p] = scale * sum_d q[i * hd + d] k_p[(i / group) * hd + d]   (k_p at k + p * ld)
  *   values: out[i * hd + d] = sum_p w[i * lds + p] v_p[(i / group) * hd + d]       (out overwritten)
- * Only call them (and mlxc_amx_decode_exp) where mlxc_amx_usable() said yes. Scores take mlxc_amx_decode_scratch bytes (64-aligned). */
+ * Only call them (and mlxc_amx_decode_exp) where mlxc_amx_usable() said yes. Scores take
+ * mlxc_amx_decode_scratch bytes (64-aligned). */
 #ifndef MLXC_ATT_AMX_H
 #define MLXC_ATT_AMX_H
 
