@@ -20,8 +20,9 @@
  * is (chunk, kv head), the units go chunk-major in contiguous runs to the threads, so each thread streams
  * its own part of the cache (slot-major: a chunk of every kv head is one stretch of memory). A unit
  * leaves, per query head, its chunk's max score m, sum l = sum_j exp(s_j - m) and unnormalized output
- * o = sum_j exp(s_j - m) v_j; the merge rescales them to the running max, chunk by chunk in order
- * (the same sums for any thread count), and divides by the total sum (plus exp(sink) with sinks).
+ * o = sum_j exp(s_j - m) v_j; the merge rescales them to the largest m (one exponential per chunk), adds
+ * them chunk by chunk in order (the same sums for any thread count), and divides by the total sum (plus
+ * exp(sink) with sinks).
  * On a bf16 cache where the CPU has AMX, a decode unit's scores run on tiles and its values and softmax
  * partials on AVX-512 (core/att_amx.h), to f32 precision (the queries are split exactly, not rounded). */
 #include <math.h>
@@ -268,28 +269,35 @@ static void decode_task(void *ctx, int tid, int nth)
     }
 }
 
-/* out[h] = the chunks' partials of head h merged in chunk order (see the top of the file). */
+/* out[h] = the chunks' partials (m_c, l_c, o_c) of head h merged (see the top of the file): with M the
+ * largest m_c (and sink[h]) and w_c = exp(m_c - M), out = sum_c w_c o_c / (sum_c w_c l_c [+ exp(sink - M)]).
+ * The chunks are added in order (the same sums for any thread count); their weights go through the
+ * kernels' exp_sum, MERGE_BATCH at a time, and each o_c through axpy. */
 static void decode_merge(const struct att_job *j)
 {
-    const int64_t H = j->c->n_heads, hd = j->c->head_dim;
-    const float *part = decode_partials(j);
+    enum { MERGE_BATCH = 64 };
+    const struct mlxc_kernels *k = mlxc_kernels();
+    const int64_t H = j->c->n_heads, hd = j->c->head_dim, stride = H * (hd + 2);
     for (int64_t h = 0; h < H; h++) {
-        float *o = j->out + h * hd, M = -INFINITY, L = 0.0f;
+        const float *p = decode_partials(j) + h * (hd + 2); /* chunk c's (m, l, o[hd]) at p + c * stride */
+        float *o = j->out + h * hd, M = j->sinks ? j->sinks[h] : -INFINITY, L = 0.0f;
+        for (int64_t c = 0; c < j->nblocks; c++)
+            M = p[c * stride] > M ? p[c * stride] : M;
         memset(o, 0, (size_t)hd * sizeof *o);
-        for (int64_t chunk = 0; chunk < j->nblocks; chunk++) {
-            const float *p = part + (chunk * H + h) * (hd + 2);
-            const float m = p[0] > M ? p[0] : M, a = expf(M - m), b = expf(p[0] - m);
-            L = L * a + p[1] * b;
-            for (int64_t d = 0; d < hd; d++)
-                o[d] = o[d] * a + p[2 + d] * b;
-            M = m;
+        for (int64_t c0 = 0; c0 < j->nblocks; c0 += MERGE_BATCH) {
+            const int64_t nb = j->nblocks - c0 < MERGE_BATCH ? j->nblocks - c0 : MERGE_BATCH;
+            float w[MERGE_BATCH];
+            for (int64_t i = 0; i < nb; i++)
+                w[i] = p[(c0 + i) * stride];
+            k->exp_sum(w, w, nb, M);
+            for (int64_t i = 0; i < nb; i++) {
+                const float *pc = p + (c0 + i) * stride;
+                L += w[i] * pc[1];
+                k->axpy(w[i], pc + 2, o, hd);
+            }
         }
-        if (j->sinks) { /* one more logit in the denominator */
-            const float m = j->sinks[h] > M ? j->sinks[h] : M, a = expf(M - m);
-            L = L * a + expf(j->sinks[h] - m);
-            for (int64_t d = 0; d < hd; d++)
-                o[d] *= a;
-        }
+        if (j->sinks)
+            L += expf(j->sinks[h] - M);
         const float inv = 1.0f / L;
         for (int64_t d = 0; d < hd; d++)
             o[d] *= inv;
