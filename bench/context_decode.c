@@ -7,8 +7,9 @@
  * forward pass with logits, as generation does. Alternating in small rounds puts both figures in the
  * same minutes of a shared machine, whose speed drifts by tens of percent between separate runs, so their
  * ratio (issue #10 asks long >= 85% of short) means something; the smaller the rounds the better (on the
- * lent Xeons, 40-60 rounds of 2 tokens repeat within about 1%, 8 rounds of 8 within about 5%). Prints tokens/s of each and the ratio,
- * and the ratio of every round (their spread shows how noisy the window was). --kv-bits B quantizes both
+ * lent Xeons in sessions 9-11, 40-60 rounds of 2 tokens repeated within about 1%, 8 rounds of 8 within
+ * about 5%; in session 12 they did not, see bench/results/llama1b_session12.txt). Prints tokens/s of each
+ * and the ratio, and the ratio of every round (their spread shows how noisy the window was). --kv-bits B quantizes both
  * caches from the first token (mlx_lm --kv-bits B --kv-group-size 64 --quantized-kv-start 0). */
 #include <stdio.h>
 #include <stdlib.h>
