@@ -513,12 +513,17 @@ static int write_tensor_data(struct convert *c, struct out_tensor *o, struct mlx
             free(packed);
             return mlxc_errf(e, MLXC_ENOMEM, "out of memory quantizing '%s'", t->name);
         }
+        /* the float dtype the weights are cast to first: affine scales are stored in it; the fp modes'
+         * scales are U8 codes, their arithmetic still rounds to it (mlxc_quantize) */
+        enum mlxc_dtype float_dt = s->entry.dtype;
+        if (float_dt == MLXC_U8)
+            float_dt = c->float_dtype != MLXC_DTYPE_COUNT ? c->float_dtype : t->dtype == MLXC_F64 ? MLXC_F32 : t->dtype;
         for (int64_t r = 0; r < rows && !rc; r += step) {
             int64_t nr = rows - r < step ? rows - r : step;
-            read_rows(t, cols, r, nr, s->entry.dtype == MLXC_U8 ? c->float_dtype : s->entry.dtype, buf);
+            read_rows(t, cols, r, nr, float_dt, buf);
             *nonfinite += count_nonfinite(buf, (size_t)(nr * cols), MLXC_F32);
             size_t off = (size_t)r * groups_row * ssize;
-            rc = mlxc_quantize(buf, nr, cols, o->q, s->entry.dtype, packed, c->stash_s + off, c->stash_b + off, e);
+            rc = mlxc_quantize(buf, nr, cols, o->q, float_dt, packed, c->stash_s + off, c->stash_b + off, e);
             if (!rc)
                 rc = mlxc_stw_write(w, packed, (size_t)(nr * cols) * (size_t)o->q.bits / 8, e);
             if (!rc)

@@ -426,6 +426,64 @@ static void test_recipe_skip_and_shards(void **state)
     free(ids);
 }
 
+/* mlxc-convert -q --q-mode mxfp4 / nvfp4 / mxfp8 from float weights (it once refused them: their U8
+ * scales were taken for the dtype to cast to). Each written matrix must hold the source weights within
+ * the format's error: relative RMS error of the dequantized q_proj and embedding under 0.2 for the 4-bit
+ * formats (E2M1: 1 mantissa bit) and 0.05 for mxfp8 (E4M3: 3), where a misplaced row or scale gives
+ * about 1 or more; that the codes are MLX's own is tested on MLX's outputs in tests/quant. The model
+ * then decodes. */
+static double rel_rms_error(const struct mlxc_linear *q, const struct mlxc_linear *f)
+{
+    float *a = malloc((size_t)f->cols * sizeof *a), *b = malloc((size_t)f->cols * sizeof *b);
+    double err = 0, ref = 0;
+    for (int64_t r = 0; r < f->rows; r++) {
+        mlxc_linear_row(q, r, a);
+        mlxc_linear_row(f, r, b);
+        for (int64_t c = 0; c < f->cols; c++) {
+            err += ((double)a[c] - b[c]) * ((double)a[c] - b[c]);
+            ref += (double)b[c] * b[c];
+        }
+    }
+    free(a);
+    free(b);
+    return sqrt(err / ref);
+}
+
+static void test_fp_modes_from_float(void **state)
+{
+    (void)state;
+    struct mlxc_err e = {0};
+    if (!mlxc_path_exists(path_in("llama3-f32")))
+        assert_int_equal(fixture_build(test_data(""), "llama3", MLXC_F32, path_in("llama3-f32"), &e), 0);
+    struct mlxc_model *f;
+    assert_int_equal(mlxc_model_open(path_in("llama3-f32"), &f, &e), 0);
+    const struct {
+        const char *mode;
+        enum mlxc_qmode want;
+        double tol;
+    } modes[] = {{"mxfp4", MLXC_Q_MXFP4, 0.2}, {"nvfp4", MLXC_Q_NVFP4, 0.2}, {"mxfp8", MLXC_Q_MXFP8, 0.05}};
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "llama3-%s", modes[i].mode);
+        convert((struct mlxc_convert_args){.hf_path = path_in("llama3-f32"), .mlx_path = path_in(name), .quantize = 1,
+                                           .q_mode = modes[i].mode});
+        struct mlxc_model *m;
+        if (mlxc_model_open(path_in(name), &m, &e) != 0)
+            fail_msg("%s: %s", name, e.msg);
+        assert_int_equal(m->layers[0].wq.kind, MLXC_W_QUANT);
+        assert_int_equal(m->layers[0].wq.q.q.mode, modes[i].want);
+        const double eq = rel_rms_error(&m->layers[0].wq, &f->layers[0].wq), ee = rel_rms_error(&m->embed, &f->embed);
+        if (!(eq < modes[i].tol && ee < modes[i].tol))
+            fail_msg("%s: relative RMS error %.3f (q_proj), %.3f (embedding), over %.2f", name, eq, ee, modes[i].tol);
+        mlxc_model_close(m);
+        int32_t ids[3] = {1, 2, 3};
+        struct run r;
+        run_model(path_in(name), ids, 3, &r);
+        free(r.lp);
+    }
+    mlxc_model_close(f);
+}
+
 static void test_bad_flags(void **state)
 {
     (void)state;
@@ -468,6 +526,7 @@ int main(void)
         cmocka_unit_test(test_mxfp4_checkpoint),
         cmocka_unit_test(test_deterministic_and_dequantize),
         cmocka_unit_test(test_recipe_skip_and_shards),
+        cmocka_unit_test(test_fp_modes_from_float),
         cmocka_unit_test(test_bad_flags),
     };
     return cmocka_run_group_tests_name("convert", tests, setup, teardown);
