@@ -19,6 +19,8 @@ enum mlxc_scratch_slot {
     MLXC_SCRATCH_PANEL,     /* core/linear.c: a panel of weights (AMX bf16, or f32 for core/gemm.h) */
     MLXC_SCRATCH_ACT,       /* core/linear.c: the AMX activations, in the thread that runs the product */
     MLXC_SCRATCH_ATTENTION, /* core/attention.c: the keys and values re-laid for AMX tiles */
+    MLXC_SCRATCH_QACT,      /* quant/: activations quantized once per product, read by every thread */
+    MLXC_SCRATCH_QACT_ROWS, /* quant/: activations quantized by one thread for its own rows */
     MLXC_SCRATCH_SLOTS
 };
 

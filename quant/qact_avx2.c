@@ -124,8 +124,26 @@ static void quantize_token(const float *x, int64_t cols, int64_t cols64, int spl
     }
 }
 
-int mlxc_qact_alloc(struct mlxc_qact *X, int64_t n, int64_t cols, int split, int gs)
+/* The arrays' sizes in elements: q (n, cols64) int8, m (n, mlen) int16, gsum (n, ngroups) and D (n) float. */
+static void sizes(int64_t n, int64_t cols, int split, int gs, size_t *nq, size_t *nm, size_t *ng)
 {
+    const int64_t cols64 = (cols + 63) / 64 * 64;
+    *nq = (size_t)(n * cols64);
+    *nm = (size_t)(n * (cols64 / (split ? 4 : 2)));
+    *ng = (size_t)(n * (gs >= 32 ? cols / gs : 0));
+}
+
+size_t mlxc_qact_bytes(int64_t n, int64_t cols, int split, int gs)
+{
+    size_t nq, nm, ng;
+    sizes(n, cols, split, gs, &nq, &nm, &ng);
+    return (ng + (size_t)n) * sizeof(float) + nm * sizeof(int16_t) + nq;
+}
+
+void mlxc_qact_place(struct mlxc_qact *X, void *mem, int64_t n, int64_t cols, int split, int gs)
+{
+    size_t nq, nm, ng;
+    sizes(n, cols, split, gs, &nq, &nm, &ng);
     X->n = n;
     X->cols = cols;
     X->split = split;
@@ -133,15 +151,10 @@ int mlxc_qact_alloc(struct mlxc_qact *X, int64_t n, int64_t cols, int split, int
     X->cols64 = (cols + 63) / 64 * 64;
     X->ngroups = gs >= 32 ? cols / gs : 0;
     X->mlen = X->cols64 / (split ? 4 : 2);
-    size_t nq = (size_t)(n * X->cols64), nm = (size_t)(n * X->mlen), ng = (size_t)(n * X->ngroups);
-    X->mem = mlxc_alloc_aligned((ng + (size_t)n) * sizeof(float) + nm * sizeof(int16_t) + nq);
-    if (!X->mem)
-        return -1;
-    X->gsum = (float *)X->mem;
+    X->gsum = (float *)mem;
     X->D = X->gsum + ng;
     X->m = (int16_t *)(X->D + n);
     X->q = (int8_t *)(X->m + nm);
-    return 0;
 }
 
 void mlxc_qact_quantize(struct mlxc_qact *X, const float *x, int64_t t0, int64_t t1)
@@ -151,16 +164,13 @@ void mlxc_qact_quantize(struct mlxc_qact *X, const float *x, int64_t t0, int64_t
                        X->m + t * X->mlen, X->D + t, X->gsum + t * X->ngroups);
 }
 
-int mlxc_qact_init(struct mlxc_qact *X, const float *x, int64_t n, int64_t cols, int split, int gs)
+int mlxc_qact_init(struct mlxc_qact *X, enum mlxc_scratch_slot slot, const float *x, int64_t n, int64_t cols,
+                   int split, int gs)
 {
-    if (mlxc_qact_alloc(X, n, cols, split, gs) < 0)
+    void *mem = mlxc_thread_scratch(slot, mlxc_qact_bytes(n, cols, split, gs));
+    if (!mem)
         return -1;
+    mlxc_qact_place(X, mem, n, cols, split, gs);
     mlxc_qact_quantize(X, x, 0, n);
     return 0;
-}
-
-void mlxc_qact_free(struct mlxc_qact *X)
-{
-    mlxc_free_aligned(X->mem);
-    X->mem = NULL;
 }

@@ -32,6 +32,7 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "core/sys.h"
 #include "quant/quant.h"
 
 #define INLINE static inline __attribute__((always_inline))
@@ -45,16 +46,18 @@ struct mlxc_qact {
     int16_t *m;  /* (n, mlen) */
     float *D;    /* (n) */
     float *gsum; /* (n, ngroups) */
-    void *mem;
 };
 
-/* Quantizes x (n, cols); 0, or -1 when out of memory (callers then use the reference kernels). */
-int mlxc_qact_init(struct mlxc_qact *X, const float *x, int64_t n, int64_t cols, int split, int gs);
-/* The same in two steps, so that threads can quantize parts: room for n tokens (0, or -1 when out of
- * memory), then tokens [t0, t1) of x (n, cols), each independent of the others. */
-int mlxc_qact_alloc(struct mlxc_qact *X, int64_t n, int64_t cols, int split, int gs);
+/* Quantizes x (n, cols) into arrays in the calling thread's scratch buffer `slot` (core/sys.h: kept
+ * between calls, so that decode allocates nothing per token), valid until that thread asks for the slot
+ * again; 0, or -1 when out of memory (callers then use the reference kernels). */
+int mlxc_qact_init(struct mlxc_qact *X, enum mlxc_scratch_slot slot, const float *x, int64_t n, int64_t cols,
+                   int split, int gs);
+/* The same in steps, so that threads can quantize parts: the bytes of the arrays for n tokens, X laid out
+ * over them at mem (64-byte aligned), then tokens [t0, t1) of x (n, cols), each independent of the others. */
+size_t mlxc_qact_bytes(int64_t n, int64_t cols, int split, int gs);
+void mlxc_qact_place(struct mlxc_qact *X, void *mem, int64_t n, int64_t cols, int split, int gs);
 void mlxc_qact_quantize(struct mlxc_qact *X, const float *x, int64_t t0, int64_t t1);
-void mlxc_qact_free(struct mlxc_qact *X);
 
 /* Per-token views of tokens [t0, t0 + nt) (nt <= QACT_TOK). */
 struct mlxc_qact_rows {

@@ -516,28 +516,31 @@ static void qmatmul_rows_tok(const struct mlxc_qmatrix *m, const float *x, int64
         const float *xc = x + tc * m->cols;
         float *yc = y + tc * ldy;
         struct mlxc_qact X = {0};
-        if (k != K_MXFP8 && mlxc_qact_init(&X, xc, nc, m->cols, split_of(k), gs_of(m)) < 0) {
+        if (k != K_MXFP8 &&
+            mlxc_qact_init(&X, MLXC_SCRATCH_QACT_ROWS, xc, nc, m->cols, split_of(k), gs_of(m)) < 0) {
             mlxc_qkernels_ref.qmatmul_rows(m, xc, nc, yc, ldy, row0, row1);
             continue;
         }
         rows_with(k, m, &X, xc, nc, yc, ldy, row0, row1, tok);
-        mlxc_qact_free(&X);
     }
 }
 
 /* Activations quantized once for calls over many row ranges (chunks of rows taken by threads): room for
- * n tokens, then the tokens, in parts by different threads if wanted. */
+ * n tokens, then the tokens, in parts by different threads if wanted. The struct and its arrays are the
+ * calling thread's MLXC_SCRATCH_QACT buffer (one product prepared at a time per thread: quant/quant.h), so
+ * decode allocates nothing per product. */
 static void *avx2_prepare_alloc(const struct mlxc_qmatrix *m, int64_t n)
 {
+    enum { HEAD = 128 }; /* the struct, then the arrays on a cache line */
+    _Static_assert(sizeof(struct mlxc_qact) <= HEAD, "the struct fits in front of the arrays");
     enum kind k = kind_of(m);
     if (k == K_NONE || k == K_MXFP8 || n > PREPARE_MAX)
         return NULL;
-    struct mlxc_qact *X = calloc(1, sizeof *X);
-    if (X && mlxc_qact_alloc(X, n, m->cols, split_of(k), gs_of(m)) < 0) {
-        free(X);
-        X = NULL;
-    }
-    return X;
+    char *mem = mlxc_thread_scratch(MLXC_SCRATCH_QACT, HEAD + mlxc_qact_bytes(n, m->cols, split_of(k), gs_of(m)));
+    if (!mem)
+        return NULL;
+    mlxc_qact_place((struct mlxc_qact *)mem, mem + HEAD, n, m->cols, split_of(k), gs_of(m));
+    return mem;
 }
 
 static void avx2_prepare_tokens(void *prep, const float *x, int64_t t0, int64_t t1)
@@ -551,12 +554,7 @@ static void avx2_qmatmul_prepared(const struct mlxc_qmatrix *m, const void *prep
     rows_with(kind_of(m), m, prep, x, n, y, ldy, row0, row1, exact ? 2 : TOK);
 }
 
-static void avx2_release(void *prep)
-{
-    if (prep)
-        mlxc_qact_free(prep);
-    free(prep);
-}
+static void avx2_release(void *prep) { (void)prep; /* the thread's scratch: kept for the next product */ }
 
 static void avx2_qmatmul_rows(const struct mlxc_qmatrix *m, const float *x, int64_t n, float *y, int64_t ldy,
                               int64_t row0, int64_t row1)

@@ -83,7 +83,9 @@ void mlxc_qmatmul_rows_exact(const struct mlxc_qmatrix *m, const float *x, int64
  * threads taking chunks of rows in decode make them; NULL when the kernels in use prepare nothing (then
  * call mlxc_qmatmul_rows / _exact). mlxc_qmatmul_prepared gives bitwise what those give for the same rows
  * (exact: what mlxc_qmatmul_rows_exact gives); m must be the matrix prepare was given (or one of the same
- * format and columns), x the same activations. */
+ * format and columns), x the same activations. The preparation lives in the calling thread's scratch
+ * (core/sys.h), so a thread holds one at a time: it stays valid, for every thread to read, until the
+ * same thread prepares again. */
 void *mlxc_qmatmul_prepare(const struct mlxc_qmatrix *m, const float *x, int64_t n);
 /* The same in two steps, for threads that quantize parts of x in parallel: room for n tokens (NULL as
  * above, or for more tokens than the kernels prepare at once), then tokens [t0, t1) of x (n, cols); every
@@ -92,7 +94,7 @@ void *mlxc_qmatmul_prepare_alloc(const struct mlxc_qmatrix *m, int64_t n);
 void mlxc_qmatmul_prepare_tokens(void *prep, const float *x, int64_t t0, int64_t t1);
 void mlxc_qmatmul_prepared(const struct mlxc_qmatrix *m, const void *prep, const float *x, int64_t n, float *y,
                            int64_t ldy, int64_t row0, int64_t row1, int exact);
-void mlxc_qmatmul_release(void *prep);
+void mlxc_qmatmul_release(void *prep); /* the end of a preparation's use (nothing to free today) */
 
 /* The kernel set chosen at first use: "avx2" when the CPU has AVX2, FMA and F16C, else "ref".
  * The environment variable MLXC_ISA=ref|avx2 overrides the choice (an unavailable one falls back to ref). */
