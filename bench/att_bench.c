@@ -170,11 +170,14 @@ int main(int argc, char **argv)
     for (int a = 0; a < rj.narrays; a++)
         rj.bytes[a] = a < 2 ? codes : sb;
     const int64_t slice_words = WEIGHT_SLICE / 8;
-    unsigned long long *weights = calloc((size_t)(LAYERS * slice_words), 8);
+    unsigned long long *weights = malloc((size_t)(LAYERS * slice_words) * 8);
     if (!weights) {
         fprintf(stderr, "att_bench: out of memory\n");
         return 1;
     }
+    /* written, so that every page is its own memory: pages of a calloc never written all map the kernel's
+     * one zero page, whose reads hit the CPU's caches and evict nothing (so it was until session 14) */
+    memset(weights, 1, (size_t)(LAYERS * slice_words) * 8);
     struct weights_job wj = {weights, slice_words, 0};
     double best_att = 1e30, best_read = 1e30;
     for (int sw = 0; sw < sweeps; sw++) {

@@ -6,7 +6,8 @@
  * earlier tokens set up. The counting starts after a few tokens because per-thread scratch buffers are
  * sized by the first products that need them, and stays inside the KV cache's first 256-slot step
  * (whose growth every 256 tokens is amortized, as in mlx_lm). Every case runs with 1 and with 2 threads
- * (the paths differ: prepared activations shared by the threads, or quantized per call). */
+ * (the paths differ: prepared activations shared by the threads, or quantized per call). Sanitizer
+ * builds (fixture_quick) keep bf16, affine 4-bit and the quantized cache, and skip the rest. */
 #include "tests/test_util.h"
 
 #include <stdatomic.h>
@@ -169,12 +170,16 @@ static void test_affine4(void **state)
 static void test_affine8(void **state)
 {
     (void)state;
+    if (fixture_quick())
+        skip();
     each_thread_count(converted("llama3", "q8", 8, NULL), "affine 8-bit weights", 0);
 }
 
 static void test_mxfp4(void **state)
 {
     (void)state;
+    if (fixture_quick())
+        skip();
     each_thread_count(converted("llama3", "mxfp4", 4, "mxfp4"), "mxfp4 weights", 0);
 }
 
@@ -183,6 +188,8 @@ static void test_mxfp4(void **state)
 static void test_other_families(void **state)
 {
     (void)state;
+    if (fixture_quick())
+        skip();
     const char *names[] = {"gemma3_text", "gpt_oss", "phi3"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         char out[64];
@@ -194,6 +201,8 @@ static void test_other_families(void **state)
 static void test_moe(void **state)
 {
     (void)state;
+    if (fixture_quick())
+        skip();
     each_thread_count(converted("qwen3_moe", "moe-q4", 4, NULL), "qwen3_moe, affine 4-bit weights", 0);
 }
 
