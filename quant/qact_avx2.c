@@ -124,26 +124,9 @@ static void quantize_token(const float *x, int64_t cols, int64_t cols64, int spl
     }
 }
 
-/* The arrays' sizes in elements: q (n, cols64) int8, m (n, mlen) int16, gsum (n, ngroups) and D (n) float. */
-static void sizes(int64_t n, int64_t cols, int split, int gs, size_t *nq, size_t *nm, size_t *ng)
+/* X's shape for n tokens of cols columns (every field but the arrays). */
+static void set_shape(struct mlxc_qact *X, int64_t n, int64_t cols, int split, int gs)
 {
-    const int64_t cols64 = (cols + 63) / 64 * 64;
-    *nq = (size_t)(n * cols64);
-    *nm = (size_t)(n * (cols64 / (split ? 4 : 2)));
-    *ng = (size_t)(n * (gs >= 32 ? cols / gs : 0));
-}
-
-size_t mlxc_qact_bytes(int64_t n, int64_t cols, int split, int gs)
-{
-    size_t nq, nm, ng;
-    sizes(n, cols, split, gs, &nq, &nm, &ng);
-    return (ng + (size_t)n) * sizeof(float) + nm * sizeof(int16_t) + nq;
-}
-
-void mlxc_qact_place(struct mlxc_qact *X, void *mem, int64_t n, int64_t cols, int split, int gs)
-{
-    size_t nq, nm, ng;
-    sizes(n, cols, split, gs, &nq, &nm, &ng);
     X->n = n;
     X->cols = cols;
     X->split = split;
@@ -151,10 +134,24 @@ void mlxc_qact_place(struct mlxc_qact *X, void *mem, int64_t n, int64_t cols, in
     X->cols64 = (cols + 63) / 64 * 64;
     X->ngroups = gs >= 32 ? cols / gs : 0;
     X->mlen = X->cols64 / (split ? 4 : 2);
+}
+
+/* The arrays, one after the other: gsum (n, ngroups) and D (n) float, m (n, mlen) int16, q (n, cols64) int8. */
+size_t mlxc_qact_bytes(int64_t n, int64_t cols, int split, int gs)
+{
+    struct mlxc_qact X;
+    set_shape(&X, n, cols, split, gs);
+    return (size_t)(n * (X.ngroups + 1)) * sizeof(float) + (size_t)(n * X.mlen) * sizeof(int16_t) +
+           (size_t)(n * X.cols64);
+}
+
+void mlxc_qact_place(struct mlxc_qact *X, void *mem, int64_t n, int64_t cols, int split, int gs)
+{
+    set_shape(X, n, cols, split, gs);
     X->gsum = (float *)mem;
-    X->D = X->gsum + ng;
+    X->D = X->gsum + n * X->ngroups;
     X->m = (int16_t *)(X->D + n);
-    X->q = (int8_t *)(X->m + nm);
+    X->q = (int8_t *)(X->m + n * X->mlen);
 }
 
 void mlxc_qact_quantize(struct mlxc_qact *X, const float *x, int64_t t0, int64_t t1)

@@ -7,7 +7,7 @@
  * sized by the first products that need them, and stays inside the KV cache's first 256-slot step
  * (whose growth every 256 tokens is amortized, as in mlx_lm). Every case runs with 1 and with 2 threads
  * (the paths differ: prepared activations shared by the threads, or quantized per call). Sanitizer
- * builds (fixture_quick) keep bf16, affine 4-bit and the quantized cache, and skip the rest. */
+ * builds (fixture_quick) run the cases marked quick and skip the rest. */
 #include "tests/test_util.h"
 
 #include <stdatomic.h>
@@ -126,101 +126,67 @@ static void check_decode(const char *dir, const char *what, int threads, int kv_
 
 static const char *scratch;
 
-/* A fixture converted by mlxc-convert into `name` (quantized to `bits`, or cast to bf16). */
-static const char *converted(const char *fixture, const char *name, int bits, const char *q_mode)
+/* A fixture converted by mlxc-convert into scratch/name (quantized to `bits` in q_mode, or cast to bf16),
+ * its path in out. */
+static void convert_fixture(const char *fixture, const char *name, int bits, const char *q_mode, char *out,
+                            size_t cap)
 {
-    static char out[8][900];
-    static int k;
     struct mlxc_err e = {0};
     const char *f32 = fixture_path(test_data(""), fixture, MLXC_F32, &e);
     if (!f32)
         fail_msg("%s fixture: %s", fixture, e.msg);
-    char *path = out[k++ & 7];
-    snprintf(path, sizeof out[0], "%s/%s", scratch, name);
-    if (access(path, F_OK) == 0)
-        return path;
-    struct mlxc_convert_args a = {.hf_path = f32, .mlx_path = path, .quantize = bits > 0, .q_bits = bits,
+    snprintf(out, cap, "%s/%s", scratch, name);
+    struct mlxc_convert_args a = {.hf_path = f32, .mlx_path = out, .quantize = bits > 0, .q_bits = bits,
                                   .q_mode = q_mode, .dtype = bits ? NULL : "bfloat16"};
     FILE *log = fopen("/dev/null", "w");
     const int rc = mlxc_convert_main(&a, log, &e);
     fclose(log);
     if (rc)
         fail_msg("converting %s to %s: %s", fixture, name, e.msg);
-    return path;
 }
 
-static void each_thread_count(const char *dir, const char *what, int kv_bits)
-{
-    for (int threads = 1; threads <= 2; threads++)
-        check_decode(dir, what, threads, kv_bits);
-}
+struct decode_case {
+    const char *fixture, *name; /* the fixture, and the folder it is converted into */
+    int bits;                   /* 0: bf16 */
+    const char *q_mode;         /* NULL: affine */
+    int kv_bits;                /* 0: the cache in the model's dtype */
+    int quick;                  /* also in sanitizer builds */
+};
 
-static void test_bf16(void **state)
-{
-    (void)state;
-    each_thread_count(converted("llama3", "bf16", 0, NULL), "bf16 weights", 0);
-}
-
-static void test_affine4(void **state)
-{
-    (void)state;
-    each_thread_count(converted("llama3", "q4", 4, NULL), "affine 4-bit weights", 0);
-}
-
-static void test_affine8(void **state)
-{
-    (void)state;
-    if (fixture_quick())
-        skip();
-    each_thread_count(converted("llama3", "q8", 8, NULL), "affine 8-bit weights", 0);
-}
-
-static void test_mxfp4(void **state)
-{
-    (void)state;
-    if (fixture_quick())
-        skip();
-    each_thread_count(converted("llama3", "mxfp4", 4, "mxfp4"), "mxfp4 weights", 0);
-}
-
-/* families with other paths: a rotating cache for sliding layers (gemma3_text), attention sinks
- * (gpt_oss), fused projections (phi3) */
-static void test_other_families(void **state)
-{
-    (void)state;
-    if (fixture_quick())
-        skip();
-    const char *names[] = {"gemma3_text", "gpt_oss", "phi3"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        char out[64];
-        snprintf(out, sizeof out, "%s-q8", names[i]);
-        each_thread_count(converted(names[i], out, 8, NULL), out, 0);
-    }
-}
-
-static void test_moe(void **state)
-{
-    (void)state;
-    if (fixture_quick())
-        skip();
-    each_thread_count(converted("qwen3_moe", "moe-q4", 4, NULL), "qwen3_moe, affine 4-bit weights", 0);
-}
-
-static void test_quantized_cache(void **state)
-{
-    (void)state;
+static const struct decode_case cases[] = {
+    {"llama3", "bf16 weights", 0, NULL, 0, 1},
+    {"llama3", "affine 4-bit weights", 4, NULL, 0, 1},
+    {"llama3", "affine 8-bit weights", 8, NULL, 0, 0},
+    {"llama3", "mxfp4 weights", 4, "mxfp4", 0, 0},
+    {"qwen3_moe", "qwen3_moe, affine 4-bit weights", 4, NULL, 0, 0},
+    /* other paths: a rotating cache for sliding layers, attention sinks, fused projections */
+    {"gemma3_text", "gemma3_text, affine 8-bit weights", 8, NULL, 0, 0},
+    {"gpt_oss", "gpt_oss, affine 8-bit weights", 8, NULL, 0, 0},
+    {"phi3", "phi3, affine 8-bit weights", 8, NULL, 0, 0},
     /* qwen3: a head size (32) that a cache group of 32 divides */
-    each_thread_count(converted("qwen3", "qwen3-q4", 4, NULL), "qwen3, affine 4-bit weights", 4);
+    {"qwen3", "qwen3, affine 4-bit weights", 4, NULL, 4, 1},
+};
+
+static void test_case(void **state)
+{
+    const struct decode_case *c = *state;
+    if (!c->quick && fixture_quick()) { /* cmocka's skip() prints "not ok # SKIP", which tests/run counts */
+        print_message("# skipped in quick mode\n");
+        return;
+    }
+    char dir[900];
+    convert_fixture(c->fixture, c->name, c->bits, c->q_mode, dir, sizeof dir);
+    for (int threads = 1; threads <= 2; threads++)
+        check_decode(dir, c->name, threads, c->kv_bits);
 }
 
 int main(void)
 {
     scratch = test_tmpdir();
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bf16),   cmocka_unit_test(test_affine4),         cmocka_unit_test(test_affine8),
-        cmocka_unit_test(test_mxfp4), cmocka_unit_test(test_moe),
-        cmocka_unit_test(test_other_families),             cmocka_unit_test(test_quantized_cache),
-    };
+    enum { N = sizeof cases / sizeof cases[0] };
+    struct CMUnitTest tests[N];
+    for (int i = 0; i < N; i++)
+        tests[i] = (struct CMUnitTest){cases[i].name, test_case, NULL, NULL, (void *)&cases[i]};
     const int failed = cmocka_run_group_tests(tests, NULL, NULL);
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", scratch);
