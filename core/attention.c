@@ -17,12 +17,12 @@
  * for the tiles once per unit).
  *
  * Decode (one token) splits the visible keys instead, into chunks of CHUNK slots (flash-decoding): a unit
- * is (chunk, kv head), the units go chunk-major in contiguous runs to the threads, so each thread streams
- * its own part of the cache (slot-major: a chunk of every kv head is one stretch of memory). A unit
+ * is (chunk, kv head), the units go chunk-major to whichever thread is free (slot-major: a chunk of every
+ * kv head is one stretch of memory, which its unit reads front to back). A unit
  * leaves, per query head, its chunk's max score m, sum l = sum_j exp(s_j - m) and unnormalized output
  * o = sum_j exp(s_j - m) v_j; the merge rescales them to the largest m (one exponential per chunk), adds
  * them chunk by chunk in order (the same sums for any thread count), and divides by the total sum (plus
- * exp(sink) with sinks).
+ * exp(sink) with sinks); once all units are done, each thread merges a share of the heads.
  * On a bf16 cache where the CPU has AMX, a decode unit's scores run on tiles and its values and softmax
  * partials on AVX-512 (core/att_amx.h), to f32 precision (the queries are split exactly, not rounded). */
 #include <math.h>
@@ -54,7 +54,8 @@ struct att_job {
     float *out;
     int shares;       /* query-head shares per kv head */
     int64_t nblocks;  /* token blocks (decode: chunks of keys) */
-    _Atomic int64_t next; /* prefill: units handed out so far */
+    _Atomic int64_t next; /* units handed out so far */
+    _Atomic int arrived;  /* decode: threads done with their units (mlxc_pool_barrier) */
 };
 
 /* Prefill on a bf16 cache through AMX tiles (core/matmul_amx.h): where the CPU has them and the head size
@@ -256,29 +257,16 @@ static void decode_unit(const struct att_job *j, int tid, int64_t chunk, int kv0
         memcpy(part + (int64_t)(kv0 * group + i) * (hd + 2) + 2, ob + (int64_t)i * hd, (size_t)hd * sizeof(float));
 }
 
-/* Units u = chunk * shares + share (a share: a range of kv heads); each thread takes one contiguous run. */
-static void decode_task(void *ctx, int tid, int nth)
-{
-    const struct att_job *j = ctx;
-    int64_t u0, u1;
-    mlxc_split_range(j->nblocks * j->shares, tid, nth, 1, &u0, &u1);
-    for (int64_t u = u0; u < u1; u++) {
-        int64_t kv0, kv1;
-        mlxc_split_range(j->c->n_kv_heads, (int)(u % j->shares), j->shares, 1, &kv0, &kv1);
-        decode_unit(j, tid, u / j->shares, (int)kv0, (int)kv1);
-    }
-}
-
 /* out[h] = the chunks' partials (m_c, l_c, o_c) of head h merged (see the top of the file): with M the
  * largest m_c (and sink[h]) and w_c = exp(m_c - M), out = sum_c w_c o_c / (sum_c w_c l_c [+ exp(sink - M)]).
  * The chunks are added in order (the same sums for any thread count); their weights go through the
  * kernels' exp_sum, MERGE_BATCH at a time, and each o_c through axpy. */
-static void decode_merge(const struct att_job *j)
+static void decode_merge(const struct att_job *j, int64_t h0, int64_t h1)
 {
     enum { MERGE_BATCH = 64 };
     const struct mlxc_kernels *k = mlxc_kernels();
     const int64_t H = j->c->n_heads, hd = j->c->head_dim, stride = H * (hd + 2);
-    for (int64_t h = 0; h < H; h++) {
+    for (int64_t h = h0; h < h1; h++) {
         const float *p = decode_partials(j) + h * (hd + 2); /* chunk c's (m, l, o[hd]) at p + c * stride */
         float *o = j->out + h * hd, M = j->sinks ? j->sinks[h] : -INFINITY, L = 0.0f;
         for (int64_t c = 0; c < j->nblocks; c++)
@@ -304,11 +292,29 @@ static void decode_merge(const struct att_job *j)
     }
 }
 
+/* Units u = chunk * shares + share (a share: a range of kv heads) go to whichever thread is free, in
+ * order, so that a thread the machine slows down leaves no other waiting (each unit still reads its
+ * stretch of the cache front to back). Once every unit is done, the threads merge the heads in shares. */
+static void decode_task(void *ctx, int tid, int nth)
+{
+    struct att_job *j = ctx;
+    const int64_t units = j->nblocks * j->shares;
+    for (int64_t u; (u = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed)) < units;) {
+        int64_t kv0, kv1;
+        mlxc_split_range(j->c->n_kv_heads, (int)(u % j->shares), j->shares, 1, &kv0, &kv1);
+        decode_unit(j, tid, u / j->shares, (int)kv0, (int)kv1);
+    }
+    mlxc_pool_barrier(&j->arrived, nth);
+    int64_t h0, h1;
+    mlxc_split_range(j->c->n_heads, tid, nth, 1, &h0, &h1);
+    decode_merge(j, h0, h1);
+}
+
 void mlxc_attention(const struct mlxc_config *c, struct mlxc_state *s, const struct mlxc_kv_cache *cache,
                     int layer, const struct mlxc_kv_view *view, const float *sinks, const float *q, int64_t T,
                     float *out)
 {
-    struct att_job j = {c, s, cache, layer, *view, sinks, q, T, out, 1, (T + tblock(c) - 1) / tblock(c), 0};
+    struct att_job j = {c, s, cache, layer, *view, sinks, q, T, out, 1, (T + tblock(c) - 1) / tblock(c), 0, 0};
     if (T == 1) {
         int64_t lo, hi;
         visible(view, 0, &lo, &hi);
@@ -318,7 +324,6 @@ void mlxc_attention(const struct mlxc_config *c, struct mlxc_state *s, const str
         j.shares = (int)(j.nblocks >= nth ? 1 : (nth + j.nblocks - 1) / j.nblocks);
         j.shares = j.shares < c->n_kv_heads ? j.shares : (int)c->n_kv_heads;
         mlxc_pool_run(s->pool, decode_task, &j);
-        decode_merge(&j);
         return;
     }
     /* few units (decode with fewer kv heads than threads): share a kv head's query heads out */

@@ -33,6 +33,16 @@ struct mlxc_pool {
     pthread_cond_t wake;
 };
 
+/* One round of waiting: spin a while, then give the CPU away (on a busy machine the thread waited for
+ * may need it). */
+static void relax(int spins)
+{
+    if (spins < WAIT_SPINS)
+        CPU_RELAX();
+    else
+        sched_yield();
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
@@ -133,13 +143,15 @@ void mlxc_pool_run(struct mlxc_pool *p, void (*fn)(void *ctx, int tid, int nthre
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
     fn(ctx, 0, p->n);
-    /* spin a while, then give the CPU away: on a busy machine the worker we wait for may need it */
-    for (int spins = 0; atomic_load_explicit(&p->pending, memory_order_acquire) > 0; spins++) {
-        if (spins < WAIT_SPINS)
-            CPU_RELAX();
-        else
-            sched_yield();
-    }
+    for (int spins = 0; atomic_load_explicit(&p->pending, memory_order_acquire) > 0; spins++)
+        relax(spins);
+}
+
+void mlxc_pool_barrier(_Atomic int *arrived, int nth)
+{
+    atomic_fetch_add_explicit(arrived, 1, memory_order_acq_rel);
+    for (int spins = 0; atomic_load_explicit(arrived, memory_order_acquire) < nth; spins++)
+        relax(spins);
 }
 
 void mlxc_split_range(int64_t n, int tid, int nth, int64_t align, int64_t *begin, int64_t *end)

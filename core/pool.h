@@ -4,6 +4,7 @@
 #ifndef MLXC_POOL_H
 #define MLXC_POOL_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 struct mlxc_pool;
@@ -16,6 +17,10 @@ int mlxc_pool_size(const struct mlxc_pool *p);
 /* Runs fn(ctx, tid, nthreads) once on each thread (tid 0 is the caller) and returns when all are done.
  * A NULL pool runs fn(ctx, 0, 1). */
 void mlxc_pool_run(struct mlxc_pool *p, void (*fn)(void *ctx, int tid, int nthreads), void *ctx);
+
+/* Inside a job: returns once all nth threads of the job have called it with the same counter, which
+ * starts at 0 and serves one barrier. Spins a while, then yields the CPU while it waits. */
+void mlxc_pool_barrier(_Atomic int *arrived, int nth);
 
 /* $MLXC_THREADS if set to a positive number, else the CPUs this process may run on (its affinity mask:
  * taskset, container cpusets), else the number of online CPUs. */
