@@ -160,6 +160,15 @@ static uint64_t entry_bytes(const struct mlxc_st_entry *en)
 
 /* The params for quantizing module `path`, or 0 when it stays in float (mlx_lm's predicate: a Linear or
  * Embedding weight whose last dimension divides the top-level group size). */
+/* The float dtype a weight is cast to before it is quantized: --dtype if given, else its own (f64 as
+ * f32). Affine scales and biases are stored in it; the fp modes' scales are U8 codes, but their
+ * arithmetic still rounds to it (mlxc_quantize). */
+static enum mlxc_dtype quant_float_dtype(const struct convert *c, const struct mlxc_tensor *t)
+{
+    const enum mlxc_dtype dt = c->float_dtype != MLXC_DTYPE_COUNT ? c->float_dtype : t->dtype;
+    return dt == MLXC_F64 ? MLXC_F32 : dt;
+}
+
 static int quant_params_for(struct convert *c, const char *path, const struct mlxc_tensor *t, struct mlxc_qparams *q)
 {
     if (!c->a->quantize || t->ndim < 2 || !mlxc_dtype_is_float(t->dtype) || strstr(path, "norm"))
@@ -257,9 +266,6 @@ static int plan_tensor(struct convert *c, const struct mlxc_tensor *t, struct ml
         int how = quant_params_for(c, path, t, &q);
         if (how) {
             int64_t cols = t->shape[t->ndim - 1];
-            enum mlxc_dtype sdt = c->float_dtype != MLXC_DTYPE_COUNT ? c->float_dtype : t->dtype;
-            if (sdt == MLXC_F64)
-                sdt = MLXC_F32;
             struct out_tensor *w = add_out(&c->p, name, OP_QUANT_W, e);
             if (!w)
                 return e->code;
@@ -274,7 +280,7 @@ static int plan_tensor(struct convert *c, const struct mlxc_tensor *t, struct ml
             s->src = t;
             s->q = q;
             set_shape(s, t, cols / q.group_size);
-            s->entry.dtype = q.mode == MLXC_Q_AFFINE ? sdt : MLXC_U8;
+            s->entry.dtype = q.mode == MLXC_Q_AFFINE ? quant_float_dtype(c, t) : MLXC_U8;
             if (q.mode == MLXC_Q_AFFINE) {
                 snprintf(sname, sizeof sname, "%s.biases", path);
                 struct out_tensor *b = add_out(&c->p, sname, OP_QUANT_B, e);
@@ -513,11 +519,7 @@ static int write_tensor_data(struct convert *c, struct out_tensor *o, struct mlx
             free(packed);
             return mlxc_errf(e, MLXC_ENOMEM, "out of memory quantizing '%s'", t->name);
         }
-        /* the float dtype the weights are cast to first: affine scales are stored in it; the fp modes'
-         * scales are U8 codes, their arithmetic still rounds to it (mlxc_quantize) */
-        enum mlxc_dtype float_dt = s->entry.dtype;
-        if (float_dt == MLXC_U8)
-            float_dt = c->float_dtype != MLXC_DTYPE_COUNT ? c->float_dtype : t->dtype == MLXC_F64 ? MLXC_F32 : t->dtype;
+        const enum mlxc_dtype float_dt = quant_float_dtype(c, t);
         for (int64_t r = 0; r < rows && !rc; r += step) {
             int64_t nr = rows - r < step ? rows - r : step;
             read_rows(t, cols, r, nr, float_dt, buf);
