@@ -121,21 +121,19 @@ static int on_event(void *ctx, const struct mlxc_batch_event *ev)
     struct app *A = ctx;
     struct areq *q = ev->user;
     struct mlxc_buf now = MLXC_BUF_INIT; /* text this token makes final */
-    char *piece = NULL;
+    const char *piece = NULL;
     size_t len = 0;
     if (!ev->tok.is_eos && mlxc_detok_add(q->detok, ev->tok.id, &piece, &len, A->e) != 0)
         A->failed = 1;
     q->stopped = mlxc_stop_feed(&q->stop, piece ? piece : "", len, &now);
-    free(piece);
     const char *reason = q->stopped ? "stop" : ev->finish_reason;
     if (reason && !q->stopped) { /* the end: the detokenizer's tail and what the stop filter held */
-        char *tail = NULL;
+        const char *tail = NULL;
         size_t tail_len = 0;
         if (mlxc_detok_finalize(q->detok, &tail, &tail_len, A->e) != 0)
             A->failed = 1;
         mlxc_stop_feed(&q->stop, tail ? tail : "", tail_len, &now);
         mlxc_stop_flush(&q->stop, &now);
-        free(tail);
     }
     if (A->a->jsonl) {
         struct mlxc_buf b = MLXC_BUF_INIT;

@@ -81,7 +81,7 @@ static int on_token(void *ctx, const struct mlxc_gen_token *t, const struct mlxc
 {
     (void)st;
     struct run *r = ctx;
-    char *piece = NULL;
+    const char *piece = NULL;
     size_t len = 0;
     if (!t->is_eos && mlxc_detok_add(r->detok, t->id, &piece, &len, r->e) != 0) {
         r->failed = 1;
@@ -89,7 +89,6 @@ static int on_token(void *ctx, const struct mlxc_gen_token *t, const struct mlxc
     }
     mlxc_buf_reset(&r->text);
     r->stopped = mlxc_stop_feed(&r->stop, piece ? piece : "", len, &r->text);
-    free(piece);
     if (r->a->jsonl) {
         flush_pending(r, NULL, 0);
         struct mlxc_buf *b = &r->pending;
@@ -277,14 +276,13 @@ int mlxc_generate_main(const struct mlxc_generate_args *a, FILE *out, FILE *log,
         rc = e->code;
     if (rc)
         goto out;
-    char *tail = NULL;
+    const char *tail = NULL;
     size_t tail_len = 0;
     if ((rc = mlxc_detok_finalize(r.detok, &tail, &tail_len, e)) != 0)
         goto out;
     mlxc_buf_reset(&r.text);
     mlxc_stop_feed(&r.stop, tail ? tail : "", tail_len, &r.text);
     mlxc_stop_flush(&r.stop, &r.text);
-    free(tail);
     double peak_gb = (double)mlxc_peak_rss() / 1e9;
     if (a->jsonl) {
         flush_pending(&r, r.text.data, r.text.len);

@@ -440,14 +440,13 @@ static int on_token(void *ctx, const struct mlxc_gen_token *tok, const struct ml
     t->gen[t->n_gen++] = tok->id;
     if (tok->is_eos)
         return 0;
-    char *piece = NULL;
+    const char *piece = NULL;
     size_t len = 0;
     if (mlxc_detok_add(t->c->detok, tok->id, &piece, &len, t->e) != 0) {
         t->failed = 1;
         return 1;
     }
     t->stop_matched = mlxc_stop_feed(&t->stop, piece ? piece : "", len, &t->shown);
-    free(piece);
     if (emit_shown(t))
         t->stopped = 1;
     return t->stopped || t->stop_matched;
@@ -543,14 +542,13 @@ int mlxc_chat_say(struct mlxc_chat *c, const char *text, mlxc_chat_cb cb, void *
     rc = mlxc_generate(c->m, &c->s, &c->cache, ids, (int64_t)n, &gp, on_token, &t, &st, e);
     if (!rc && t.failed)
         rc = e->code ? e->code : MLXC_ENOMEM;
-    char *tail = NULL;
+    const char *tail = NULL;
     size_t tail_len = 0;
     if (!rc && (rc = mlxc_detok_finalize(c->detok, &tail, &tail_len, e)) == 0) {
         mlxc_stop_feed(&t.stop, tail ? tail : "", tail_len, &t.shown);
         mlxc_stop_flush(&t.stop, &t.shown);
         emit_shown(&t);
     }
-    free(tail);
     if (!rc && (t.reply.oom || t.shown.oom))
         rc = mlxc_errf(e, MLXC_ENOMEM, "out of memory");
     if (!rc)

@@ -20,6 +20,8 @@ struct mlxc_detok {
     int trim;        /* drop one leading space of the very first text */
     int emitted;     /* some text has been emitted */
     struct mlxc_buf pending; /* BPE: undecoded bytes; SPM: the current <0xHH> run */
+    struct mlxc_buf text;    /* the last piece handed out (reused: no allocation per token once grown) */
+    struct mlxc_buf full;    /* Naive: the line's decode */
     int32_t *line;   /* Naive: tokens of the current line */
     size_t nline, cap;
     size_t line_emitted; /* Naive: bytes of the line's decode already emitted */
@@ -54,6 +56,8 @@ void mlxc_detok_free(struct mlxc_detok *d)
     if (!d)
         return;
     mlxc_buf_free(&d->pending);
+    mlxc_buf_free(&d->text);
+    mlxc_buf_free(&d->full);
     free(d->line);
     free(d);
 }
@@ -66,11 +70,12 @@ void mlxc_detok_set_trim_first_space(struct mlxc_detok *d, int on)
         d->trim = on || (d->kind == MLXC_DETOK_SPM && d->t->detok_trim);
 }
 
-/* Hands text out as a piece, applying the first-space rule. */
-static int emit(struct mlxc_detok *d, struct mlxc_buf *text, char **piece, size_t *piece_len, struct mlxc_err *e)
+/* Hands d->text out as the piece (from its first byte on, or its second under the first-space rule). */
+static int emit(struct mlxc_detok *d, const char **piece, size_t *piece_len, struct mlxc_err *e)
 {
+    struct mlxc_buf *text = &d->text;
     if (text->oom) {
-        mlxc_buf_free(text);
+        mlxc_buf_free(text); /* a later call starts over */
         return mlxc_errf(e, MLXC_ENOMEM, "out of memory");
     }
     size_t skip = 0;
@@ -79,19 +84,10 @@ static int emit(struct mlxc_detok *d, struct mlxc_buf *text, char **piece, size_
             skip = 1;
         d->emitted = 1;
     }
-    if (text->len <= skip) {
-        mlxc_buf_free(text);
-        return 0;
+    if (text->len > skip) {
+        *piece = text->data + skip; /* NUL-terminated: the buffer always is */
+        *piece_len = text->len - skip;
     }
-    *piece_len = text->len - skip;
-    *piece = malloc(*piece_len + 1);
-    if (!*piece) {
-        mlxc_buf_free(text);
-        return mlxc_errf(e, MLXC_ENOMEM, "out of memory");
-    }
-    memcpy(*piece, text->data + skip, *piece_len);
-    (*piece)[*piece_len] = '\0';
-    mlxc_buf_free(text);
     return 0;
 }
 
@@ -109,38 +105,39 @@ static void spm_flush(struct mlxc_detok *d, struct mlxc_buf *text)
 }
 
 /* Naive: decodes the line and emits what is new (all of it when final). */
-static int naive_step(struct mlxc_detok *d, int final, char **piece, size_t *piece_len, struct mlxc_err *e)
+static int naive_step(struct mlxc_detok *d, int final, const char **piece, size_t *piece_len, struct mlxc_err *e)
 {
-    struct mlxc_buf full = MLXC_BUF_INIT, text = MLXC_BUF_INIT;
-    int rc = tok_decode_tokens(d->t, d->line, d->nline, 0, &full, e);
-    if (rc) {
-        mlxc_buf_free(&full);
-        return rc;
+    struct mlxc_buf *full = &d->full;
+    mlxc_buf_reset(full);
+    int rc = tok_decode_tokens(d->t, d->line, d->nline, 0, full, e);
+    if (rc || full->oom) {
+        mlxc_buf_free(full);
+        return rc ? rc : mlxc_errf(e, MLXC_ENOMEM, "out of memory");
     }
     /* mlx_lm's last_segment: nothing new while the text ends with U+FFFD. Emitting the part before it
      * would be wrong when the bytes still to come turn that part into something else (a ByteFallback
      * run "<0xE2><0x96>" decodes to two U+FFFD, "<0xE2><0x96><0x81>" to one character). */
-    size_t end = full.len;
-    if (!final && end >= 3 && !memcmp(full.data + end - 3, "\xef\xbf\xbd", 3))
+    size_t end = full->len;
+    if (!final && end >= 3 && !memcmp(full->data + end - 3, "\xef\xbf\xbd", 3))
         end = d->line_emitted;
-    if (end > d->line_emitted)
-        mlxc_buf_append(&text, full.data + d->line_emitted, end - d->line_emitted);
-    if (end > d->line_emitted)
+    if (end > d->line_emitted) {
+        mlxc_buf_append(&d->text, full->data + d->line_emitted, end - d->line_emitted);
         d->line_emitted = end;
-    if (final || (full.len > 0 && full.data[full.len - 1] == '\n' && end == full.len)) {
+    }
+    if (final || (full->len > 0 && full->data[full->len - 1] == '\n' && end == full->len)) {
         d->nline = 0;
         d->line_emitted = 0;
     }
-    mlxc_buf_free(&full);
-    return emit(d, &text, piece, piece_len, e);
+    return emit(d, piece, piece_len, e);
 }
 
-int mlxc_detok_add(struct mlxc_detok *d, int32_t id, char **piece, size_t *piece_len, struct mlxc_err *e)
+int mlxc_detok_add(struct mlxc_detok *d, int32_t id, const char **piece, size_t *piece_len, struct mlxc_err *e)
 {
     const struct mlxc_tokenizer *t = d->t;
+    struct mlxc_buf *text = &d->text;
     *piece = NULL;
     *piece_len = 0;
-    struct mlxc_buf text = MLXC_BUF_INIT;
+    mlxc_buf_reset(text);
     int known = id >= 0 && id < t->nids && t->id_tok[id];
     switch (d->kind) {
     case MLXC_DETOK_BPE: {
@@ -149,11 +146,11 @@ int mlxc_detok_add(struct mlxc_detok *d, int32_t id, char **piece, size_t *piece
         mlxc_buf_append(&d->pending, t->id_bytes[id], t->id_bytes_len[id]);
         if (d->pending.oom)
             return mlxc_errf(e, MLXC_ENOMEM, "out of memory");
-        size_t held = tok_utf8_lossy(d->pending.data, d->pending.len, 0, &text);
+        size_t held = tok_utf8_lossy(d->pending.data, d->pending.len, 0, text);
         if (held)
             memmove(d->pending.data, d->pending.data + d->pending.len - held, held);
         d->pending.len = held;
-        return emit(d, &text, piece, piece_len, e);
+        return emit(d, piece, piece_len, e);
     }
     case MLXC_DETOK_SPM: {
         if (!known)
@@ -166,16 +163,16 @@ int mlxc_detok_add(struct mlxc_detok *d, int32_t id, char **piece, size_t *piece
             mlxc_buf_putc(&d->pending, (char)b);
             return d->pending.oom ? mlxc_errf(e, MLXC_ENOMEM, "out of memory") : 0;
         }
-        spm_flush(d, &text);
+        spm_flush(d, text);
         for (size_t i = 0; i < n;) {
             if (n - i >= 3 && !memcmp(s + i, "\xe2\x96\x81", 3)) {
-                mlxc_buf_putc(&text, ' ');
+                mlxc_buf_putc(text, ' ');
                 i += 3;
             } else {
-                mlxc_buf_putc(&text, s[i++]);
+                mlxc_buf_putc(text, s[i++]);
             }
         }
-        return emit(d, &text, piece, piece_len, e);
+        return emit(d, piece, piece_len, e);
     }
     case MLXC_DETOK_NAIVE:
         if (d->nline == d->cap) {
@@ -192,19 +189,20 @@ int mlxc_detok_add(struct mlxc_detok *d, int32_t id, char **piece, size_t *piece
     return 0;
 }
 
-int mlxc_detok_finalize(struct mlxc_detok *d, char **piece, size_t *piece_len, struct mlxc_err *e)
+int mlxc_detok_finalize(struct mlxc_detok *d, const char **piece, size_t *piece_len, struct mlxc_err *e)
 {
+    struct mlxc_buf *text = &d->text;
     *piece = NULL;
     *piece_len = 0;
-    struct mlxc_buf text = MLXC_BUF_INIT;
+    mlxc_buf_reset(text);
     switch (d->kind) {
     case MLXC_DETOK_BPE:
-        tok_utf8_lossy(d->pending.data ? d->pending.data : "", d->pending.len, 1, &text);
+        tok_utf8_lossy(d->pending.data ? d->pending.data : "", d->pending.len, 1, text);
         mlxc_buf_reset(&d->pending);
-        return emit(d, &text, piece, piece_len, e);
+        return emit(d, piece, piece_len, e);
     case MLXC_DETOK_SPM:
-        spm_flush(d, &text);
-        return emit(d, &text, piece, piece_len, e);
+        spm_flush(d, text);
+        return emit(d, piece, piece_len, e);
     case MLXC_DETOK_NAIVE:
         return naive_step(d, 1, piece, piece_len, e);
     }

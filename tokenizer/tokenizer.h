@@ -64,10 +64,13 @@ enum mlxc_detok_kind { MLXC_DETOK_NAIVE, MLXC_DETOK_SPM, MLXC_DETOK_BPE };
 
 int mlxc_detok_init(const struct mlxc_tokenizer *t, struct mlxc_detok **out, struct mlxc_err *e);
 void mlxc_detok_reset(struct mlxc_detok *d);
-/* Adds one token; *piece receives the newly printable text (malloc'd), or NULL when nothing is new. */
-int mlxc_detok_add(struct mlxc_detok *d, int32_t id, char **piece, size_t *piece_len, struct mlxc_err *e);
-/* Flushes what is held back (an incomplete UTF-8 tail becomes U+FFFD, as the full decode does). */
-int mlxc_detok_finalize(struct mlxc_detok *d, char **piece, size_t *piece_len, struct mlxc_err *e);
+/* Adds one token; *piece receives the newly printable text, or NULL when nothing is new. The text is d's
+ * own (NUL-terminated) and lasts until the next call on d: the BPE and SPM streams allocate nothing per
+ * token once their buffers have grown (the Naive one decodes its line again, which allocates). */
+int mlxc_detok_add(struct mlxc_detok *d, int32_t id, const char **piece, size_t *piece_len, struct mlxc_err *e);
+/* Flushes what is held back (an incomplete UTF-8 tail becomes U+FFFD, as the full decode does); the
+ * piece as from mlxc_detok_add. */
+int mlxc_detok_finalize(struct mlxc_detok *d, const char **piece, size_t *piece_len, struct mlxc_err *e);
 void mlxc_detok_free(struct mlxc_detok *d);
 enum mlxc_detok_kind mlxc_detok_kind(const struct mlxc_detok *d);
 /* mlx_lm's own quirk for the BPE and SPM streams: a leading space of the very first text is dropped

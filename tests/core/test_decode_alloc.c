@@ -7,7 +7,8 @@
  * sized by the first products that need them, and stays inside the KV cache's first 256-slot step
  * (whose growth every 256 tokens is amortized, as in mlx_lm). Every case runs with 1 and with 2 threads
  * (the paths differ: prepared activations shared by the threads, or quantized per call). Sanitizer
- * builds (fixture_quick) run the cases marked quick and skip the rest. */
+ * builds (fixture_quick) run the cases marked quick and skip the rest. The commands' streaming
+ * detokenizer is checked the same way: its BPE and SPM streams reuse their buffers from token to token. */
 #include "tests/test_util.h"
 
 #include <stdatomic.h>
@@ -18,6 +19,7 @@
 #include "core/generate.h"
 #include "core/model.h"
 #include "tests/model_fixture.h"
+#include "tokenizer/tokenizer.h"
 
 static atomic_int counting;
 static atomic_long allocations;
@@ -180,13 +182,69 @@ static void test_case(void **state)
         check_decode(dir, c->name, threads, c->kv_bits);
 }
 
+/* Streams the ids of a text through the tokenizer in tests/data/tok/name twice (the second time after
+ * mlxc_detok_reset, so that its buffers have met every piece once) and fails if the second pass
+ * allocated; the pieces must also add up to the full decode both times. */
+static void check_detok(const char *name, enum mlxc_detok_kind kind)
+{
+    static const char text[] = "Caf\xc3\xa9 \xe2\x80\x94 na\xc3\xafve r\xc3\xa9sum\xc3\xa9s, \xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e "
+                               "and emoji \xf0\x9f\xab\xa0\xf0\x9f\x9a\x80 in a line,\nthen   spaces\tand tabs.";
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/%s", test_data("tok"), name);
+    struct mlxc_err e = {0};
+    struct mlxc_tokenizer *t;
+    if (mlxc_tok_open(dir, &t, &e))
+        fail_msg("%s: %s", dir, e.msg);
+    int32_t *ids;
+    size_t n;
+    assert_int_equal(mlxc_tok_encode(t, text, sizeof text - 1, 0, &ids, &n, &e), 0);
+    char *full;
+    assert_int_equal(mlxc_tok_decode(t, ids, n, 0, &full, NULL, &e), 0);
+    struct mlxc_detok *d;
+    assert_int_equal(mlxc_detok_init(t, &d, &e), 0);
+    assert_int_equal(mlxc_detok_kind(d), kind);
+    for (int pass = 0; pass < 2; pass++) {
+        char all[512] = "";
+        atomic_store(&allocations, 0);
+        atomic_store(&counting, pass == 1);
+        for (size_t i = 0; i <= n; i++) {
+            const char *piece;
+            size_t len;
+            assert_int_equal(i < n ? mlxc_detok_add(d, ids[i], &piece, &len, &e) : mlxc_detok_finalize(d, &piece, &len, &e), 0);
+            if (piece)
+                strncat(all, piece, sizeof all - strlen(all) - 1);
+        }
+        atomic_store(&counting, 0);
+        assert_string_equal(all, full);
+        if (pass == 1 && atomic_load(&allocations))
+            fail_msg("%s: %ld heap allocations streaming %zu tokens", name, atomic_load(&allocations), n);
+        mlxc_detok_reset(d);
+    }
+    mlxc_detok_free(d);
+    free(full);
+    free(ids);
+    mlxc_tok_close(t);
+}
+
+static void test_detok_bpe(void **state)
+{
+    (void)state;
+    check_detok("llama3", MLXC_DETOK_BPE);
+}
+
+static void test_detok_spm(void **state)
+{
+    (void)state;
+    check_detok("llama2", MLXC_DETOK_SPM);
+}
+
 int main(void)
 {
     scratch = test_tmpdir();
     enum { N = sizeof cases / sizeof cases[0] };
-    struct CMUnitTest tests[N];
+    struct CMUnitTest tests[N + 2] = {cmocka_unit_test(test_detok_bpe), cmocka_unit_test(test_detok_spm)};
     for (int i = 0; i < N; i++)
-        tests[i] = (struct CMUnitTest){cases[i].name, test_case, NULL, NULL, (void *)&cases[i]};
+        tests[2 + i] = (struct CMUnitTest){cases[i].name, test_case, NULL, NULL, (void *)&cases[i]};
     const int failed = cmocka_run_group_tests(tests, NULL, NULL);
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", scratch);
