@@ -158,8 +158,6 @@ static uint64_t entry_bytes(const struct mlxc_st_entry *en)
     return n;
 }
 
-/* The params for quantizing module `path`, or 0 when it stays in float (mlx_lm's predicate: a Linear or
- * Embedding weight whose last dimension divides the top-level group size). */
 /* The float dtype a weight is cast to before it is quantized: --dtype if given, else its own (f64 as
  * f32). Affine scales and biases are stored in it; the fp modes' scales are U8 codes, but their
  * arithmetic still rounds to it (mlxc_quantize). */
@@ -169,6 +167,8 @@ static enum mlxc_dtype quant_float_dtype(const struct convert *c, const struct m
     return dt == MLXC_F64 ? MLXC_F32 : dt;
 }
 
+/* The params for quantizing module `path`, or 0 when it stays in float (mlx_lm's predicate: a Linear or
+ * Embedding weight whose last dimension divides the top-level group size). */
 static int quant_params_for(struct convert *c, const char *path, const struct mlxc_tensor *t, struct mlxc_qparams *q)
 {
     if (!c->a->quantize || t->ndim < 2 || !mlxc_dtype_is_float(t->dtype) || strstr(path, "norm"))
