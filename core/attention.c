@@ -73,11 +73,11 @@ static void visible(const struct mlxc_kv_view *v, int64_t t, int64_t *lo, int64_
 }
 
 /* Decode: floats of a thread's working rows for one chunk of n visible keys (decode_unit's layout: queries,
- * outputs, scores). */
+ * outputs, scores, maxima, sums). */
 static int64_t decode_work(const struct mlxc_config *c, int64_t n)
 {
     const int64_t hd = c->head_dim, keys = n < CHUNK ? n : CHUNK;
-    return c->n_heads * (keys + 2 * hd);
+    return c->n_heads * (keys + 2 * hd + 2);
 }
 
 int64_t mlxc_attention_scratch(const struct mlxc_config *c, int64_t T, int64_t n, int quantized)
@@ -201,60 +201,67 @@ static void *amx_decode_scratch(const struct att_job *j, enum mlxc_dtype dt, int
     return NULL;
 }
 
+/* Two-pass decode (AMX tiles, quantized rows): the nq rows of n scores at sc become softmax weights in
+ * place, each row's max into m and sum of weights into l (the softcap first where the model has one). */
+static void decode_weights(const struct att_job *j, float *sc, int64_t n, int nq, int amx, float *m, float *l)
+{
+    const struct mlxc_kernels *k = mlxc_kernels();
+    for (int i = 0; i < nq; i++) {
+        float *row = sc + (int64_t)i * n;
+        if (j->c->attn_softcap != 0.0f)
+            mlxc_softcap(row, n, j->c->attn_softcap);
+        if (amx) {
+            l[i] = mlxc_amx_decode_exp(row, n, &m[i]);
+        } else {
+            m[i] = k->max(row, n);
+            l[i] = k->exp_sum(row, row, n, m[i]);
+        }
+    }
+}
+
 /* Chunk `chunk` of the token's visible keys for the query heads of kv heads [kv0, kv1): partials out. The
  * kernels take every kv head of the unit at once, so the thread reads its stretch of the slot-major cache
- * front to back, the keys once and then the values once; a quantized cache's codes, scales and biases
- * as they are stored (att_scores_q, att_values_q). */
+ * front to back: float rows in one pass (att_decode); on AMX tiles, or a quantized cache's codes, scales
+ * and biases as they are stored, the keys once and then the values once. */
 static void decode_unit(const struct att_job *j, int tid, int64_t chunk, int kv0, int kv1)
 {
     const struct mlxc_kernels *k = mlxc_kernels();
     const int hd = (int)j->c->head_dim, group = (int)(j->c->n_heads / j->c->n_kv_heads), nkv = kv1 - kv0;
     const int nq = nkv * group; /* query rows: kv head, then its query heads */
+    const float scale = j->c->attn_scale;
     int64_t lo, hi;
     visible(&j->view, 0, &lo, &hi);
     lo += chunk * CHUNK;
     const int64_t n = hi - lo < CHUNK ? hi - lo : CHUNK;
     float *qb = j->s->scores + (int64_t)tid * j->s->scores_cap, *ob = qb + (int64_t)nq * hd, *sc = ob + (int64_t)nq * hd;
+    float *m = sc + (int64_t)nq * n, *l = m + nq; /* each query's max and sum */
     gather_queries(j, kv0 * group, nq, 0, nq, qb);
-    void *amx = NULL; /* bf16 rows where the CPU has AMX: core/att_amx.h's kernels, with this scratch */
     struct mlxc_qkv_rows qk, qv; /* a quantized cache's rows, read by the kernels in place */
-    const int quantized = mlxc_kv_qrows(j->cache, j->layer, 0, lo, kv0, &qk);
-    enum mlxc_dtype dt;
-    int64_t ld;
-    if (quantized) {
+    if (mlxc_kv_qrows(j->cache, j->layer, 0, lo, kv0, &qk)) {
         mlxc_kv_qrows(j->cache, j->layer, 1, lo, kv0, &qv);
-        k->att_scores_q(&qk, n, qb, nq, group, hd, j->c->attn_scale, sc, n);
+        k->att_scores_q(&qk, n, qb, nq, group, hd, scale, sc, n);
+        decode_weights(j, sc, n, nq, 0, m, l);
+        k->att_values_q(&qv, n, sc, nq, group, n, hd, ob);
     } else { /* float rows: kv_rows needs no buffer for them */
-        const void *K = kv_rows(j, 0, lo, n, kv0, nkv, NULL, &dt, &ld);
-        amx = amx_decode_scratch(j, dt, nq, group);
-        if (amx)
-            mlxc_amx_decode_scores(K, ld, n, qb, nq, group, hd, j->c->attn_scale, sc, n, amx);
-        else
-            k->att_scores(K, dt, ld, n, qb, nq, group, hd, j->c->attn_scale, sc, n);
+        enum mlxc_dtype dt;
+        int64_t ld;
+        const void *K = kv_rows(j, 0, lo, n, kv0, nkv, NULL, &dt, &ld), *V = kv_rows(j, 1, lo, n, kv0, nkv, NULL, &dt, &ld);
+        void *amx = amx_decode_scratch(j, dt, nq, group); /* bf16 rows where the CPU has AMX: core/att_amx.h */
+        if (amx) {
+            mlxc_amx_decode_scores(K, ld, n, qb, nq, group, hd, scale, sc, n, amx);
+            decode_weights(j, sc, n, nq, 1, m, l);
+            mlxc_amx_decode_values(V, ld, n, sc, nq, group, n, hd, ob);
+        } else {
+            k->att_decode(K, V, dt, ld, n, qb, nq, group, hd, scale, j->c->attn_softcap, sc, m, l, ob);
+        }
     }
     float *part = decode_partials(j) + chunk * j->c->n_heads * (hd + 2);
     for (int i = 0; i < nq; i++) {
-        float *row = sc + (int64_t)i * n, *pi = part + (int64_t)(kv0 * group + i) * (hd + 2);
-        if (j->c->attn_softcap != 0.0f)
-            mlxc_softcap(row, n, j->c->attn_softcap);
-        if (amx) {
-            pi[1] = mlxc_amx_decode_exp(row, n, &pi[0]);
-        } else {
-            pi[0] = k->max(row, n);
-            pi[1] = k->exp_sum(row, row, n, pi[0]);
-        }
+        float *pi = part + (int64_t)(kv0 * group + i) * (hd + 2);
+        pi[0] = m[i];
+        pi[1] = l[i];
+        memcpy(pi + 2, ob + (int64_t)i * hd, (size_t)hd * sizeof(float));
     }
-    if (quantized)
-        k->att_values_q(&qv, n, sc, nq, group, n, hd, ob);
-    else {
-        const void *V = kv_rows(j, 1, lo, n, kv0, nkv, NULL, &dt, &ld);
-        if (amx)
-            mlxc_amx_decode_values(V, ld, n, sc, nq, group, n, hd, ob);
-        else
-            k->att_values(V, dt, ld, n, sc, nq, group, n, hd, ob);
-    }
-    for (int i = 0; i < nq; i++)
-        memcpy(part + (int64_t)(kv0 * group + i) * (hd + 2) + 2, ob + (int64_t)i * hd, (size_t)hd * sizeof(float));
 }
 
 /* out[h] = the chunks' partials (m_c, l_c, o_c) of head h merged (see the top of the file): with M the

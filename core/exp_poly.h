@@ -1,4 +1,4 @@
-/* The constants of e^x for x <= 0 as the vector kernels compute it (core/kernels_avx2.c's exp_neg on 8
+/* The constants of e^x for x <= 0 as the vector kernels compute it (core/avx2_util.h's exp_neg on 8
  * lanes, core/att_amx.c's exp_neg16 on 16), kept in one place so that both widths compute the same
  * function: x = k ln2 + r with |r| <= ln2/2 (ln2 in two parts, Cody-Waite), e^r = 1 + r + r^2 P(r) with
  * Cephes' expf polynomial P (about 1 ulp), 2^k through the exponent bits, and 0 below EXP_MIN (under the

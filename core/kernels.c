@@ -2,6 +2,7 @@
 
 #include "core/cpu.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,4 +30,20 @@ const struct mlxc_kernels *mlxc_kernels(void)
         k = &mlxc_kernels_ref;
     chosen = k;
     return k;
+}
+
+void mlxc_att_decode_two_pass(const struct mlxc_kernels *k, const void *kr, const void *vr, enum mlxc_dtype dt,
+                              int64_t ld, int64_t n, const float *q, int nq, int group, int hd, float scale,
+                              float softcap, float *scratch, float *m, float *l, float *out)
+{
+    k->att_scores(kr, dt, ld, n, q, nq, group, hd, scale, scratch, n);
+    for (int i = 0; i < nq; i++) {
+        float *row = scratch + (int64_t)i * n;
+        if (softcap != 0.0f)
+            for (int64_t p = 0; p < n; p++)
+                row[p] = tanhf(row[p] / softcap) * softcap;
+        m[i] = k->max(row, n);
+        l[i] = k->exp_sum(row, row, n, m[i]);
+    }
+    k->att_values(vr, dt, ld, n, scratch, nq, group, n, hd, out);
 }

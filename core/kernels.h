@@ -51,6 +51,14 @@ struct mlxc_kernels {
                        int hd, float scale, float *s, int64_t lds);
     void (*att_values)(const void *v, enum mlxc_dtype dt, int64_t ld, int64_t n, const float *w, int nq, int group,
                        int64_t lds, int hd, float *out);
+    /* Decode's partials over n cached rows (flash-decoding; rows as for att_scores and att_values), per
+     * query i, with s_p = cap(scale * q_i . k_p), cap(x) = tanh(x / softcap) * softcap (x if softcap is 0):
+     *   m[i] = max_p s_p,  l[i] = sum_p exp(s_p - m[i]),
+     *   out[i*hd + d] = sum_p exp(s_p - m[i]) v_p[(i / group)*hd + d]
+     * scratch: nq * n floats the kernel may use. */
+    void (*att_decode)(const void *k, const void *v, enum mlxc_dtype dt, int64_t ld, int64_t n, const float *q,
+                       int nq, int group, int hd, float scale, float softcap, float *scratch, float *m, float *l,
+                       float *out);
     /* The same two over quantized rows (decode on a quantized cache). The reference dequantizes each
      * value as MLX does, fl(fl(scale * code) + bias); the others may sum per group in MLX
      * quantized_matmul's form, scale * sum(x * code) + bias * sum(x), and round the queries (see
@@ -63,6 +71,12 @@ struct mlxc_kernels {
 
 enum { FMA_PROBE_FLOPS = 12 * 8 * 2 }; /* per round: 12 chains of 8 lanes, a multiply and an add each */
 
+/* att_decode from a table's att_scores, max, exp_sum and att_values: the scores of every row into scratch,
+ * then the weights, then the values (two passes over the rows). */
+void mlxc_att_decode_two_pass(const struct mlxc_kernels *k, const void *kr, const void *vr, enum mlxc_dtype dt,
+                              int64_t ld, int64_t n, const float *q, int nq, int group, int hd, float scale,
+                              float softcap, float *scratch, float *m, float *l, float *out);
+
 /* The table for this CPU (or for $MLXC_ISA). */
 const struct mlxc_kernels *mlxc_kernels(void);
 /* A specific table by name ("ref", "avx2"), or NULL when this CPU or build lacks it. */
@@ -74,6 +88,9 @@ extern const struct mlxc_kernels mlxc_kernels_avx2;
 /* its attention kernels (kernels_att_avx2.c) */
 void mlxc_att_scores_avx2(const void *k, enum mlxc_dtype dt, int64_t ld, int64_t n, const float *q, int nq,
                           int group, int hd, float scale, float *s, int64_t lds);
+void mlxc_att_decode_avx2(const void *k, const void *v, enum mlxc_dtype dt, int64_t ld, int64_t n, const float *q,
+                          int nq, int group, int hd, float scale, float softcap, float *scratch, float *m, float *l,
+                          float *out);
 void mlxc_att_values_avx2(const void *v, enum mlxc_dtype dt, int64_t ld, int64_t n, const float *w, int nq,
                           int group, int64_t lds, int hd, float *out);
 /* and over quantized rows (kernels_attq_avx2.c) */

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "core/avx2_util.h"
-#include "core/exp_poly.h"
 #include "core/half.h"
 #include "core/kernels.h"
 
@@ -119,30 +118,10 @@ static float max_f32(const float *x, int64_t n)
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
         m8 = _mm256_max_ps(m8, _mm256_loadu_ps(x + i));
-    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m8), _mm256_extractf128_ps(m8, 1));
-    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
-    float m = _mm_cvtss_f32(m4);
+    float m = hmax(m8);
     for (; i < n; i++)
         m = x[i] > m ? x[i] : m;
     return m;
-}
-
-/* e^x for x <= 0 (the callers subtract the maximum), about 1 ulp (core/exp_poly.h). */
-static inline __m256 exp_neg(__m256 x)
-{
-    const __m256 lo = _mm256_set1_ps(EXP_MIN);
-    __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
-    x = _mm256_max_ps(x, lo);
-    __m256 k = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(EXP_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(EXP_LN2_HI), x);
-    r = _mm256_fnmadd_ps(k, _mm256_set1_ps(EXP_LN2_LO), r);
-    __m256 p = _mm256_set1_ps(EXP_P[0]);
-    for (int i = 1; i < 6; i++)
-        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EXP_P[i]));
-    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
-    return _mm256_andnot_ps(under, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
 }
 
 /* silu(g) * u with e = e^-|g| (exp_neg's range): g / (1 + e^-g) is g / (1 + e) for g >= 0 and g e / (1 + e)
@@ -234,6 +213,7 @@ const struct mlxc_kernels mlxc_kernels_avx2 = {
     .fma_probe = fma_probe,
     .att_scores = mlxc_att_scores_avx2,
     .att_values = mlxc_att_values_avx2,
+    .att_decode = mlxc_att_decode_avx2,
     .att_scores_q = mlxc_att_scores_q_avx2,
     .att_values_q = mlxc_att_values_q_avx2,
 };

@@ -190,6 +190,12 @@ static float fma_probe(int64_t n)
     return s;
 }
 
+static void att_decode(const void *k, const void *v, enum mlxc_dtype dt, int64_t ld, int64_t n, const float *q, int nq,
+                       int group, int hd, float scale, float softcap, float *scratch, float *m, float *l, float *out)
+{
+    mlxc_att_decode_two_pass(&mlxc_kernels_ref, k, v, dt, ld, n, q, nq, group, hd, scale, softcap, scratch, m, l, out);
+}
+
 const struct mlxc_kernels mlxc_kernels_ref = {
     .isa = "ref",
     .matmul_f32 = matmul_f32,
@@ -203,6 +209,7 @@ const struct mlxc_kernels mlxc_kernels_ref = {
     .fma_probe = fma_probe,
     .att_scores = att_scores,
     .att_values = att_values,
+    .att_decode = att_decode,
     .att_scores_q = att_scores_q,
     .att_values_q = att_values_q,
 };

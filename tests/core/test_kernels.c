@@ -171,10 +171,34 @@ static void test_swiglu(void **state)
     }
 }
 
+/* att_decode (decode's partials m, l, out in one call; the AVX2 one in a single pass over blocks of rows)
+ * against the reference's, which composes att_scores, max, exp_sum and att_values: the keys and values
+ * are the same rows here (the formula does not care). */
+static void check_att_decode(const struct mlxc_kernels *k, const void *kv, enum mlxc_dtype dt, int64_t ld, int64_t n,
+                             const float *q, int nq, int group, int hd, float softcap)
+{
+    float *scratch = malloc((size_t)(nq * n) * 4), *o0 = malloc((size_t)(nq * hd) * 4), *o1 = malloc((size_t)(nq * hd) * 4);
+    float *m0 = malloc((size_t)nq * 4 * 4), *l0 = m0 + nq, *m1 = l0 + nq, *l1 = m1 + nq;
+    mlxc_kernels_ref.att_decode(kv, kv, dt, ld, n, q, nq, group, hd, 0.125f, softcap, scratch, m0, l0, o0);
+    k->att_decode(kv, kv, dt, ld, n, q, nq, group, hd, 0.125f, softcap, scratch, m1, l1, o1);
+    double em = 0; /* the maxima: absolute error (a score may be near 0), within the rounding of hd O(1) products */
+    for (int i = 0; i < nq; i++)
+        em = fmax(em, fabs((double)m1[i] - m0[i]));
+    const double el = nmse(l1, l0, nq), eo = nmse(o1, o0, nq * hd);
+    if (em > 1e-7 * hd || el > MAX_NMSE || eo > MAX_NMSE)
+        fail_msg("%s att_decode hd %d n %lld dtype %d nq %d group %d softcap %g: max error m %g, nmse l %g out %g", k->isa, hd,
+                 (long long)n, (int)dt, nq, group, softcap, em, el, eo);
+    free(scratch);
+    free(o0);
+    free(o1);
+    free(m0);
+}
+
 /* The attention kernels against the reference: key/value rows strided as in the cache (ld > heads * hd),
  * every cache dtype, head sizes with and without a vector path (hd % 16), block and prefetch edges of the
  * key loops, one kv head (prefill: group = nq) and several (decode), GQA groups that quads of 4 do not
- * divide, and bf16 query passes split by the kernel's buffer (hd 1024: whole heads do not fit). */
+ * divide, and bf16 query passes split by the kernel's buffer (hd 1024: whole heads do not fit); then
+ * att_decode on the same rows, with and without a softcap (more than 16 rows: several blocks). */
 static void test_attention_kernels(void **state)
 {
     (void)state;
@@ -224,6 +248,7 @@ static void test_attention_kernels(void **state)
                     if (err > MAX_NMSE)
                         fail_msg("%s att_values hd %d n %lld dtype %d nq %d group %d: nmse %g", k->isa, hd,
                                  (long long)n, (int)dt, nq, group, err);
+                    check_att_decode(k, kv, dt, ld, n, q, nq, group, hd, b % 2 ? 2.0f : 0.0f);
                     free(kv);
                     free(q);
                     free(s0);
