@@ -16,7 +16,7 @@
  *   - decode (att_decode) goes through the rows once, block by block: a block's scores (in L1), its
  *     softmax folded into running maxima and sums (flash-decoding within the chunk), its values; this
  *     skips the scores' trip through L2 and the separate max and exp passes of scores-then-values
- *     (5-12% less time over a 4,096-token cache on the lent Xeon, bench/results/llama1b_session17.txt).
+ *     (about 5-10% less time than the two passes on the lent Xeon, bench/results/llama1b_session17.txt).
  * Query and key vectors are pinned in registers (in_register, core/att_avx2.h). Query rows past the end of a quad repeat its first row and are
  * never stored. */
 #include <immintrin.h>
@@ -85,7 +85,7 @@ INLINE void scores_rows(const unsigned char *k, size_t rb, int64_t n, const floa
     for (int64_t p = 0; p < n; p += 2) {
         const unsigned char *r0 = k0 + (size_t)p * rb, *r1 = p + 1 < n ? r0 + rb : r0;
         const float *qh = qp;
-        int64_t j = 0; /* quads done for this pair of rows: each prefetches its share of the next pair's lines */
+        int64_t j = 0; /* quads done for this pair of rows: each issues its share of pf's 2 rows of lines */
         for (int h = h0; h < h1; h++) {
             const size_t off = (size_t)(h - h0) * head_bytes;
             for (int i0 = ia, m; i0 < ib; i0 += m, qh += m * hd) {
