@@ -1,6 +1,7 @@
 /* Decode speed at two context lengths, measured in the same window of time.
  *
  *   context_decode MODEL_DIR [--short N] [--long N] [--rounds R] [--tokens G] [--threads T] [--kv-bits B]
+ *                  [--no-mlock]
  *
  * Prefills two KV caches with random prompts of --short (128) and --long (4096) tokens, then decodes in
  * R rounds (40): each round G tokens (2) after the short prompt, then G after the long one, one token per
@@ -10,7 +11,11 @@
  * lent Xeons in sessions 9-11, 40-60 rounds of 2 tokens repeated within about 1%, 8 rounds of 8 within
  * about 5%; in session 12 they did not, see bench/results/llama1b_session12.txt). Prints tokens/s of each
  * and the ratio, and the ratio of every round (their spread shows how noisy the window was). --kv-bits B quantizes both
- * caches from the first token (mlx_lm --kv-bits B --kv-group-size 64 --quantized-kv-start 0). */
+ * caches from the first token (mlx_lm --kv-bits B --kv-group-size 64 --quantized-kv-start 0).
+ * The model's files are locked in memory first (mlxc_weights_lock; a warning where the limit forbids it,
+ * --no-mlock to skip): the VMs of sessions 11-17 run a DAMON "pageout" scheme that reclaims page cache
+ * by physical region, the mapped model's pages included while in use, and re-reading them from disk
+ * slowed some runs tenfold (bench/results/llama1b_session17.txt). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +26,7 @@
 #include "core/model_dir.h"
 #include "core/random.h"
 #include "core/sys.h"
+#include "core/weights.h"
 
 enum { CHUNK = 512 };
 
@@ -55,7 +61,7 @@ static double decode(const struct mlxc_model *m, struct mlxc_state *s, struct ml
 int main(int argc, char **argv)
 {
     int64_t lens[2] = {128, 4096};
-    int rounds = 40, g = 2, threads = 0;
+    int rounds = 40, g = 2, threads = 0, lock = 1;
     struct mlxc_cache_opts opts = {.kv_group_size = 64};
     const char *model = argc > 1 ? argv[1] : NULL;
     for (int i = 2; i < argc; i++) {
@@ -71,12 +77,14 @@ int main(int argc, char **argv)
             threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--kv-bits") && i + 1 < argc)
             opts.kv_bits = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--no-mlock"))
+            lock = 0;
         else
             model = NULL;
     }
     if (!model || lens[0] < 1 || lens[1] < 1 || rounds < 1 || g < 1) {
         fprintf(stderr, "usage: context_decode MODEL_DIR [--short N] [--long N] [--rounds R] [--tokens G] "
-                        "[--threads T] [--kv-bits B]\n");
+                        "[--threads T] [--kv-bits B] [--no-mlock]\n");
         return 2;
     }
     struct mlxc_err e = {0};
@@ -87,6 +95,10 @@ int main(int argc, char **argv)
     char *dir = mlxc_model_dir_resolve(model, &e);
     if (!dir || mlxc_model_open(dir, &m, &e) || mlxc_state_init(&s, m, CHUNK, threads, &e))
         goto out;
+    if (lock && mlxc_weights_lock(m->weights, &e)) {
+        fprintf(stderr, "context_decode: warning: %s; timings may include re-reads from disk\n", e.msg);
+        e = (struct mlxc_err){0};
+    }
     struct mlxc_rng rng;
     mlxc_rng_seed(&rng, 0);
     for (int i = 0; i < 2; i++) {

@@ -2,6 +2,7 @@
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <string.h>
@@ -169,4 +170,13 @@ void mlxc_weights_willneed(const struct mlxc_weights *w)
     for (size_t i = 0; i < w->nfiles; i++)
         if (w->files[i]->map && w->files[i]->owns_map) /* advice only: failure changes nothing */
             madvise(w->files[i]->map, w->files[i]->map_size, MADV_WILLNEED);
+}
+
+int mlxc_weights_lock(const struct mlxc_weights *w, struct mlxc_err *e)
+{
+    for (size_t i = 0; i < w->nfiles; i++)
+        if (w->files[i]->map && w->files[i]->owns_map && mlock(w->files[i]->map, w->files[i]->map_size))
+            return mlxc_errf(e, MLXC_EIO, "%s: cannot lock %zu MB in memory: %s (ulimit -l)", w->files[i]->path,
+                             w->files[i]->map_size >> 20, strerror(errno));
+    return 0;
 }

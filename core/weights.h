@@ -26,5 +26,9 @@ size_t mlxc_weights_nbytes(const struct mlxc_weights *w);
 /* Asks the kernel to start reading every file in (MADV_WILLNEED): loading overlaps the first prefill
  * instead of faulting page by page. */
 void mlxc_weights_willneed(const struct mlxc_weights *w);
+/* Locks every mapped file in memory (mlock: read in now, never reclaimed while open), as mlx_lm wires a
+ * model's memory on Metal: for benchmarks on machines that reclaim page cache even from files in use.
+ * Needs RLIMIT_MEMLOCK above the model's size (or CAP_IPC_LOCK); the error names the file. */
+int mlxc_weights_lock(const struct mlxc_weights *w, struct mlxc_err *e);
 
 #endif

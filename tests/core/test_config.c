@@ -3,7 +3,10 @@
 #include "tests/test_util.h"
 
 #include <math.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/config.h"
 #include "core/family.h"
@@ -340,6 +343,52 @@ static void test_model_dir_hf_cache(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* Pages of [p, p + n) in memory. */
+static size_t resident(const void *p, size_t n)
+{
+    enum { PAGES = 64 };
+    unsigned char v[PAGES];
+    const size_t pages = (n + 4095) / 4096;
+    assert_true(pages <= PAGES && mincore((void *)p, n, v) == 0);
+    size_t in = 0;
+    for (size_t i = 0; i < pages; i++)
+        in += v[i] & 1;
+    return in;
+}
+
+/* mlxc_weights_lock reads the files in and keeps them: a 240 KB tensor is dropped from the page cache
+ * after the open (where the filesystem can: not tmpfs) and must be all in memory once locked. */
+static void test_weights_lock(void **state)
+{
+    (void)state;
+    char dir[512], path[600];
+    snprintf(dir, sizeof dir, "%s", test_tmpdir());
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    enum { FLOATS = 60 * 1024 };
+    const struct mlxc_st_entry t = {"w", MLXC_F32, 1, {FLOATS}};
+    struct mlxc_err e = {0};
+    struct mlxc_st_writer *w;
+    static float zeros[FLOATS];
+    assert_int_equal(mlxc_stw_open(path, &t, 1, NULL, 0, &w, &e), 0);
+    assert_int_equal(mlxc_stw_write(w, zeros, sizeof zeros, &e), 0);
+    assert_int_equal(mlxc_stw_close(w, &e), 0);
+    struct mlxc_weights *ws;
+    assert_int_equal(mlxc_weights_open(dir, &ws, &e), 0);
+    const struct mlxc_st_file *f = ws->files[0];
+    int fd = open(f->path, O_RDONLY);
+    assert_true(fd >= 0);
+    fsync(fd); /* dirty pages would stay cached */
+    posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    close(fd);
+    const size_t pages = (f->map_size + 4095) / 4096, before = resident(f->map, f->map_size);
+    print_message("# %zu of %zu pages cached before the lock\n", before, pages);
+    assert_int_equal(mlxc_weights_lock(ws, &e), 0);
+    assert_int_equal(resident(f->map, f->map_size), pages);
+    mlxc_weights_close(ws);
+    unlink(path);
+    rmdir(dir);
+}
+
 /* Two shards and an index; an index naming a tensor its shard lacks is an error. */
 static void test_sharded_weights(void **state)
 {
@@ -392,6 +441,7 @@ int main(void)
         cmocka_unit_test(test_text_config_and_rope), cmocka_unit_test(test_eos),
         cmocka_unit_test(test_quantization),     cmocka_unit_test(test_bad_configs),
         cmocka_unit_test(test_model_dir_hf_cache), cmocka_unit_test(test_sharded_weights),
+        cmocka_unit_test(test_weights_lock),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
