@@ -383,7 +383,11 @@ static void test_weights_lock(void **state)
     const size_t pages = (f->map_size + 4095) / 4096, before = resident(f->map, f->map_size);
     print_message("# %zu of %zu pages cached before the lock\n", before, pages);
     assert_int_equal(mlxc_weights_lock(ws, &e), 0);
+#ifdef __SANITIZE_ADDRESS__ /* AddressSanitizer's runtime turns mlock into nothing */
+    print_message("# residency not checked under AddressSanitizer\n");
+#else
     assert_int_equal(resident(f->map, f->map_size), pages);
+#endif
     mlxc_weights_close(ws);
     unlink(path);
     rmdir(dir);
