@@ -1,8 +1,8 @@
 #include "core/kernels.h"
 
 #include "core/cpu.h"
+#include "core/ops.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,8 +40,7 @@ void mlxc_att_decode_two_pass(const struct mlxc_kernels *k, const void *kr, cons
     for (int i = 0; i < nq; i++) {
         float *row = scratch + (int64_t)i * n;
         if (softcap != 0.0f)
-            for (int64_t p = 0; p < n; p++)
-                row[p] = tanhf(row[p] / softcap) * softcap;
+            mlxc_softcap(row, n, softcap);
         m[i] = k->max(row, n);
         l[i] = k->exp_sum(row, row, n, m[i]);
     }

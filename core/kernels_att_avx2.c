@@ -26,6 +26,7 @@
 #include "core/att_avx2.h"
 #include "core/avx2_util.h"
 #include "core/kernels.h"
+#include "core/ops.h"
 
 enum {
     QUERY_FLOATS = 8192, /* bf16: the permuted queries of one pass over the rows (32 KB of stack) */
@@ -193,10 +194,8 @@ INLINE void values_all(const unsigned char *v, size_t rb, int64_t n, const float
  * first, where the model has one). */
 INLINE void block_softmax(float *sb, int nb, int64_t ld, float softcap, float *m, float *l, float *alpha)
 {
-    if (softcap != 0.0f)
-        for (int p = 0; p < nb; p++)
-            for (int64_t i = 0; i < ld; i++)
-                sb[p * ld + i] = tanhf(sb[p * ld + i] / softcap) * softcap;
+    if (softcap != 0.0f) /* the padding lanes are 0 and stay 0 */
+        mlxc_softcap(sb, nb * ld, softcap);
     for (int64_t i = 0; i < ld; i += 8) {
         const __m256 m0 = _mm256_load_ps(m + i);
         __m256 mx = m0, sum = _mm256_setzero_ps();
