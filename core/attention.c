@@ -201,28 +201,22 @@ static void *amx_decode_scratch(const struct att_job *j, enum mlxc_dtype dt, int
     return NULL;
 }
 
-/* Two-pass decode (AMX tiles, quantized rows): the nq rows of n scores at sc become softmax weights in
- * place, each row's max into m and sum of weights into l (the softcap first where the model has one). */
-static void decode_weights(const struct att_job *j, float *sc, int64_t n, int nq, int amx, float *m, float *l)
+/* AMX decode's second step: the nq rows of n scores at sc become softmax weights in place, each row's max
+ * into m and sum of weights into l (the softcap first where the model has one). */
+static void amx_decode_weights(const struct att_job *j, float *sc, int64_t n, int nq, float *m, float *l)
 {
-    const struct mlxc_kernels *k = mlxc_kernels();
     for (int i = 0; i < nq; i++) {
         float *row = sc + (int64_t)i * n;
         if (j->c->attn_softcap != 0.0f)
             mlxc_softcap(row, n, j->c->attn_softcap);
-        if (amx) {
-            l[i] = mlxc_amx_decode_exp(row, n, &m[i]);
-        } else {
-            m[i] = k->max(row, n);
-            l[i] = k->exp_sum(row, row, n, m[i]);
-        }
+        l[i] = mlxc_amx_decode_exp(row, n, &m[i]);
     }
 }
 
 /* Chunk `chunk` of the token's visible keys for the query heads of kv heads [kv0, kv1): partials out. The
  * kernels take every kv head of the unit at once, so the thread reads its stretch of the slot-major cache
- * front to back: float rows in one pass (att_decode); on AMX tiles, or a quantized cache's codes, scales
- * and biases as they are stored, the keys once and then the values once. */
+ * front to back: float rows, or a quantized cache's codes, scales and biases as they are stored, in one
+ * pass (att_decode, att_decode_q); on AMX tiles the keys once and then the values once. */
 static void decode_unit(const struct att_job *j, int tid, int64_t chunk, int kv0, int kv1)
 {
     const struct mlxc_kernels *k = mlxc_kernels();
@@ -239,9 +233,7 @@ static void decode_unit(const struct att_job *j, int tid, int64_t chunk, int kv0
     struct mlxc_qkv_rows qk, qv; /* a quantized cache's rows, read by the kernels in place */
     if (mlxc_kv_qrows(j->cache, j->layer, 0, lo, kv0, &qk)) {
         mlxc_kv_qrows(j->cache, j->layer, 1, lo, kv0, &qv);
-        k->att_scores_q(&qk, n, qb, nq, group, hd, scale, sc, n);
-        decode_weights(j, sc, n, nq, 0, m, l);
-        k->att_values_q(&qv, n, sc, nq, group, n, hd, ob);
+        k->att_decode_q(&qk, &qv, n, qb, nq, group, hd, scale, j->c->attn_softcap, sc, m, l, ob);
     } else { /* float rows: kv_rows needs no buffer for them */
         enum mlxc_dtype dt;
         int64_t ld;
@@ -249,7 +241,7 @@ static void decode_unit(const struct att_job *j, int tid, int64_t chunk, int kv0
         void *amx = amx_decode_scratch(j, dt, nq, group); /* bf16 rows where the CPU has AMX: core/att_amx.h */
         if (amx) {
             mlxc_amx_decode_scores(K, ld, n, qb, nq, group, hd, scale, sc, n, amx);
-            decode_weights(j, sc, n, nq, 1, m, l);
+            amx_decode_weights(j, sc, n, nq, m, l);
             mlxc_amx_decode_values(V, ld, n, sc, nq, group, n, hd, ob);
         } else {
             k->att_decode(K, V, dt, ld, n, qb, nq, group, hd, scale, j->c->attn_softcap, sc, m, l, ob);

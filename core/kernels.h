@@ -67,6 +67,10 @@ struct mlxc_kernels {
                          float scale, float *s, int64_t lds);
     void (*att_values_q)(const struct mlxc_qkv_rows *v, int64_t n, const float *w, int nq, int group, int64_t lds,
                          int hd, float *out);
+    /* att_decode over quantized rows (scores and values as att_scores_q and att_values_q). */
+    void (*att_decode_q)(const struct mlxc_qkv_rows *k, const struct mlxc_qkv_rows *v, int64_t n, const float *q,
+                         int nq, int group, int hd, float scale, float softcap, float *scratch, float *m, float *l,
+                         float *out);
 };
 
 enum { FMA_PROBE_FLOPS = 12 * 8 * 2 }; /* per round: 12 chains of 8 lanes, a multiply and an add each */
@@ -76,6 +80,10 @@ enum { FMA_PROBE_FLOPS = 12 * 8 * 2 }; /* per round: 12 chains of 8 lanes, a mul
 void mlxc_att_decode_two_pass(const struct mlxc_kernels *k, const void *kr, const void *vr, enum mlxc_dtype dt,
                               int64_t ld, int64_t n, const float *q, int nq, int group, int hd, float scale,
                               float softcap, float *scratch, float *m, float *l, float *out);
+/* att_decode_q the same way, from att_scores_q, max, exp_sum and att_values_q. */
+void mlxc_att_decode_q_two_pass(const struct mlxc_kernels *k, const struct mlxc_qkv_rows *kr,
+                                const struct mlxc_qkv_rows *vr, int64_t n, const float *q, int nq, int group, int hd,
+                                float scale, float softcap, float *scratch, float *m, float *l, float *out);
 
 /* The table for this CPU (or for $MLXC_ISA). */
 const struct mlxc_kernels *mlxc_kernels(void);
@@ -98,6 +106,9 @@ void mlxc_att_scores_q_avx2(const struct mlxc_qkv_rows *k, int64_t n, const floa
                             float scale, float *s, int64_t lds);
 void mlxc_att_values_q_avx2(const struct mlxc_qkv_rows *v, int64_t n, const float *w, int nq, int group,
                             int64_t lds, int hd, float *out);
+void mlxc_att_decode_q_avx2(const struct mlxc_qkv_rows *k, const struct mlxc_qkv_rows *v, int64_t n, const float *q,
+                            int nq, int group, int hd, float scale, float softcap, float *scratch, float *m, float *l,
+                            float *out);
 #endif
 
 #endif

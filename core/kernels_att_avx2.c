@@ -30,7 +30,6 @@
 
 enum {
     QUERY_FLOATS = 8192, /* bf16: the permuted queries of one pass over the rows (32 KB of stack) */
-    DECODE_QUERIES = 64, /* att_decode in one pass: most queries (their block of scores on the stack) */
 };
 
 /* Natural <-> paired order (load16) of n floats, n a multiple of 16: the swap of the middle 128-bit
@@ -180,37 +179,12 @@ INLINE void values_all(const unsigned char *v, size_t rb, int64_t n, const float
                     memcpy(wq + r * MAX_BLOCK_ROWS, w + (int64_t)(i0 + quad_row(r, m)) * lds + p0, (size_t)nb * sizeof *wq);
                     o[r] = out + (int64_t)(i0 + quad_row(r, m)) * hd;
                 }
-                values_quad(v + (size_t)p0 * rb + (size_t)h * head_bytes, rb, nb, wq, MAX_BLOCK_ROWS, 1, hd, hd, o, NULL, &pf,
+                values_quad(v + (size_t)p0 * rb + (size_t)h * head_bytes, rb, nb, wq, MAX_BLOCK_ROWS, 1, hd, hd, o, NULL, NULL, &pf,
                             shares_of(share(block, j++), hd / 16), dt);
             }
     }
     if (dt == MLXC_BF16)
         pair_order(out, out, (int64_t)nq * hd);
-}
-
-/* Folds a block's scores into the queries' running softmax, 8 queries per vector: score of query i, row p
- * at sb[p * ld + i] (nb rows; ld a multiple of 8, lanes past nq zero); per query m_new = max(m, max_p s_p),
- * alpha = e^(m - m_new), s_p = e^(s_p - m_new) in place, l = alpha l + sum_p s_p, m = m_new (the softcap
- * first, where the model has one). */
-INLINE void block_softmax(float *sb, int nb, int64_t ld, float softcap, float *m, float *l, float *alpha)
-{
-    if (softcap != 0.0f) /* the padding lanes are 0 and stay 0 */
-        mlxc_softcap(sb, nb * ld, softcap);
-    for (int64_t i = 0; i < ld; i += 8) {
-        const __m256 m0 = _mm256_load_ps(m + i);
-        __m256 mx = m0, sum = _mm256_setzero_ps();
-        for (int p = 0; p < nb; p++)
-            mx = _mm256_max_ps(mx, _mm256_load_ps(sb + p * ld + i));
-        for (int p = 0; p < nb; p++) {
-            const __m256 e = exp_neg(_mm256_sub_ps(_mm256_load_ps(sb + p * ld + i), mx));
-            _mm256_store_ps(sb + p * ld + i, e);
-            sum = _mm256_add_ps(sum, e);
-        }
-        const __m256 a = exp_neg(_mm256_sub_ps(m0, mx));
-        _mm256_store_ps(alpha + i, a);
-        _mm256_store_ps(l + i, _mm256_fmadd_ps(a, _mm256_load_ps(l + i), sum));
-        _mm256_store_ps(m + i, mx);
-    }
 }
 
 /* att_decode in one pass over the rows, in blocks of block_rows rows: the block's scores of every query
@@ -264,9 +238,9 @@ INLINE void decode_all(const unsigned char *k, const unsigned char *v, size_t rb
                 const unsigned char *vh = v + (size_t)p0 * rb + (size_t)h * head_bytes;
                 const struct shares slice = shares_of(share(block, j++), hd / 16);
                 if (mq == 4)
-                    values_quad(vh, rb, nb, sb + i0, 1, ld, hd, hd, o, a, &pk, slice, dt);
+                    values_quad(vh, rb, nb, sb + i0, 1, ld, hd, hd, o, a, NULL, &pk, slice, dt);
                 else
-                    values_quad(vh, rb, nb, wq, 1, 4, hd, hd, o, a, &pk, slice, dt);
+                    values_quad(vh, rb, nb, wq, 1, 4, hd, hd, o, a, NULL, &pk, slice, dt);
             }
     }
     memcpy(m, mr, (size_t)nq * sizeof *m);

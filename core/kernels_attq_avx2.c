@@ -1,18 +1,23 @@
-/* AVX2 decode attention over an affine-quantized KV cache (att_scores_q, att_values_q in core/kernels.h).
- * With value = scale_g * code + bias_g in each group g of gs codes of a head,
+/* AVX2 decode attention over an affine-quantized KV cache (att_scores_q, att_values_q, att_decode_q in
+ * core/kernels.h). With value = scale_g * code + bias_g in each group g of gs codes of a head,
  *   scores  q . k_p          = sum_g scale_pg * (q_g . codes_pg) + bias_pg * sum(q_g)
  *   values  sum_p w_p v_p[d] = sum_p (w_p * scale_pg) * codes_p[d] + sum_p w_p * bias_pg   (g: d's group)
- * which is the form of MLX's quantized_matmul. Both read codes as bytes in natural order: 8-bit codes are
- * the packed bytes themselves, 4-bit ones are split into a buffer (low nibble first), other widths are
- * unpacked by mlxc_qunpack.
+ * which is the form of MLX's quantized_matmul.
  * Scores multiply integers: each query is rounded to int16 per group (step max|q_g| / 32767: every element
  * off by at most 2^-16 of its group's largest, far finer than the bf16 queries MLX multiplies with), and
  * vpmaddwd multiplies 16 codes by 16 query elements and adds the pairs, one instruction (plus an add) where
  * f32 takes two FMAs and a conversion. A group's int32 sums are exact: |sum| <= 128 * 255 * 32767 < 2^31.
  * Values convert each code to f32 once for the 4 queries of a quad and use FMAs.
- * The loops are those of kernels_att_avx2.c: quads of 4 queries of one kv head, scores over 2 rows at a
- * time with one hsum for the 8 results, values over blocks of rows that stay in L1, prefetch cursors on
- * the packed rows (core/att_avx2.h). */
+ * att_decode_q on 4- and 8-bit rows goes through them once, as the float caches' att_decode does
+ * (kernels_att_avx2.c): per block of rows the scores, the running softmax, the values. It reads the codes
+ * where they lie: 8-bit codes are bytes; 4-bit ones are widened from their packed bytes with the low
+ * nibble (even code) and the high one (odd code) in separate vectors, so the int16 queries are put in
+ * that "nibble" order once per call, and the values come out in it and are put back at the end.
+ * att_scores_q and att_values_q (the two passes, for the other widths and for heads past the one pass's
+ * buffers) take 8-bit codes in place, split 4-bit ones into a buffer (low nibble first) and unpack
+ * others with mlxc_qunpack. The loops are those of kernels_att_avx2.c: quads of 4 queries of one kv
+ * head, scores over 2 rows at a time with one hsum for the 8 results, values over blocks of rows that
+ * stay in L1, prefetch cursors on the packed rows (core/att_avx2.h). */
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>
@@ -321,7 +326,7 @@ void mlxc_att_values_q_avx2(const struct mlxc_qkv_rows *v, int64_t n, const floa
                     scale_weights(wr, m, nb, sc + g * MAX_BLOCK_ROWS, bi + g * MAX_BLOCK_ROWS,
                                   ws + g * 4 * MAX_BLOCK_ROWS, bs);
                 }
-                values_quad(c + (size_t)h * hd, cld, nb, ws, MAX_BLOCK_ROWS, 1, hd, gs, o, NULL, &pf, shares_of(share(block, j++), hd / 16),
+                values_quad(c + (size_t)h * hd, cld, nb, ws, MAX_BLOCK_ROWS, 1, hd, gs, o, NULL, NULL, &pf, shares_of(share(block, j++), hd / 16),
                             MLXC_U8);
             }
         }
@@ -329,4 +334,264 @@ void mlxc_att_values_q_avx2(const struct mlxc_qkv_rows *v, int64_t n, const floa
     for (int i = 0; i < nq; i++)
         for (int d = 0; d < hd; d++)
             out[(int64_t)i * hd + d] += bias[i * G + d / gs];
+}
+
+/* ---- att_decode_q: one pass over 4- and 8-bit rows ---- */
+
+enum {
+    DECODE_HD = 256, /* one pass: largest head */
+    MAX_G = DECODE_HD / 32, /* groups of a head */
+    MAX_HG = 64,     /* (kv head, group) pairs of a row */
+};
+
+/* int16 queries for 4-bit rows, in nibble order: per 32 elements the 16 even ones, then the 16 odd ones
+ * (16 packed bytes widened to words hold codes 2t and 2t + 1 in word t's low and high nibble). */
+static void nibble_order_i16(int16_t *y, int64_t n)
+{
+    /* per 128-bit lane: the 4 even words, then the 4 odd */
+    const __m256i sel = _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15, 0, 1, 4, 5, 8, 9, 12, 13,
+                                         2, 3, 6, 7, 10, 11, 14, 15);
+    for (int64_t i = 0; i < n; i += 32) {
+        /* a = the 8 even words of y[i..i+15], then its 8 odd; b the same of y[i+16..i+31] */
+        const __m256i a = _mm256_permute4x64_epi64(
+            _mm256_shuffle_epi8(_mm256_loadu_si256((const __m256i *)(y + i)), sel), 0xD8);
+        const __m256i b = _mm256_permute4x64_epi64(
+            _mm256_shuffle_epi8(_mm256_loadu_si256((const __m256i *)(y + i + 16)), sel), 0xD8);
+        _mm256_storeu_si256((__m256i *)(y + i), _mm256_permute2x128_si256(a, b, 0x20));
+        _mm256_storeu_si256((__m256i *)(y + i + 16), _mm256_permute2x128_si256(a, b, 0x31));
+    }
+}
+
+/* Nibble order (load16's ATT_U4: per 16, the 8 even elements, then the 8 odd) back to natural, in place. */
+static void nibble_to_natural(float *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i += 16) {
+        const __m256 a = _mm256_loadu_ps(x + i), b = _mm256_loadu_ps(x + i + 8);
+        const __m256 lo = _mm256_unpacklo_ps(a, b), hi = _mm256_unpackhi_ps(a, b); /* a0 b0 a1 b1 | a4 b4 a5 b5 */
+        _mm256_storeu_ps(x + i, _mm256_permute2f128_ps(lo, hi, 0x20));
+        _mm256_storeu_ps(x + i + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
+    }
+}
+
+/* Integer dot products over group g (gs codes from g * gs) of the rows c0, c1 (at their kv head: 8-bit codes,
+ * or 4-bit ones packed) with a quad's int16 queries x[0..3] (in nibble order for 4 bits): lane 4j + i =
+ * x[i] . row j, row 0's four then row 1's. */
+INLINE __m256i dots_rows(const uint8_t *c0, const uint8_t *c1, const int16_t *const x[4], int g, int gs, int bits)
+{
+    __m256i a[8];
+    for (int j = 0; j < 8; j++)
+        a[j] = _mm256_setzero_si256();
+    for (int d = g * gs; d < (g + 1) * gs; d += 32) {
+        __m256i k0, k1, k2, k3; /* row 0's 32 codes in two vectors, row 1's */
+        if (bits == 8) {
+            k0 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(c0 + d)));
+            k1 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(c0 + d + 16)));
+            k2 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(c1 + d)));
+            k3 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(c1 + d + 16)));
+        } else { /* words of packed bytes: the low nibble is the even code, the high one the odd */
+            const __m256i low = _mm256_set1_epi16(15);
+            const __m256i w0 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(c0 + d / 2)));
+            const __m256i w1 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(c1 + d / 2)));
+            k0 = _mm256_and_si256(w0, low);
+            k1 = _mm256_srli_epi16(w0, 4);
+            k2 = _mm256_and_si256(w1, low);
+            k3 = _mm256_srli_epi16(w1, 4);
+        }
+        in_register(k0);
+        in_register(k1);
+        in_register(k2);
+        in_register(k3);
+        for (int i = 0; i < 4; i++) {
+            __m256i y0 = _mm256_loadu_si256((const __m256i *)(x[i] + d));
+            __m256i y1 = _mm256_loadu_si256((const __m256i *)(x[i] + d + 16));
+            in_register(y0);
+            in_register(y1);
+            add_to(&a[i], _mm256_madd_epi16(y0, k0));
+            add_to(&a[i], _mm256_madd_epi16(y1, k1));
+            add_to(&a[4 + i], _mm256_madd_epi16(y0, k2));
+            add_to(&a[4 + i], _mm256_madd_epi16(y1, k3));
+        }
+    }
+    return hsum8x8_epi32(a);
+}
+
+/* x[0] in the low four lanes, x[next] in the high four. */
+INLINE __m256 two_rows(const float *x, int64_t next)
+{
+    return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_broadcast_ss(x)), _mm_broadcast_ss(x + next), 1);
+}
+
+/* Scales or biases of rows [p0, p0 + nb) (the hG at each row's start) as f32: out[p * hG + e]. */
+static void block_scalars(const void *src, int64_t sb_ld, enum mlxc_dtype sdt, int64_t p0, int nb, int hG, float *out)
+{
+    for (int p = 0; p < nb; p++) {
+        const int64_t e0 = (p0 + p) * sb_ld;
+        int e = 0;
+        for (; e + 8 <= hG; e += 8)
+            _mm256_storeu_ps(out + p * hG + e, load8(src, e0 + e, sdt));
+        for (; e < hG; e++)
+            out[p * hG + e] = mlxc_load_scalar(src, e0 + e, sdt);
+    }
+}
+
+/* Whether decode_q takes these rows (else the two passes do). */
+static int decode_handled(const struct mlxc_qkv_rows *k, const struct mlxc_qkv_rows *v, int nq, int group, int hd)
+{
+    const int G = hd / k->gs, quads = nq / group * ((group + 3) / 4);
+    return (k->bits == 4 || k->bits == 8) && v->bits == k->bits && v->gs == k->gs && v->codes_ld == k->codes_ld &&
+           v->sb_ld == k->sb_ld && v->sdt == k->sdt && k->gs % 32 == 0 && k->gs <= 128 && hd % k->gs == 0 &&
+           hd <= DECODE_HD && nq <= DECODE_QUERIES && nq * hd <= QUERY_CODES && quads * G <= QUAD_GROUPS &&
+           nq / group * G <= MAX_HG;
+}
+
+/* att_decode_q in one pass over the rows, in blocks of block_rows rows, as decode_all in kernels_att_avx2.c:
+ * per block, the scores of every query (integer dot products per group, then scale and bias, into sb: a row
+ * of queries per key row), folded into the running softmax, then the values. A quad's values use
+ * weights times each row's scale (ws) and add sum_p w_p * bias_p per group once (the bias argument of
+ * values_quad). */
+INLINE void decode_q(const struct mlxc_qkv_rows *k, const struct mlxc_qkv_rows *v, int64_t n, const float *q, int nq,
+                     int group, int hd, int bits, int gs, float scale, float softcap, float *m, float *l, float *out)
+{
+    const int G = hd / gs, heads = nq / group, hG = heads * G;
+    const enum mlxc_dtype fmt = bits == 4 ? ATT_U4 : MLXC_U8;
+    const int64_t ld = (nq + 7) / 8 * 8; /* sb's row: the queries, padded to whole vectors */
+    const size_t rb = k->codes_ld, head_bytes = (size_t)hd * bits / 8, span = (size_t)heads * head_bytes;
+    const int64_t rows = block_rows(span), quads = (int64_t)heads * ((group + 3) / 4);
+    const struct shares pair = shares_of(2 * row_lines(span), quads), block = shares_of(rows * row_lines(span), quads);
+    const uint8_t *kc = k->codes, *vc = v->codes;
+    int16_t q16[QUERY_CODES] __attribute__((aligned(32)));
+    float step[QUAD_GROUPS], sum[QUAD_GROUPS];
+    round_queries(q, 0, nq, hd, gs, q16, step, sum);
+    if (bits == 4)
+        nibble_order_i16(q16, (int64_t)nq * hd);
+    /* per quad and group, lanes as dots_rows's: scale * step and scale * sum of the quad's queries */
+    float qst[QUAD_GROUPS * 8] __attribute__((aligned(32))), qsu[QUAD_GROUPS * 8] __attribute__((aligned(32)));
+    for (int h = 0, j = 0; h < heads; h++)
+        for (int i0 = h * group; i0 < (h + 1) * group; i0 += 4, j++)
+            for (int g = 0; g < G; g++)
+                for (int t = 0; t < 8; t++) {
+                    const int i = i0 + (int)quad_row(t % 4, (h + 1) * group - i0 < 4 ? (h + 1) * group - i0 : 4);
+                    qst[(j * G + g) * 8 + t] = scale * step[i * G + g];
+                    qsu[(j * G + g) * 8 + t] = scale * sum[i * G + g];
+                }
+    float sb[MAX_BLOCK_ROWS * DECODE_QUERIES] __attribute__((aligned(32))); /* [row][query] */
+    float mr[DECODE_QUERIES] __attribute__((aligned(32))), lr[DECODE_QUERIES] __attribute__((aligned(32)));
+    float alpha[DECODE_QUERIES] __attribute__((aligned(32)));
+    float sc[MAX_BLOCK_ROWS * MAX_HG], bi[MAX_BLOCK_ROWS * MAX_HG]; /* the block's keys', then values' */
+    float ws[MAX_BLOCK_ROWS * MAX_G * 4], bias[MAX_G * 4];        /* a quad's: [row][group][query], [group][query] */
+    for (int64_t i = 0; i < ld; i++) {
+        mr[i] = -INFINITY;
+        lr[i] = 0.0f;
+    }
+    memset(sb, 0, (size_t)(rows * ld) * sizeof *sb); /* the padding lanes stay 0 */
+    memset(out, 0, (size_t)nq * (size_t)hd * sizeof *out);
+    struct prefetcher pk = prefetcher_at(kc + rows * rb, rb, span, n - rows);
+    for (int64_t p0 = 0; p0 < n; p0 += rows) {
+        const int nb = (int)(n - p0 < rows ? n - p0 : rows);
+        struct prefetcher pv = prefetcher_at(vc + (size_t)p0 * rb, rb, span, nb);
+        block_scalars(k->scales, k->sb_ld, k->sdt, p0, nb, hG, sc);
+        block_scalars(k->biases, k->sb_ld, k->sdt, p0, nb, hG, bi);
+        for (int pl = 0; pl < nb; pl += 2) { /* a last odd row goes as a pair with itself */
+            const uint8_t *r0 = kc + (size_t)(p0 + pl) * rb, *r1 = pl + 1 < nb ? r0 + rb : r0;
+            const int64_t next = pl + 1 < nb ? hG : 0;
+            int64_t j = 0; /* quads done for this pair of rows: each issues its share of the block's values */
+            for (int h = 0; h < heads; h++)
+                for (int i0 = h * group, mq; i0 < (h + 1) * group; i0 += mq, j++) {
+                    mq = (h + 1) * group - i0 < 4 ? (h + 1) * group - i0 : 4;
+                    prefetch_lines(&pv, share(pair, j));
+                    const int16_t *x[4];
+                    for (int i = 0; i < 4; i++)
+                        x[i] = q16 + (i0 + quad_row(i, mq)) * hd;
+                    __m256 s = _mm256_setzero_ps();
+                    for (int g = 0; g < G; g++) { /* s += dot * scale * step * row scale + scale * sum * row bias */
+                        const __m256i d = dots_rows(r0 + h * head_bytes, r1 + h * head_bytes, x, g, gs, bits);
+                        const int64_t e = (int64_t)pl * hG + h * G + g;
+                        const __m256 st = _mm256_load_ps(qst + (j * G + g) * 8), su = _mm256_load_ps(qsu + (j * G + g) * 8);
+                        s = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d), _mm256_mul_ps(st, two_rows(sc + e, next)),
+                                            _mm256_fmadd_ps(su, two_rows(bi + e, next), s));
+                    }
+                    float *s0 = sb + pl * ld + i0;
+                    if (mq == 4) {
+                        _mm_storeu_ps(s0, _mm256_castps256_ps128(s));
+                        if (pl + 1 < nb)
+                            _mm_storeu_ps(s0 + ld, _mm256_extractf128_ps(s, 1));
+                    } else {
+                        float r[8];
+                        _mm256_storeu_ps(r, s);
+                        for (int i = 0; i < mq; i++) {
+                            s0[i] = r[i];
+                            if (pl + 1 < nb)
+                                s0[ld + i] = r[4 + i];
+                        }
+                    }
+                }
+        }
+        block_softmax(sb, nb, ld, softcap, mr, lr, alpha);
+        block_scalars(v->scales, v->sb_ld, v->sdt, p0, nb, hG, sc);
+        block_scalars(v->biases, v->sb_ld, v->sdt, p0, nb, hG, bi);
+        int64_t j = 0; /* quads done in this block: each prefetches its share of the next block's keys */
+        for (int h = 0; h < heads; h++)
+            for (int i0 = h * group, mq; i0 < (h + 1) * group; i0 += mq) {
+                mq = (h + 1) * group - i0 < 4 ? (h + 1) * group - i0 : 4;
+                float *o[4], a[4];
+                for (int r = 0; r < 4; r++) {
+                    o[r] = out + (int64_t)(i0 + quad_row(r, mq)) * hd;
+                    a[r] = alpha[i0 + quad_row(r, mq)];
+                }
+                __m128 bsum[MAX_G];
+                for (int g = 0; g < G; g++)
+                    bsum[g] = _mm_setzero_ps();
+                for (int p = 0; p < nb; p++) { /* ws = w * row scale; bsum += w * row bias */
+                    const float *w = sb + p * ld;
+                    const __m128 w4 = mq == 4 ? _mm_loadu_ps(w + i0)
+                                              : _mm_setr_ps(w[i0], w[i0 + quad_row(1, mq)], w[i0 + quad_row(2, mq)],
+                                                            w[i0 + quad_row(3, mq)]);
+                    for (int g = 0; g < G; g++) {
+                        const int64_t e = (int64_t)p * hG + h * G + g;
+                        _mm_storeu_ps(ws + (p * G + g) * 4, _mm_mul_ps(w4, _mm_broadcast_ss(sc + e)));
+                        bsum[g] = _mm_fmadd_ps(w4, _mm_broadcast_ss(bi + e), bsum[g]);
+                    }
+                }
+                for (int g = 0; g < G; g++)
+                    _mm_storeu_ps(bias + g * 4, bsum[g]);
+                values_quad(vc + (size_t)p0 * rb + h * head_bytes, rb, nb, ws, 1, 4 * G, hd, gs, o, a, bias, &pk,
+                            shares_of(share(block, j++), hd / 16), fmt);
+            }
+    }
+    memcpy(m, mr, (size_t)nq * sizeof *m);
+    memcpy(l, lr, (size_t)nq * sizeof *l);
+    if (bits == 4)
+        nibble_to_natural(out, (int64_t)nq * hd);
+}
+
+/* One body per code width and the common head and group sizes (64 and 64, 128 and 64; 0: any other), so
+ * that the loops over a head's groups and dimensions are constants the compiler unrolls. */
+#define DEFINE_DECODE_Q(SUFFIX, BITS, HD, GS)                                                               \
+    static void decode_q##SUFFIX(const struct mlxc_qkv_rows *k, const struct mlxc_qkv_rows *v, int64_t n,   \
+                                 const float *q, int nq, int group, int hd, float scale, float softcap,     \
+                                 float *m, float *l, float *out)                                            \
+    {                                                                                                       \
+        decode_q(k, v, n, q, nq, group, HD ? HD : hd, BITS, GS ? GS : k->gs, scale, softcap, m, l, out);   \
+    }
+DEFINE_DECODE_Q(8_64_64, 8, 64, 64)
+DEFINE_DECODE_Q(8_128_64, 8, 128, 64)
+DEFINE_DECODE_Q(8_any, 8, 0, 0)
+DEFINE_DECODE_Q(4_64_64, 4, 64, 64)
+DEFINE_DECODE_Q(4_128_64, 4, 128, 64)
+DEFINE_DECODE_Q(4_any, 4, 0, 0)
+
+typedef void (*decode_q_fn)(const struct mlxc_qkv_rows *, const struct mlxc_qkv_rows *, int64_t, const float *, int,
+                            int, int, float, float, float *, float *, float *);
+
+void mlxc_att_decode_q_avx2(const struct mlxc_qkv_rows *k, const struct mlxc_qkv_rows *v, int64_t n, const float *q,
+                            int nq, int group, int hd, float scale, float softcap, float *scratch, float *m, float *l,
+                            float *out)
+{
+    static const decode_q_fn fns[2][3] = {{decode_q8_64_64, decode_q8_128_64, decode_q8_any},
+                                          {decode_q4_64_64, decode_q4_128_64, decode_q4_any}};
+    if (decode_handled(k, v, nq, group, hd))
+        fns[k->bits == 4][k->gs != 64 ? 2 : hd == 64 ? 0 : hd == 128 ? 1 : 2](k, v, n, q, nq, group, hd, scale,
+                                                                               softcap, m, l, out);
+    else
+        mlxc_att_decode_q_two_pass(&mlxc_kernels_avx2, k, v, n, q, nq, group, hd, scale, softcap, scratch, m, l, out);
 }

@@ -216,4 +216,5 @@ const struct mlxc_kernels mlxc_kernels_avx2 = {
     .att_decode = mlxc_att_decode_avx2,
     .att_scores_q = mlxc_att_scores_q_avx2,
     .att_values_q = mlxc_att_values_q_avx2,
+    .att_decode_q = mlxc_att_decode_q_avx2,
 };

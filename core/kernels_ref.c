@@ -196,6 +196,13 @@ static void att_decode(const void *k, const void *v, enum mlxc_dtype dt, int64_t
     mlxc_att_decode_two_pass(&mlxc_kernels_ref, k, v, dt, ld, n, q, nq, group, hd, scale, softcap, scratch, m, l, out);
 }
 
+static void att_decode_q(const struct mlxc_qkv_rows *k, const struct mlxc_qkv_rows *v, int64_t n, const float *q,
+                         int nq, int group, int hd, float scale, float softcap, float *scratch, float *m, float *l,
+                         float *out)
+{
+    mlxc_att_decode_q_two_pass(&mlxc_kernels_ref, k, v, n, q, nq, group, hd, scale, softcap, scratch, m, l, out);
+}
+
 const struct mlxc_kernels mlxc_kernels_ref = {
     .isa = "ref",
     .matmul_f32 = matmul_f32,
@@ -212,4 +219,5 @@ const struct mlxc_kernels mlxc_kernels_ref = {
     .att_decode = att_decode,
     .att_scores_q = att_scores_q,
     .att_values_q = att_values_q,
+    .att_decode_q = att_decode_q,
 };
