@@ -21,10 +21,6 @@ enum {
 
 #define INLINE static inline __attribute__((always_inline))
 
-/* load16's name for 4-bit codes, two to a byte, low nibble first (rows of a 4-bit quantized cache): not a
- * tensor dtype, the value past the last one. */
-#define ATT_U4 MLXC_DTYPE_COUNT
-
 /* Makes the compiler hold v in a register here: gcc folds a vector load into every FMA that uses it,
  * which doubles the loads where a vector feeds two FMAs. */
 #define in_register(v) __asm__("" : "+x"(v))
@@ -78,15 +74,10 @@ INLINE __m256 load8(const unsigned char *row, int64_t k, enum mlxc_dtype dt)
 
 /* Elements k..k+15 of a row as f32 in two vectors. f32, f16 and u8 (codes): natural order, a = k..k+7, b = k+8..k+15.
  * bf16 (the top half of an f32) interleaved with zeros, per 128-bit lane: "paired" order,
- * a = k..k+3, k+8..k+11 and b = k+4..k+7, k+12..k+15. ATT_U4 (codes, k even): the 8 bytes of the 16 codes
- * widened, "nibble" order, a = the low nibbles k, k+2, ..., k+14 and b = the high ones k+1, ..., k+15. */
+ * a = k..k+3, k+8..k+11 and b = k+4..k+7, k+12..k+15. */
 INLINE void load16(const unsigned char *row, int64_t k, enum mlxc_dtype dt, __m256 *a, __m256 *b)
 {
-    if (dt == ATT_U4) {
-        const __m256i x = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(row + k / 2)));
-        *a = _mm256_cvtepi32_ps(_mm256_and_si256(x, _mm256_set1_epi32(15)));
-        *b = _mm256_cvtepi32_ps(_mm256_srli_epi32(x, 4));
-    } else if (dt == MLXC_U8) { /* quantized codes, one per byte */
+    if (dt == MLXC_U8) { /* quantized codes, one per byte */
         *a = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(row + k))));
         *b = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(row + k + 8))));
     } else if (dt == MLXC_BF16) {
@@ -101,15 +92,15 @@ INLINE void load16(const unsigned char *row, int64_t k, enum mlxc_dtype dt, __m2
     }
 }
 
-/* out[i][d] = alpha[i] out[i][d] + bias[g * 4 + i] + sum_p w(g, i, p) * row_p[d] over the nb rows at v (rb
- * bytes apart, v at the quad's kv head) for the quad's outputs o[0..3], g = d / gs: the quad's weights per
- * group of gs dimensions (float caches: gs = hd, one group), w(g, i, p) = wq[(g * 4 + i) * wi + p * wp]
- * (wi = MAX_BLOCK_ROWS, wp = 1: a row of weights per query; wi = 1: a row of queries per key row); alpha
- * NULL: no rescaling (1), bias NULL: none. pf issues the quad's share of the next block's lines meanwhile,
- * a share per 16 dimensions. Rows in load16's order (bf16: out paired too, 4-bit codes in nibble order). */
+/* out[i][d] = alpha[i] out[i][d] + sum_p w(g, i, p) * row_p[d] over the nb rows at v (rb bytes apart, v
+ * at the quad's kv head) for the quad's outputs o[0..3], g = d / gs: the quad's weights per group of gs
+ * dimensions (float caches: gs = hd, one group), w(g, i, p) = wq[(g * 4 + i) * wi + p * wp] (wi = MAX_BLOCK_ROWS,
+ * wp = 1: a row of weights per query; wi = 1: a row of queries per key row); alpha NULL: no rescaling (1).
+ * pf issues the quad's share of the next block's lines meanwhile, a share per 16 dimensions. Rows in
+ * load16's order (bf16: out paired too). */
 INLINE void values_quad(const unsigned char *v, size_t rb, int nb, const float *wq, int64_t wi, int64_t wp, int hd,
-                        int gs, float *const o[4], const float *alpha, const float *bias, struct prefetcher *pf,
-                        struct shares slice, enum mlxc_dtype dt)
+                        int gs, float *const o[4], const float *alpha, struct prefetcher *pf, struct shares slice,
+                        enum mlxc_dtype dt)
 {
     for (int d = 0; d < hd; d += 16) {
         prefetch_lines(pf, share(slice, d / 16));
@@ -130,21 +121,6 @@ INLINE void values_quad(const unsigned char *v, size_t rb, int nb, const float *
             x = _mm256_broadcast_ss(alpha + 3);
             a3 = _mm256_mul_ps(a3, x);
             b3 = _mm256_mul_ps(b3, x);
-        }
-        if (bias) {
-            const float *bg = bias + (d / gs) * 4;
-            __m256 x = _mm256_broadcast_ss(bg);
-            a0 = _mm256_add_ps(a0, x);
-            b0 = _mm256_add_ps(b0, x);
-            x = _mm256_broadcast_ss(bg + 1);
-            a1 = _mm256_add_ps(a1, x);
-            b1 = _mm256_add_ps(b1, x);
-            x = _mm256_broadcast_ss(bg + 2);
-            a2 = _mm256_add_ps(a2, x);
-            b2 = _mm256_add_ps(b2, x);
-            x = _mm256_broadcast_ss(bg + 3);
-            a3 = _mm256_add_ps(a3, x);
-            b3 = _mm256_add_ps(b3, x);
         }
         const unsigned char *r = v;
         const float *w = wq + (d / gs) * 4 * wi;

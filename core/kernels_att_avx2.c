@@ -179,7 +179,7 @@ INLINE void values_all(const unsigned char *v, size_t rb, int64_t n, const float
                     memcpy(wq + r * MAX_BLOCK_ROWS, w + (int64_t)(i0 + quad_row(r, m)) * lds + p0, (size_t)nb * sizeof *wq);
                     o[r] = out + (int64_t)(i0 + quad_row(r, m)) * hd;
                 }
-                values_quad(v + (size_t)p0 * rb + (size_t)h * head_bytes, rb, nb, wq, MAX_BLOCK_ROWS, 1, hd, hd, o, NULL, NULL, &pf,
+                values_quad(v + (size_t)p0 * rb + (size_t)h * head_bytes, rb, nb, wq, MAX_BLOCK_ROWS, 1, hd, hd, o, NULL, &pf,
                             shares_of(share(block, j++), hd / 16), dt);
             }
     }
@@ -238,9 +238,9 @@ INLINE void decode_all(const unsigned char *k, const unsigned char *v, size_t rb
                 const unsigned char *vh = v + (size_t)p0 * rb + (size_t)h * head_bytes;
                 const struct shares slice = shares_of(share(block, j++), hd / 16);
                 if (mq == 4)
-                    values_quad(vh, rb, nb, sb + i0, 1, ld, hd, hd, o, a, NULL, &pk, slice, dt);
+                    values_quad(vh, rb, nb, sb + i0, 1, ld, hd, hd, o, a, &pk, slice, dt);
                 else
-                    values_quad(vh, rb, nb, wq, 1, 4, hd, hd, o, a, NULL, &pk, slice, dt);
+                    values_quad(vh, rb, nb, wq, 1, 4, hd, hd, o, a, &pk, slice, dt);
             }
     }
     memcpy(m, mr, (size_t)nq * sizeof *m);

@@ -326,7 +326,7 @@ void mlxc_att_values_q_avx2(const struct mlxc_qkv_rows *v, int64_t n, const floa
                     scale_weights(wr, m, nb, sc + g * MAX_BLOCK_ROWS, bi + g * MAX_BLOCK_ROWS,
                                   ws + g * 4 * MAX_BLOCK_ROWS, bs);
                 }
-                values_quad(c + (size_t)h * hd, cld, nb, ws, MAX_BLOCK_ROWS, 1, hd, gs, o, NULL, NULL, &pf, shares_of(share(block, j++), hd / 16),
+                values_quad(c + (size_t)h * hd, cld, nb, ws, MAX_BLOCK_ROWS, 1, hd, gs, o, NULL, &pf, shares_of(share(block, j++), hd / 16),
                             MLXC_U8);
             }
         }
@@ -434,6 +434,89 @@ static void block_scalars(const void *src, int64_t sb_ld, enum mlxc_dtype sdt, i
     }
 }
 
+/* A quad's weights ws[(p * G + g) * 4 + i] (nb rows) rounded to int16 by step[g * 4 + i] (their largest over
+ * the rows / 32767; 0 where all are 0), two rows to an int32: wp[((p / 2) * G + g) * 4 + i] = row p's in the
+ * low half, row p + 1's (0 past nb) in the high half, as vpmaddwd takes them with a pair of rows' codes. */
+INLINE void weight_pairs(const float *ws, int nb, int G, const float *step, int32_t *wp)
+{
+    for (int g = 0; g < G; g++) {
+        const __m128 st = _mm_loadu_ps(step + g * 4);
+        const __m128 inv = _mm_and_ps(_mm_div_ps(_mm_set1_ps(1.0f), st), _mm_cmpgt_ps(st, _mm_setzero_ps()));
+        for (int p = 0; p < nb; p += 2) {
+            const __m128i a = _mm_cvtps_epi32(_mm_mul_ps(_mm_loadu_ps(ws + (p * G + g) * 4), inv));
+            const __m128i b = p + 1 < nb ? _mm_cvtps_epi32(_mm_mul_ps(_mm_loadu_ps(ws + ((p + 1) * G + g) * 4), inv))
+                                         : _mm_setzero_si128();
+            _mm_storeu_si128((__m128i *)(wp + ((p / 2) * G + g) * 4),
+                             _mm_or_si128(_mm_and_si128(a, _mm_set1_epi32(0xFFFF)), _mm_slli_epi32(b, 16)));
+        }
+    }
+}
+
+/* The codes of dimensions d..d+15 of rows r0 and r1 as int16 pairs (row 0's, row 1's) per dimension: lo
+ * for 8 dimensions and hi for the other 8, in load16's order (natural for 8 bits; nibble order for 4: lo the
+ * even dimensions, hi the odd). */
+INLINE void code_pairs(const uint8_t *r0, const uint8_t *r1, int d, int bits, __m256i *lo, __m256i *hi)
+{
+    if (bits == 8) {
+        const __m128i x = _mm_loadu_si128((const __m128i *)(r0 + d)), y = _mm_loadu_si128((const __m128i *)(r1 + d));
+        *lo = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(x, y));
+        *hi = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(x, y));
+    } else { /* bytes of the two rows interleaved, widened: each word's low nibble an even code, high nibble odd */
+        const __m256i w = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i *)(r0 + d / 2)),
+                                                                  _mm_loadl_epi64((const __m128i *)(r1 + d / 2))));
+        *lo = _mm256_and_si256(w, _mm256_set1_epi16(15));
+        *hi = _mm256_srli_epi16(w, 4);
+    }
+}
+
+/* values_quad (core/att_avx2.h) in integers: out[i][d] = alpha[i] out[i][d] + bias[g * 4 + i] + step[g * 4 + i]
+ * * sum_p w16(g, i, p) * code_p[d], the weights as weight_pairs leaves them, two rows per vpmaddwd (int32
+ * sums: 32 rows of 32767 * 255 stay below 2^31). Rows nb of them at v, rb bytes apart; outputs in load16's
+ * order. */
+INLINE void values_quad_i16(const uint8_t *v, size_t rb, int nb, const int32_t *wp, int hd, int gs, float *const o[4],
+                            const float *alpha, const float *bias, const float *step, struct prefetcher *pf,
+                            struct shares slice, int bits)
+{
+    const int G = hd / gs;
+    for (int d = 0; d < hd; d += 16) {
+        prefetch_lines(pf, share(slice, d / 16));
+        __m256i a0 = _mm256_setzero_si256(), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0;
+        const uint8_t *r = v;
+        const int32_t *w = wp + (d / gs) * 4;
+        for (int p = 0; p < nb; p += 2, r += 2 * rb, w += 4 * G) {
+            __m256i lo, hi;
+            code_pairs(r, p + 1 < nb ? r + rb : r, d, bits, &lo, &hi); /* past nb: weight 0 */
+            in_register(lo);
+            in_register(hi);
+            __m256i x = _mm256_set1_epi32(w[0]);
+            add_to(&a0, _mm256_madd_epi16(x, lo));
+            add_to(&b0, _mm256_madd_epi16(x, hi));
+            x = _mm256_set1_epi32(w[1]);
+            add_to(&a1, _mm256_madd_epi16(x, lo));
+            add_to(&b1, _mm256_madd_epi16(x, hi));
+            x = _mm256_set1_epi32(w[2]);
+            add_to(&a2, _mm256_madd_epi16(x, lo));
+            add_to(&b2, _mm256_madd_epi16(x, hi));
+            x = _mm256_set1_epi32(w[3]);
+            add_to(&a3, _mm256_madd_epi16(x, lo));
+            add_to(&b3, _mm256_madd_epi16(x, hi));
+        }
+        const __m256i acc[4][2] = {{a0, b0}, {a1, b1}, {a2, b2}, {a3, b3}};
+        const int g = d / gs;
+        __m256 y[4][2];
+        for (int i = 0; i < 4; i++) { /* every output read before any is written: padded queries alias o[0] */
+            const __m256 al = _mm256_broadcast_ss(alpha + i), bs = _mm256_broadcast_ss(bias + g * 4 + i);
+            const __m256 st = _mm256_broadcast_ss(step + g * 4 + i);
+            for (int t = 0; t < 2; t++)
+                y[i][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[i][t]), st,
+                                          _mm256_fmadd_ps(_mm256_loadu_ps(o[i] + d + 8 * t), al, bs));
+        }
+        for (int i = 3; i >= 0; i--) /* and hold the same sums: o[0] last */
+            for (int t = 0; t < 2; t++)
+                _mm256_storeu_ps(o[i] + d + 8 * t, y[i][t]);
+    }
+}
+
 /* Whether decode_q takes these rows (else the two passes do). */
 static int decode_handled(const struct mlxc_qkv_rows *k, const struct mlxc_qkv_rows *v, int nq, int group, int hd)
 {
@@ -453,7 +536,6 @@ INLINE void decode_q(const struct mlxc_qkv_rows *k, const struct mlxc_qkv_rows *
                      int group, int hd, int bits, int gs, float scale, float softcap, float *m, float *l, float *out)
 {
     const int G = hd / gs, heads = nq / group, hG = heads * G;
-    const enum mlxc_dtype fmt = bits == 4 ? ATT_U4 : MLXC_U8;
     const int64_t ld = (nq + 7) / 8 * 8; /* sb's row: the queries, padded to whole vectors */
     const size_t rb = k->codes_ld, head_bytes = (size_t)hd * bits / 8, span = (size_t)heads * head_bytes;
     const int64_t rows = block_rows(span), quads = (int64_t)heads * ((group + 3) / 4);
@@ -478,7 +560,8 @@ INLINE void decode_q(const struct mlxc_qkv_rows *k, const struct mlxc_qkv_rows *
     float mr[DECODE_QUERIES] __attribute__((aligned(32))), lr[DECODE_QUERIES] __attribute__((aligned(32)));
     float alpha[DECODE_QUERIES] __attribute__((aligned(32)));
     float sc[MAX_BLOCK_ROWS * MAX_HG], bi[MAX_BLOCK_ROWS * MAX_HG]; /* the block's keys', then values' */
-    float ws[MAX_BLOCK_ROWS * MAX_G * 4], bias[MAX_G * 4];        /* a quad's: [row][group][query], [group][query] */
+    float ws[MAX_BLOCK_ROWS * MAX_G * 4], bias[MAX_G * 4], vstep[MAX_G * 4]; /* a quad's: [row][group][query], */
+    int32_t wp[MAX_BLOCK_ROWS / 2 * MAX_G * 4];                                 /* [group][query], [pair][group][query] */
     for (int64_t i = 0; i < ld; i++) {
         mr[i] = -INFINITY;
         lr[i] = 0.0f;
@@ -538,24 +621,29 @@ INLINE void decode_q(const struct mlxc_qkv_rows *k, const struct mlxc_qkv_rows *
                     o[r] = out + (int64_t)(i0 + quad_row(r, mq)) * hd;
                     a[r] = alpha[i0 + quad_row(r, mq)];
                 }
-                __m128 bsum[MAX_G];
+                __m128 bsum[MAX_G], top[MAX_G];
                 for (int g = 0; g < G; g++)
-                    bsum[g] = _mm_setzero_ps();
-                for (int p = 0; p < nb; p++) { /* ws = w * row scale; bsum += w * row bias */
+                    bsum[g] = top[g] = _mm_setzero_ps();
+                for (int p = 0; p < nb; p++) { /* ws = w * row scale (and its largest); bsum += w * row bias */
                     const float *w = sb + p * ld;
                     const __m128 w4 = mq == 4 ? _mm_loadu_ps(w + i0)
                                               : _mm_setr_ps(w[i0], w[i0 + quad_row(1, mq)], w[i0 + quad_row(2, mq)],
                                                             w[i0 + quad_row(3, mq)]);
                     for (int g = 0; g < G; g++) {
                         const int64_t e = (int64_t)p * hG + h * G + g;
-                        _mm_storeu_ps(ws + (p * G + g) * 4, _mm_mul_ps(w4, _mm_broadcast_ss(sc + e)));
+                        const __m128 x = _mm_mul_ps(w4, _mm_broadcast_ss(sc + e));
+                        _mm_storeu_ps(ws + (p * G + g) * 4, x);
+                        top[g] = _mm_max_ps(top[g], _mm_andnot_ps(_mm_set1_ps(-0.0f), x));
                         bsum[g] = _mm_fmadd_ps(w4, _mm_broadcast_ss(bi + e), bsum[g]);
                     }
                 }
-                for (int g = 0; g < G; g++)
+                for (int g = 0; g < G; g++) {
                     _mm_storeu_ps(bias + g * 4, bsum[g]);
-                values_quad(vc + (size_t)p0 * rb + h * head_bytes, rb, nb, ws, 1, 4 * G, hd, gs, o, a, bias, &pk,
-                            shares_of(share(block, j++), hd / 16), fmt);
+                    _mm_storeu_ps(vstep + g * 4, _mm_mul_ps(top[g], _mm_set1_ps(1.0f / 32767.0f)));
+                }
+                weight_pairs(ws, nb, G, vstep, wp);
+                values_quad_i16(vc + (size_t)p0 * rb + h * head_bytes, rb, nb, wp, hd, gs, o, a, bias, vstep, &pk,
+                                shares_of(share(block, j++), hd / 16), bits);
             }
     }
     memcpy(m, mr, (size_t)nq * sizeof *m);

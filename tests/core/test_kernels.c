@@ -262,7 +262,9 @@ static void test_attention_kernels(void **state)
 /* att_decode_q against the reference's two passes (att_scores_q, max, exp_sum, att_values_q), keys and
  * values the same rows: l and out within what the int16 rounding of the queries does through exp (up to
  * 4e-8 here, the same with the AVX2 two passes); and against the same table's two passes, whose scores
- * (att_scores_q, checked above) round the queries alike, closely. */
+ * (att_scores_q, checked above) round the queries alike: the maxima within a few ulp of the scores' sums
+ * (7.5e-7 seen), l as close as the float kernels, out within the AVX2 one pass's int16 rounding of the
+ * weights (per block and query, 2^-16 of the largest: 1.1e-9 seen). */
 static void check_att_decode_q(const struct mlxc_kernels *k, const struct mlxc_qkv_rows *r, int64_t n, const float *q,
                                int nq, int group, int hd, float softcap)
 {
@@ -276,7 +278,7 @@ static void check_att_decode_q(const struct mlxc_kernels *k, const struct mlxc_q
     for (int i = 0; i < nq; i++)
         em = fmax(em, fabs((double)m1[i] - m0[i]) / (1.0 + fabs((double)m0[i])));
     const double el = nmse(l1, l0, nq), eo = nmse(o1, o0, nq * hd);
-    if (el_ref > 1e-7 || eo_ref > 1e-7 || em > 1e-6 || el > MAX_NMSE || eo > MAX_NMSE)
+    if (el_ref > 1e-7 || eo_ref > 1e-7 || em > 2e-6 || el > MAX_NMSE || eo > 1e-8)
         fail_msg("%s att_decode_q hd %d n %lld bits %d gs %d nq %d group %d softcap %g: nmse l %g out %g against the "
                  "reference; relative error m %g, nmse l %g out %g against two passes",
                  k->isa, hd, (long long)n, r->bits, r->gs, nq, group, softcap, el_ref, eo_ref, em, el, eo);
