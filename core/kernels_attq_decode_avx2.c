@@ -1,0 +1,367 @@
+/* AVX2 decode attention over a 4- or 8-bit quantized KV cache in one pass (att_decode_q in core/kernels.h),
+ * as the float caches' att_decode does (kernels_att_avx2.c): per block of rows the scores of every query,
+ * the running softmax, the values; the two passes of kernels_attq_avx2.c take the other widths and heads
+ * past this one's buffers. The sums are MLX quantized_matmul's, per group g of a head's codes:
+ *   scores  q . k_p          = sum_g scale_pg * (q_g . codes_pg) + bias_pg * sum(q_g)
+ *   values  sum_p w_p v_p[d] = sum_p (w_p * scale_pg) * codes_p[d] + sum_p w_p * bias_pg   (g: d's group)
+ * Both multiply integers with vpmaddwd: the queries rounded to int16 per group as in the two passes, and
+ * a quad's weights times each row's scale rounded to int16 per block and query (2^-16 of the largest; MLX
+ * rounds the weights to bf16), two rows' weights against the two rows' codes per instruction, which leaves
+ * the FMA ports a third less to do than f32 FMAs on converted codes.
+ * The codes are read where they lie: 8-bit codes are bytes; 4-bit ones are widened from their packed
+ * bytes with the low nibble (even code) and the high one (odd code) in separate vectors, so the int16
+ * queries are put in that "nibble" order once per call, and the values come out in it and are put back
+ * at the end. */
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+#include "core/attq_avx2.h"
+#include "core/kernels.h"
+#include "quant/qformat.h"
+
+enum {
+    DECODE_HD = 256, /* one pass: largest head */
+    MAX_G = DECODE_HD / 32, /* groups of a head */
+    MAX_HG = 64,     /* (kv head, group) pairs of a row */
+};
+
+/* int16 queries for 4-bit rows, in nibble order: per 32 elements the 16 even ones, then the 16 odd ones
+ * (16 packed bytes widened to words hold codes 2t and 2t + 1 in word t's low and high nibble). */
+static void nibble_order_i16(int16_t *y, int64_t n)
+{
+    /* per 128-bit lane: the 4 even words, then the 4 odd */
+    const __m256i sel = _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15, 0, 1, 4, 5, 8, 9, 12, 13,
+                                         2, 3, 6, 7, 10, 11, 14, 15);
+    for (int64_t i = 0; i < n; i += 32) {
+        /* a = the 8 even words of y[i..i+15], then its 8 odd; b the same of y[i+16..i+31] */
+        const __m256i a = _mm256_permute4x64_epi64(
+            _mm256_shuffle_epi8(_mm256_loadu_si256((const __m256i *)(y + i)), sel), 0xD8);
+        const __m256i b = _mm256_permute4x64_epi64(
+            _mm256_shuffle_epi8(_mm256_loadu_si256((const __m256i *)(y + i + 16)), sel), 0xD8);
+        _mm256_storeu_si256((__m256i *)(y + i), _mm256_permute2x128_si256(a, b, 0x20));
+        _mm256_storeu_si256((__m256i *)(y + i + 16), _mm256_permute2x128_si256(a, b, 0x31));
+    }
+}
+
+/* Nibble order (load16's ATT_U4: per 16, the 8 even elements, then the 8 odd) back to natural, in place. */
+static void nibble_to_natural(float *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i += 16) {
+        const __m256 a = _mm256_loadu_ps(x + i), b = _mm256_loadu_ps(x + i + 8);
+        const __m256 lo = _mm256_unpacklo_ps(a, b), hi = _mm256_unpackhi_ps(a, b); /* a0 b0 a1 b1 | a4 b4 a5 b5 */
+        _mm256_storeu_ps(x + i, _mm256_permute2f128_ps(lo, hi, 0x20));
+        _mm256_storeu_ps(x + i + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
+    }
+}
+
+/* Integer dot products over group g (gs codes from g * gs) of the rows c0, c1 (at their kv head: 8-bit codes,
+ * or 4-bit ones packed) with a quad's int16 queries x[0..3] (in nibble order for 4 bits): lane 4j + i =
+ * x[i] . row j, row 0's four then row 1's. */
+INLINE __m256i dots_rows(const uint8_t *c0, const uint8_t *c1, const int16_t *const x[4], int g, int gs, int bits)
+{
+    __m256i a[8];
+    for (int j = 0; j < 8; j++)
+        a[j] = _mm256_setzero_si256();
+    for (int d = g * gs; d < (g + 1) * gs; d += 32) {
+        __m256i k0, k1, k2, k3; /* row 0's 32 codes in two vectors, row 1's */
+        if (bits == 8) {
+            k0 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(c0 + d)));
+            k1 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(c0 + d + 16)));
+            k2 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(c1 + d)));
+            k3 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(c1 + d + 16)));
+        } else { /* words of packed bytes: the low nibble is the even code, the high one the odd */
+            const __m256i low = _mm256_set1_epi16(15);
+            const __m256i w0 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(c0 + d / 2)));
+            const __m256i w1 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(c1 + d / 2)));
+            k0 = _mm256_and_si256(w0, low);
+            k1 = _mm256_srli_epi16(w0, 4);
+            k2 = _mm256_and_si256(w1, low);
+            k3 = _mm256_srli_epi16(w1, 4);
+        }
+        in_register(k0);
+        in_register(k1);
+        in_register(k2);
+        in_register(k3);
+        for (int i = 0; i < 4; i++) {
+            __m256i y0 = _mm256_loadu_si256((const __m256i *)(x[i] + d));
+            __m256i y1 = _mm256_loadu_si256((const __m256i *)(x[i] + d + 16));
+            in_register(y0);
+            in_register(y1);
+            add_to(&a[i], _mm256_madd_epi16(y0, k0));
+            add_to(&a[i], _mm256_madd_epi16(y1, k1));
+            add_to(&a[4 + i], _mm256_madd_epi16(y0, k2));
+            add_to(&a[4 + i], _mm256_madd_epi16(y1, k3));
+        }
+    }
+    return hsum8x8_epi32(a);
+}
+
+/* x[0] in the low four lanes, x[next] in the high four. */
+INLINE __m256 two_rows(const float *x, int64_t next)
+{
+    return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_broadcast_ss(x)), _mm_broadcast_ss(x + next), 1);
+}
+
+/* Scales or biases of rows [p0, p0 + nb) (the hG at each row's start) as f32: out[p * hG + e]. */
+static void block_scalars(const void *src, int64_t sb_ld, enum mlxc_dtype sdt, int64_t p0, int nb, int hG, float *out)
+{
+    for (int p = 0; p < nb; p++) {
+        const int64_t e0 = (p0 + p) * sb_ld;
+        int e = 0;
+        for (; e + 8 <= hG; e += 8)
+            _mm256_storeu_ps(out + p * hG + e, load8(src, e0 + e, sdt));
+        for (; e < hG; e++)
+            out[p * hG + e] = mlxc_load_scalar(src, e0 + e, sdt);
+    }
+}
+
+/* A quad's weights ws[(p * G + g) * 4 + i] (nb rows) rounded to int16 by step[g * 4 + i] (their largest over
+ * the rows / 32767; 0 where all are 0), two rows to an int32: wp[((p / 2) * G + g) * 4 + i] = row p's in the
+ * low half, row p + 1's (0 past nb) in the high half, as vpmaddwd takes them with a pair of rows' codes. */
+INLINE void weight_pairs(const float *ws, int nb, int G, const float *step, int32_t *wp)
+{
+    for (int g = 0; g < G; g++) {
+        const __m128 st = _mm_loadu_ps(step + g * 4);
+        const __m128 inv = _mm_and_ps(_mm_div_ps(_mm_set1_ps(1.0f), st), _mm_cmpgt_ps(st, _mm_setzero_ps()));
+        for (int p = 0; p < nb; p += 2) {
+            const __m128i a = _mm_cvtps_epi32(_mm_mul_ps(_mm_loadu_ps(ws + (p * G + g) * 4), inv));
+            const __m128i b = p + 1 < nb ? _mm_cvtps_epi32(_mm_mul_ps(_mm_loadu_ps(ws + ((p + 1) * G + g) * 4), inv))
+                                         : _mm_setzero_si128();
+            _mm_storeu_si128((__m128i *)(wp + ((p / 2) * G + g) * 4),
+                             _mm_or_si128(_mm_and_si128(a, _mm_set1_epi32(0xFFFF)), _mm_slli_epi32(b, 16)));
+        }
+    }
+}
+
+/* The codes of dimensions d..d+15 of rows r0 and r1 as int16 pairs (row 0's, row 1's) per dimension: lo
+ * for 8 dimensions and hi for the other 8, in load16's order (natural for 8 bits; nibble order for 4: lo the
+ * even dimensions, hi the odd). */
+INLINE void code_pairs(const uint8_t *r0, const uint8_t *r1, int d, int bits, __m256i *lo, __m256i *hi)
+{
+    if (bits == 8) {
+        const __m128i x = _mm_loadu_si128((const __m128i *)(r0 + d)), y = _mm_loadu_si128((const __m128i *)(r1 + d));
+        *lo = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(x, y));
+        *hi = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(x, y));
+    } else { /* bytes of the two rows interleaved, widened: each word's low nibble an even code, high nibble odd */
+        const __m256i w = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i *)(r0 + d / 2)),
+                                                                  _mm_loadl_epi64((const __m128i *)(r1 + d / 2))));
+        *lo = _mm256_and_si256(w, _mm256_set1_epi16(15));
+        *hi = _mm256_srli_epi16(w, 4);
+    }
+}
+
+/* values_quad (core/att_avx2.h) in integers: out[i][d] = alpha[i] out[i][d] + bias[g * 4 + i] + step[g * 4 + i]
+ * * sum_p w16(g, i, p) * code_p[d], the weights as weight_pairs leaves them, two rows per vpmaddwd (int32
+ * sums: 32 rows of 32767 * 255 stay below 2^31). Rows nb of them at v, rb bytes apart; outputs in load16's
+ * order. */
+INLINE void values_quad_i16(const uint8_t *v, size_t rb, int nb, const int32_t *wp, int hd, int gs, float *const o[4],
+                            const float *alpha, const float *bias, const float *step, struct prefetcher *pf,
+                            struct shares slice, int bits)
+{
+    const int G = hd / gs;
+    for (int d = 0; d < hd; d += 16) {
+        prefetch_lines(pf, share(slice, d / 16));
+        __m256i a0 = _mm256_setzero_si256(), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0;
+        const uint8_t *r = v;
+        const int32_t *w = wp + (d / gs) * 4;
+        for (int p = 0; p < nb; p += 2, r += 2 * rb, w += 4 * G) {
+            __m256i lo, hi;
+            code_pairs(r, p + 1 < nb ? r + rb : r, d, bits, &lo, &hi); /* past nb: weight 0 */
+            in_register(lo);
+            in_register(hi);
+            __m256i x = _mm256_set1_epi32(w[0]);
+            add_to(&a0, _mm256_madd_epi16(x, lo));
+            add_to(&b0, _mm256_madd_epi16(x, hi));
+            x = _mm256_set1_epi32(w[1]);
+            add_to(&a1, _mm256_madd_epi16(x, lo));
+            add_to(&b1, _mm256_madd_epi16(x, hi));
+            x = _mm256_set1_epi32(w[2]);
+            add_to(&a2, _mm256_madd_epi16(x, lo));
+            add_to(&b2, _mm256_madd_epi16(x, hi));
+            x = _mm256_set1_epi32(w[3]);
+            add_to(&a3, _mm256_madd_epi16(x, lo));
+            add_to(&b3, _mm256_madd_epi16(x, hi));
+        }
+        const __m256i acc[4][2] = {{a0, b0}, {a1, b1}, {a2, b2}, {a3, b3}};
+        const int g = d / gs;
+        __m256 y[4][2];
+        for (int i = 0; i < 4; i++) { /* every output read before any is written: padded queries alias o[0] */
+            const __m256 al = _mm256_broadcast_ss(alpha + i), bs = _mm256_broadcast_ss(bias + g * 4 + i);
+            const __m256 st = _mm256_broadcast_ss(step + g * 4 + i);
+            for (int t = 0; t < 2; t++)
+                y[i][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[i][t]), st,
+                                          _mm256_fmadd_ps(_mm256_loadu_ps(o[i] + d + 8 * t), al, bs));
+        }
+        for (int i = 3; i >= 0; i--) /* and hold the same sums: o[0] last */
+            for (int t = 0; t < 2; t++)
+                _mm256_storeu_ps(o[i] + d + 8 * t, y[i][t]);
+    }
+}
+
+/* Whether decode_q takes these rows (else the two passes do). */
+static int decode_handled(const struct mlxc_qkv_rows *k, const struct mlxc_qkv_rows *v, int nq, int group, int hd)
+{
+    const int G = hd / k->gs, quads = nq / group * ((group + 3) / 4);
+    return (k->bits == 4 || k->bits == 8) && v->bits == k->bits && v->gs == k->gs && v->codes_ld == k->codes_ld &&
+           v->sb_ld == k->sb_ld && v->sdt == k->sdt && k->gs % 32 == 0 && k->gs <= 128 && hd % k->gs == 0 &&
+           hd <= DECODE_HD && nq <= DECODE_QUERIES && nq * hd <= QUERY_CODES && quads * G <= QUAD_GROUPS &&
+           nq / group * G <= MAX_HG;
+}
+
+/* att_decode_q in one pass over the rows, in blocks of block_rows rows, as decode_all in kernels_att_avx2.c:
+ * per block, the scores of every query (integer dot products per group, then scale and bias, into sb: a row
+ * of queries per key row), folded into the running softmax, then the values. A quad's values use
+ * weights times each row's scale (ws) and add sum_p w_p * bias_p per group once (the bias argument of
+ * values_quad). */
+INLINE void decode_q(const struct mlxc_qkv_rows *k, const struct mlxc_qkv_rows *v, int64_t n, const float *q, int nq,
+                     int group, int hd, int bits, int gs, float scale, float softcap, float *m, float *l, float *out)
+{
+    const int G = hd / gs, heads = nq / group, hG = heads * G;
+    const int64_t ld = (nq + 7) / 8 * 8; /* sb's row: the queries, padded to whole vectors */
+    const size_t rb = k->codes_ld, head_bytes = (size_t)hd * bits / 8, span = (size_t)heads * head_bytes;
+    const int64_t rows = block_rows(span), quads = (int64_t)heads * ((group + 3) / 4);
+    const struct shares pair = shares_of(2 * row_lines(span), quads), block = shares_of(rows * row_lines(span), quads);
+    const uint8_t *kc = k->codes, *vc = v->codes;
+    int16_t q16[QUERY_CODES] __attribute__((aligned(32)));
+    float step[QUAD_GROUPS], sum[QUAD_GROUPS];
+    round_queries(q, 0, nq, hd, gs, q16, step, sum);
+    if (bits == 4)
+        nibble_order_i16(q16, (int64_t)nq * hd);
+    /* per quad and group, lanes as dots_rows's: scale * step and scale * sum of the quad's queries */
+    float qst[QUAD_GROUPS * 8] __attribute__((aligned(32))), qsu[QUAD_GROUPS * 8] __attribute__((aligned(32)));
+    for (int h = 0, j = 0; h < heads; h++)
+        for (int i0 = h * group; i0 < (h + 1) * group; i0 += 4, j++)
+            for (int g = 0; g < G; g++)
+                for (int t = 0; t < 8; t++) {
+                    const int i = i0 + (int)quad_row(t % 4, (h + 1) * group - i0 < 4 ? (h + 1) * group - i0 : 4);
+                    qst[(j * G + g) * 8 + t] = scale * step[i * G + g];
+                    qsu[(j * G + g) * 8 + t] = scale * sum[i * G + g];
+                }
+    float sb[MAX_BLOCK_ROWS * DECODE_QUERIES] __attribute__((aligned(32))); /* [row][query] */
+    float mr[DECODE_QUERIES] __attribute__((aligned(32))), lr[DECODE_QUERIES] __attribute__((aligned(32)));
+    float alpha[DECODE_QUERIES] __attribute__((aligned(32)));
+    float sc[MAX_BLOCK_ROWS * MAX_HG], bi[MAX_BLOCK_ROWS * MAX_HG]; /* the block's keys', then values' */
+    float ws[MAX_BLOCK_ROWS * MAX_G * 4], bias[MAX_G * 4], vstep[MAX_G * 4]; /* a quad's: [row][group][query], */
+    int32_t wp[MAX_BLOCK_ROWS / 2 * MAX_G * 4];                                 /* [group][query], [pair][group][query] */
+    for (int64_t i = 0; i < ld; i++) {
+        mr[i] = -INFINITY;
+        lr[i] = 0.0f;
+    }
+    memset(sb, 0, (size_t)(rows * ld) * sizeof *sb); /* the padding lanes stay 0 */
+    memset(out, 0, (size_t)nq * (size_t)hd * sizeof *out);
+    struct prefetcher pk = prefetcher_at(kc + rows * rb, rb, span, n - rows);
+    for (int64_t p0 = 0; p0 < n; p0 += rows) {
+        const int nb = (int)(n - p0 < rows ? n - p0 : rows);
+        struct prefetcher pv = prefetcher_at(vc + (size_t)p0 * rb, rb, span, nb);
+        block_scalars(k->scales, k->sb_ld, k->sdt, p0, nb, hG, sc);
+        block_scalars(k->biases, k->sb_ld, k->sdt, p0, nb, hG, bi);
+        for (int pl = 0; pl < nb; pl += 2) { /* a last odd row goes as a pair with itself */
+            const uint8_t *r0 = kc + (size_t)(p0 + pl) * rb, *r1 = pl + 1 < nb ? r0 + rb : r0;
+            const int64_t next = pl + 1 < nb ? hG : 0;
+            int64_t j = 0; /* quads done for this pair of rows: each issues its share of the block's values */
+            for (int h = 0; h < heads; h++)
+                for (int i0 = h * group, mq; i0 < (h + 1) * group; i0 += mq, j++) {
+                    mq = (h + 1) * group - i0 < 4 ? (h + 1) * group - i0 : 4;
+                    prefetch_lines(&pv, share(pair, j));
+                    const int16_t *x[4];
+                    for (int i = 0; i < 4; i++)
+                        x[i] = q16 + (i0 + quad_row(i, mq)) * hd;
+                    __m256 s = _mm256_setzero_ps();
+                    for (int g = 0; g < G; g++) { /* s += dot * scale * step * row scale + scale * sum * row bias */
+                        const __m256i d = dots_rows(r0 + h * head_bytes, r1 + h * head_bytes, x, g, gs, bits);
+                        const int64_t e = (int64_t)pl * hG + h * G + g;
+                        const __m256 st = _mm256_load_ps(qst + (j * G + g) * 8), su = _mm256_load_ps(qsu + (j * G + g) * 8);
+                        s = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d), _mm256_mul_ps(st, two_rows(sc + e, next)),
+                                            _mm256_fmadd_ps(su, two_rows(bi + e, next), s));
+                    }
+                    float *s0 = sb + pl * ld + i0;
+                    if (mq == 4) {
+                        _mm_storeu_ps(s0, _mm256_castps256_ps128(s));
+                        if (pl + 1 < nb)
+                            _mm_storeu_ps(s0 + ld, _mm256_extractf128_ps(s, 1));
+                    } else {
+                        float r[8];
+                        _mm256_storeu_ps(r, s);
+                        for (int i = 0; i < mq; i++) {
+                            s0[i] = r[i];
+                            if (pl + 1 < nb)
+                                s0[ld + i] = r[4 + i];
+                        }
+                    }
+                }
+        }
+        block_softmax(sb, nb, ld, softcap, mr, lr, alpha);
+        block_scalars(v->scales, v->sb_ld, v->sdt, p0, nb, hG, sc);
+        block_scalars(v->biases, v->sb_ld, v->sdt, p0, nb, hG, bi);
+        int64_t j = 0; /* quads done in this block: each prefetches its share of the next block's keys */
+        for (int h = 0; h < heads; h++)
+            for (int i0 = h * group, mq; i0 < (h + 1) * group; i0 += mq) {
+                mq = (h + 1) * group - i0 < 4 ? (h + 1) * group - i0 : 4;
+                float *o[4], a[4];
+                for (int r = 0; r < 4; r++) {
+                    o[r] = out + (int64_t)(i0 + quad_row(r, mq)) * hd;
+                    a[r] = alpha[i0 + quad_row(r, mq)];
+                }
+                __m128 bsum[MAX_G], top[MAX_G];
+                for (int g = 0; g < G; g++)
+                    bsum[g] = top[g] = _mm_setzero_ps();
+                for (int p = 0; p < nb; p++) { /* ws = w * row scale (and its largest); bsum += w * row bias */
+                    const float *w = sb + p * ld;
+                    const __m128 w4 = mq == 4 ? _mm_loadu_ps(w + i0)
+                                              : _mm_setr_ps(w[i0], w[i0 + quad_row(1, mq)], w[i0 + quad_row(2, mq)],
+                                                            w[i0 + quad_row(3, mq)]);
+                    for (int g = 0; g < G; g++) {
+                        const int64_t e = (int64_t)p * hG + h * G + g;
+                        const __m128 x = _mm_mul_ps(w4, _mm_broadcast_ss(sc + e));
+                        _mm_storeu_ps(ws + (p * G + g) * 4, x);
+                        top[g] = _mm_max_ps(top[g], _mm_andnot_ps(_mm_set1_ps(-0.0f), x));
+                        bsum[g] = _mm_fmadd_ps(w4, _mm_broadcast_ss(bi + e), bsum[g]);
+                    }
+                }
+                for (int g = 0; g < G; g++) {
+                    _mm_storeu_ps(bias + g * 4, bsum[g]);
+                    _mm_storeu_ps(vstep + g * 4, _mm_mul_ps(top[g], _mm_set1_ps(1.0f / 32767.0f)));
+                }
+                weight_pairs(ws, nb, G, vstep, wp);
+                values_quad_i16(vc + (size_t)p0 * rb + h * head_bytes, rb, nb, wp, hd, gs, o, a, bias, vstep, &pk,
+                                shares_of(share(block, j++), hd / 16), bits);
+            }
+    }
+    memcpy(m, mr, (size_t)nq * sizeof *m);
+    memcpy(l, lr, (size_t)nq * sizeof *l);
+    if (bits == 4)
+        nibble_to_natural(out, (int64_t)nq * hd);
+}
+
+/* One body per code width and the common head and group sizes (64 and 64, 128 and 64; 0: any other), so
+ * that the loops over a head's groups and dimensions are constants the compiler unrolls. */
+#define DEFINE_DECODE_Q(SUFFIX, BITS, HD, GS)                                                               \
+    static void decode_q##SUFFIX(const struct mlxc_qkv_rows *k, const struct mlxc_qkv_rows *v, int64_t n,   \
+                                 const float *q, int nq, int group, int hd, float scale, float softcap,     \
+                                 float *m, float *l, float *out)                                            \
+    {                                                                                                       \
+        decode_q(k, v, n, q, nq, group, HD ? HD : hd, BITS, GS ? GS : k->gs, scale, softcap, m, l, out);   \
+    }
+DEFINE_DECODE_Q(8_64_64, 8, 64, 64)
+DEFINE_DECODE_Q(8_128_64, 8, 128, 64)
+DEFINE_DECODE_Q(8_any, 8, 0, 0)
+DEFINE_DECODE_Q(4_64_64, 4, 64, 64)
+DEFINE_DECODE_Q(4_128_64, 4, 128, 64)
+DEFINE_DECODE_Q(4_any, 4, 0, 0)
+
+typedef void (*decode_q_fn)(const struct mlxc_qkv_rows *, const struct mlxc_qkv_rows *, int64_t, const float *, int,
+                            int, int, float, float, float *, float *, float *);
+
+void mlxc_att_decode_q_avx2(const struct mlxc_qkv_rows *k, const struct mlxc_qkv_rows *v, int64_t n, const float *q,
+                            int nq, int group, int hd, float scale, float softcap, float *scratch, float *m, float *l,
+                            float *out)
+{
+    static const decode_q_fn fns[2][3] = {{decode_q8_64_64, decode_q8_128_64, decode_q8_any},
+                                          {decode_q4_64_64, decode_q4_128_64, decode_q4_any}};
+    if (decode_handled(k, v, nq, group, hd))
+        fns[k->bits == 4][k->gs != 64 ? 2 : hd == 64 ? 0 : hd == 128 ? 1 : 2](k, v, n, q, nq, group, hd, scale,
+                                                                               softcap, m, l, out);
+    else
+        mlxc_att_decode_q_two_pass(&mlxc_kernels_avx2, k, v, n, q, nq, group, hd, scale, softcap, scratch, m, l, out);
+}
