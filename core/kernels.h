@@ -67,7 +67,8 @@ struct mlxc_kernels {
                          float scale, float *s, int64_t lds);
     void (*att_values_q)(const struct mlxc_qkv_rows *v, int64_t n, const float *w, int nq, int group, int64_t lds,
                          int hd, float *out);
-    /* att_decode over quantized rows (scores and values as att_scores_q and att_values_q). */
+    /* att_decode over quantized rows (scores and values as att_scores_q and att_values_q; the AVX2 one
+     * also rounds the weights to int16 per block of rows, see kernels_attq_decode_avx2.c). */
     void (*att_decode_q)(const struct mlxc_qkv_rows *k, const struct mlxc_qkv_rows *v, int64_t n, const float *q,
                          int nq, int group, int hd, float scale, float softcap, float *scratch, float *m, float *l,
                          float *out);

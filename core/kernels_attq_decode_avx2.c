@@ -21,9 +21,9 @@
 #include "quant/qformat.h"
 
 enum {
-    DECODE_HD = 256, /* one pass: largest head */
+    DECODE_HD = 256,        /* one pass: largest head */
     MAX_G = DECODE_HD / 32, /* groups of a head */
-    MAX_HG = 64,     /* (kv head, group) pairs of a row */
+    MAX_HG = 64,            /* (kv head, group) pairs of a row */
 };
 
 /* int16 queries for 4-bit rows, in nibble order: per 32 elements the 16 even ones, then the 16 odd ones
@@ -44,7 +44,8 @@ static void nibble_order_i16(int16_t *y, int64_t n)
     }
 }
 
-/* Nibble order (load16's ATT_U4: per 16, the 8 even elements, then the 8 odd) back to natural, in place. */
+/* Nibble order (values_quad_i16's for 4-bit codes: per 16, the 8 even elements, then the 8 odd) back to
+ * natural, in place. */
 static void nibble_to_natural(float *x, int64_t n)
 {
     for (int64_t i = 0; i < n; i += 16) {
@@ -117,13 +118,15 @@ static void block_scalars(const void *src, int64_t sb_ld, enum mlxc_dtype sdt, i
 }
 
 /* A quad's weights ws[(p * G + g) * 4 + i] (nb rows) rounded to int16 by step[g * 4 + i] (their largest over
- * the rows / 32767; 0 where all are 0), two rows to an int32: wp[((p / 2) * G + g) * 4 + i] = row p's in the
- * low half, row p + 1's (0 past nb) in the high half, as vpmaddwd takes them with a pair of rows' codes. */
+ * the rows / 32767), two rows to an int32: wp[((p / 2) * G + g) * 4 + i] = row p's in the low half, row
+ * p + 1's (0 past nb) in the high half, as vpmaddwd takes them with a pair of rows' codes. Where the step
+ * is below 1e-30 (every weight below 3e-26, next to the 1 of the row at the running max) the weights are
+ * 0: 1 / step could overflow. */
 INLINE void weight_pairs(const float *ws, int nb, int G, const float *step, int32_t *wp)
 {
     for (int g = 0; g < G; g++) {
         const __m128 st = _mm_loadu_ps(step + g * 4);
-        const __m128 inv = _mm_and_ps(_mm_div_ps(_mm_set1_ps(1.0f), st), _mm_cmpgt_ps(st, _mm_setzero_ps()));
+        const __m128 inv = _mm_and_ps(_mm_div_ps(_mm_set1_ps(1.0f), st), _mm_cmpgt_ps(st, _mm_set1_ps(1e-30f)));
         for (int p = 0; p < nb; p += 2) {
             const __m128i a = _mm_cvtps_epi32(_mm_mul_ps(_mm_loadu_ps(ws + (p * G + g) * 4), inv));
             const __m128i b = p + 1 < nb ? _mm_cvtps_epi32(_mm_mul_ps(_mm_loadu_ps(ws + ((p + 1) * G + g) * 4), inv))
@@ -135,8 +138,8 @@ INLINE void weight_pairs(const float *ws, int nb, int G, const float *step, int3
 }
 
 /* The codes of dimensions d..d+15 of rows r0 and r1 as int16 pairs (row 0's, row 1's) per dimension: lo
- * for 8 dimensions and hi for the other 8, in load16's order (natural for 8 bits; nibble order for 4: lo the
- * even dimensions, hi the odd). */
+ * for 8 dimensions and hi for the other 8 (8 bits: d..d+7 and d+8..d+15; 4 bits, nibble order: the even
+ * dimensions d, d+2, ..., d+14 and the odd ones). */
 INLINE void code_pairs(const uint8_t *r0, const uint8_t *r1, int d, int bits, __m256i *lo, __m256i *hi)
 {
     if (bits == 8) {
@@ -153,7 +156,7 @@ INLINE void code_pairs(const uint8_t *r0, const uint8_t *r1, int d, int bits, __
 
 /* values_quad (core/att_avx2.h) in integers: out[i][d] = alpha[i] out[i][d] + bias[g * 4 + i] + step[g * 4 + i]
  * * sum_p w16(g, i, p) * code_p[d], the weights as weight_pairs leaves them, two rows per vpmaddwd (int32
- * sums: 32 rows of 32767 * 255 stay below 2^31). Rows nb of them at v, rb bytes apart; outputs in load16's
+ * sums: 32 rows of 32767 * 255 stay below 2^31). Rows nb of them at v, rb bytes apart; outputs in code_pairs'
  * order. */
 INLINE void values_quad_i16(const uint8_t *v, size_t rb, int nb, const int32_t *wp, int hd, int gs, float *const o[4],
                             const float *alpha, const float *bias, const float *step, struct prefetcher *pf,
