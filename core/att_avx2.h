@@ -4,8 +4,10 @@
 #define MLXC_ATT_AVX2_H
 
 #include <immintrin.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "core/avx2_util.h"
 #include "core/dtype.h"
@@ -152,16 +154,39 @@ INLINE void values_quad(const unsigned char *v, size_t rb, int nb, const float *
     }
 }
 
-/* Folds a block's scores into the queries' running softmax, 8 queries per vector: score of query i, row p
- * at sb[p * ld + i] (nb rows; ld a multiple of 8, lanes past nq zero); per query m_new = max(m, max_p s_p),
+/* A one-pass decode's running softmax over blocks of rows (flash-decoding within a chunk): the block's
+ * scores sb (score of query i, row p at sb[p * ld + i]; ld the queries padded to whole vectors, the
+ * padding lanes 0), each query's max m and sum l so far, and the block's alpha = e^(m_old - m_new), by
+ * which the outputs so far are rescaled. */
+struct online_softmax {
+    float sb[MAX_BLOCK_ROWS * DECODE_QUERIES] __attribute__((aligned(32)));
+    float m[DECODE_QUERIES] __attribute__((aligned(32))), l[DECODE_QUERIES] __attribute__((aligned(32)));
+    float alpha[DECODE_QUERIES] __attribute__((aligned(32)));
+    int64_t ld;
+};
+
+/* Starts it for nq <= DECODE_QUERIES queries and blocks of up to `rows` rows. */
+INLINE void online_start(struct online_softmax *os, int nq, int64_t rows)
+{
+    os->ld = (nq + 7) / 8 * 8;
+    for (int64_t i = 0; i < os->ld; i++) {
+        os->m[i] = -INFINITY;
+        os->l[i] = 0.0f;
+    }
+    memset(os->sb, 0, (size_t)(rows * os->ld) * sizeof *os->sb); /* the padding lanes stay 0 */
+}
+
+/* Folds a block's scores (nb rows of sb) in, 8 queries per vector: per query m_new = max(m, max_p s_p),
  * alpha = e^(m - m_new), s_p = e^(s_p - m_new) in place, l = alpha l + sum_p s_p, m = m_new (the softcap
  * first, where the model has one). */
-INLINE void block_softmax(float *sb, int nb, int64_t ld, float softcap, float *m, float *l, float *alpha)
+INLINE void online_block(struct online_softmax *os, int nb, float softcap)
 {
+    const int64_t ld = os->ld;
+    float *sb = os->sb;
     if (softcap != 0.0f) /* the padding lanes are 0 and stay 0 */
         mlxc_softcap(sb, nb * ld, softcap);
     for (int64_t i = 0; i < ld; i += 8) {
-        const __m256 m0 = _mm256_load_ps(m + i);
+        const __m256 m0 = _mm256_load_ps(os->m + i);
         __m256 mx = m0, sum = _mm256_setzero_ps();
         for (int p = 0; p < nb; p++)
             mx = _mm256_max_ps(mx, _mm256_load_ps(sb + p * ld + i));
@@ -171,10 +196,17 @@ INLINE void block_softmax(float *sb, int nb, int64_t ld, float softcap, float *m
             sum = _mm256_add_ps(sum, e);
         }
         const __m256 a = exp_neg(_mm256_sub_ps(m0, mx));
-        _mm256_store_ps(alpha + i, a);
-        _mm256_store_ps(l + i, _mm256_fmadd_ps(a, _mm256_load_ps(l + i), sum));
-        _mm256_store_ps(m + i, mx);
+        _mm256_store_ps(os->alpha + i, a);
+        _mm256_store_ps(os->l + i, _mm256_fmadd_ps(a, _mm256_load_ps(os->l + i), sum));
+        _mm256_store_ps(os->m + i, mx);
     }
+}
+
+/* Each of the nq queries' max and sum into m and l. */
+INLINE void online_end(const struct online_softmax *os, int nq, float *m, float *l)
+{
+    memcpy(m, os->m, (size_t)nq * sizeof *m);
+    memcpy(l, os->l, (size_t)nq * sizeof *l);
 }
 
 /* Rows per block of the values kernels: VALUE_BLOCK bytes of rows of `span` bytes, 4 to MAX_BLOCK_ROWS. */

@@ -188,42 +188,38 @@ INLINE void values_all(const unsigned char *v, size_t rb, int64_t n, const float
 }
 
 /* att_decode in one pass over the rows, in blocks of block_rows rows: the block's scores of every query
- * (sb, a row of queries per key row, in L1), folded into the running softmax (block_softmax), then the
- * block's values added to the outputs rescaled by alpha. Each stream is prefetched a phase ahead: the
- * block's values while its scores run, the next block's keys while its values run. Needs nq <=
- * DECODE_QUERIES, and for bf16 nq * hd <= QUERY_FLOATS (the queries permuted once). */
+ * (sb, a row of queries per key row, in L1), folded into the running softmax (struct online_softmax in
+ * core/att_avx2.h), then the block's values added to the outputs rescaled by alpha. Each stream is
+ * prefetched a phase ahead: the block's values while its scores run, the next block's keys while its
+ * values run. Needs nq <= DECODE_QUERIES, and for bf16 nq * hd <= QUERY_FLOATS (the queries permuted
+ * once). */
 INLINE void decode_all(const unsigned char *k, const unsigned char *v, size_t rb, int64_t n, const float *q, int nq,
                        int group, int hd, float scale, float softcap, float *m, float *l, float *out,
                        enum mlxc_dtype dt)
 {
     const int heads = nq / group;
-    const int64_t ld = (nq + 7) / 8 * 8; /* sb's row: the queries, padded to whole vectors */
     const size_t head_bytes = (size_t)hd * mlxc_dtype_size(dt), span = (size_t)heads * head_bytes;
     const int64_t rows = block_rows(span), quads = quads_of(0, heads, 0, group);
     const struct shares pair = shares_of(2 * row_lines(span), quads), block = shares_of(rows * row_lines(span), quads);
     const __m256 sv = _mm256_set1_ps(scale);
     float qp[QUERY_FLOATS] __attribute__((aligned(32)));
-    float sb[MAX_BLOCK_ROWS * DECODE_QUERIES] __attribute__((aligned(32))); /* [row][query] */
-    float wq[MAX_BLOCK_ROWS * 4];                                          /* a quad short of 4 queries */
-    float mr[DECODE_QUERIES] __attribute__((aligned(32))), lr[DECODE_QUERIES] __attribute__((aligned(32)));
-    float alpha[DECODE_QUERIES] __attribute__((aligned(32)));
+    float wq[MAX_BLOCK_ROWS * 4]; /* a quad short of 4 queries */
+    struct online_softmax os;
     const float *qq = q;
     if (dt == MLXC_BF16) {
         pair_order(q, qp, (int64_t)nq * hd);
         qq = qp;
     }
-    for (int64_t i = 0; i < ld; i++) {
-        mr[i] = -INFINITY;
-        lr[i] = 0.0f;
-    }
-    memset(sb, 0, (size_t)(rows * ld) * sizeof *sb); /* the padding lanes stay 0 */
+    online_start(&os, nq, rows);
+    const int64_t ld = os.ld;
+    float *sb = os.sb; /* the block's scores: a row of queries per key row */
     memset(out, 0, (size_t)nq * (size_t)hd * sizeof *out);
     struct prefetcher pk = prefetcher_at(k + rows * rb, rb, span, n - rows);
     for (int64_t p0 = 0; p0 < n; p0 += rows) {
         const int nb = (int)(n - p0 < rows ? n - p0 : rows);
         struct prefetcher pv = prefetcher_at(v + (size_t)p0 * rb, rb, span, nb);
         scores_rows(k + (size_t)p0 * rb, rb, nb, qq, 0, heads, 0, group, group, hd, sv, sb, ld, 1, dt, &pv, pair);
-        block_softmax(sb, nb, ld, softcap, mr, lr, alpha);
+        online_block(&os, nb, softcap);
         int64_t j = 0; /* quads done in this block: each prefetches its share of the next block's keys */
         for (int h = 0; h < heads; h++)
             for (int i = 0; i < group; i += 4) {
@@ -231,7 +227,7 @@ INLINE void decode_all(const unsigned char *k, const unsigned char *v, size_t rb
                 float *o[4], a[4];
                 for (int r = 0; r < 4; r++) {
                     o[r] = out + (int64_t)(i0 + quad_row(r, mq)) * hd;
-                    a[r] = alpha[i0 + quad_row(r, mq)];
+                    a[r] = os.alpha[i0 + quad_row(r, mq)];
                     for (int p = 0; mq < 4 && p < nb; p++)
                         wq[p * 4 + r] = sb[p * ld + i0 + quad_row(r, mq)];
                 }
@@ -243,8 +239,7 @@ INLINE void decode_all(const unsigned char *k, const unsigned char *v, size_t rb
                     values_quad(vh, rb, nb, wq, 1, 4, hd, hd, o, a, &pk, slice, dt);
             }
     }
-    memcpy(m, mr, (size_t)nq * sizeof *m);
-    memcpy(l, lr, (size_t)nq * sizeof *l);
+    online_end(&os, nq, m, l);
     if (dt == MLXC_BF16)
         pair_order(out, out, (int64_t)nq * hd);
 }

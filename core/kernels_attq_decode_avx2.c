@@ -221,7 +221,6 @@ INLINE void decode_q(const struct mlxc_qkv_rows *k, const struct mlxc_qkv_rows *
                      int group, int hd, int bits, int gs, float scale, float softcap, float *m, float *l, float *out)
 {
     const int G = hd / gs, heads = nq / group, hG = heads * G;
-    const int64_t ld = (nq + 7) / 8 * 8; /* sb's row: the queries, padded to whole vectors */
     const size_t rb = k->codes_ld, head_bytes = (size_t)hd * bits / 8, span = (size_t)heads * head_bytes;
     const int64_t rows = block_rows(span), quads = (int64_t)heads * ((group + 3) / 4);
     const struct shares pair = shares_of(2 * row_lines(span), quads), block = shares_of(rows * row_lines(span), quads);
@@ -241,17 +240,15 @@ INLINE void decode_q(const struct mlxc_qkv_rows *k, const struct mlxc_qkv_rows *
                     qst[(j * G + g) * 8 + t] = scale * step[i * G + g];
                     qsu[(j * G + g) * 8 + t] = scale * sum[i * G + g];
                 }
-    float sb[MAX_BLOCK_ROWS * DECODE_QUERIES] __attribute__((aligned(32))); /* [row][query] */
-    float mr[DECODE_QUERIES] __attribute__((aligned(32))), lr[DECODE_QUERIES] __attribute__((aligned(32)));
-    float alpha[DECODE_QUERIES] __attribute__((aligned(32)));
+    struct online_softmax os;
     float sc[MAX_BLOCK_ROWS * MAX_HG], bi[MAX_BLOCK_ROWS * MAX_HG]; /* the block's keys', then values' */
-    float ws[MAX_BLOCK_ROWS * MAX_G * 4], bias[MAX_G * 4], vstep[MAX_G * 4]; /* a quad's: [row][group][query], */
-    int32_t wp[MAX_BLOCK_ROWS / 2 * MAX_G * 4];                                 /* [group][query], [pair][group][query] */
-    for (int64_t i = 0; i < ld; i++) {
-        mr[i] = -INFINITY;
-        lr[i] = 0.0f;
-    }
-    memset(sb, 0, (size_t)(rows * ld) * sizeof *sb); /* the padding lanes stay 0 */
+    /* a quad's weights [row][group][query], biases and steps [group][query], int16 weight pairs
+     * [pair][group][query] */
+    float ws[MAX_BLOCK_ROWS * MAX_G * 4], bias[MAX_G * 4], vstep[MAX_G * 4];
+    int32_t wp[MAX_BLOCK_ROWS / 2 * MAX_G * 4];
+    online_start(&os, nq, rows);
+    const int64_t ld = os.ld;
+    float *sb = os.sb; /* the block's scores: a row of queries per key row */
     memset(out, 0, (size_t)nq * (size_t)hd * sizeof *out);
     struct prefetcher pk = prefetcher_at(kc + rows * rb, rb, span, n - rows);
     for (int64_t p0 = 0; p0 < n; p0 += rows) {
@@ -274,7 +271,8 @@ INLINE void decode_q(const struct mlxc_qkv_rows *k, const struct mlxc_qkv_rows *
                     for (int g = 0; g < G; g++) { /* s += dot * scale * step * row scale + scale * sum * row bias */
                         const __m256i d = dots_rows(r0 + h * head_bytes, r1 + h * head_bytes, x, g, gs, bits);
                         const int64_t e = (int64_t)pl * hG + h * G + g;
-                        const __m256 st = _mm256_load_ps(qst + (j * G + g) * 8), su = _mm256_load_ps(qsu + (j * G + g) * 8);
+                        const __m256 st = _mm256_load_ps(qst + (j * G + g) * 8);
+                        const __m256 su = _mm256_load_ps(qsu + (j * G + g) * 8);
                         s = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d), _mm256_mul_ps(st, two_rows(sc + e, next)),
                                             _mm256_fmadd_ps(su, two_rows(bi + e, next), s));
                     }
@@ -294,7 +292,7 @@ INLINE void decode_q(const struct mlxc_qkv_rows *k, const struct mlxc_qkv_rows *
                     }
                 }
         }
-        block_softmax(sb, nb, ld, softcap, mr, lr, alpha);
+        online_block(&os, nb, softcap);
         block_scalars(v->scales, v->sb_ld, v->sdt, p0, nb, hG, sc);
         block_scalars(v->biases, v->sb_ld, v->sdt, p0, nb, hG, bi);
         int64_t j = 0; /* quads done in this block: each prefetches its share of the next block's keys */
@@ -304,7 +302,7 @@ INLINE void decode_q(const struct mlxc_qkv_rows *k, const struct mlxc_qkv_rows *
                 float *o[4], a[4];
                 for (int r = 0; r < 4; r++) {
                     o[r] = out + (int64_t)(i0 + quad_row(r, mq)) * hd;
-                    a[r] = alpha[i0 + quad_row(r, mq)];
+                    a[r] = os.alpha[i0 + quad_row(r, mq)];
                 }
                 __m128 bsum[MAX_G], top[MAX_G];
                 for (int g = 0; g < G; g++)
@@ -331,8 +329,7 @@ INLINE void decode_q(const struct mlxc_qkv_rows *k, const struct mlxc_qkv_rows *
                                 shares_of(share(block, j++), hd / 16), bits);
             }
     }
-    memcpy(m, mr, (size_t)nq * sizeof *m);
-    memcpy(l, lr, (size_t)nq * sizeof *l);
+    online_end(&os, nq, m, l);
     if (bits == 4)
         nibble_to_natural(out, (int64_t)nq * hd);
 }
