@@ -16,9 +16,12 @@
  *   - decode (att_decode) goes through the rows once, block by block: a block's scores (in L1), its
  *     softmax folded into running maxima and sums (flash-decoding within the chunk), its values; this
  *     skips the scores' trip through L2 and the separate max and exp passes of scores-then-values
- *     (about 5-10% less time than the two passes on the lent Xeon, bench/results/llama1b_session17.txt).
- * Query and key vectors are pinned in registers (in_register, core/att_avx2.h). Query rows past the end of a quad repeat its first row and are
- * never stored. */
+ *     (about 5-10% less time than the two passes on the lent Xeon, bench/results/llama1b_session17.txt);
+ *     its loops (quad_scores, quad_values) are the plainest: whole quads (each head's queries padded to
+ *     a multiple of 4 once per call), no prefetch cursor, about 200 instructions per row and kv head at
+ *     head size 64 and 4 queries per head against 256 before (bench/results/llama1b_session19.txt).
+ * Query and key vectors are pinned in registers (in_register, core/att_avx2.h). Query rows past the end
+ * of a quad repeat its first row and are never stored. */
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>
@@ -29,7 +32,8 @@
 #include "core/ops.h"
 
 enum {
-    QUERY_FLOATS = 8192, /* bf16: the permuted queries of one pass over the rows (32 KB of stack) */
+    QUERY_FLOATS = 8192, /* bf16: the permuted queries of one pass over the rows; decode: its padded queries
+                            and their outputs (32 KB of stack each) */
 };
 
 /* Natural <-> paired order (load16) of n floats, n a multiple of 16: the swap of the middle 128-bit
@@ -187,61 +191,145 @@ INLINE void values_all(const unsigned char *v, size_t rb, int64_t n, const float
         pair_order(out, out, (int64_t)nq * hd);
 }
 
+/* Decode: the scores of the quad at q (4 queries of hd elements, hd apart, load16 order) against the rows r0
+ * and r1, lane 4j + i = q[i] . row j: scores_quad for queries that lie together, written so that gcc
+ * neither copies registers nor folds a query's load into both rows' FMAs (llvm-mca, Skylake: 36 cycles
+ * per pair of rows, 32 of them the 64 FMAs; 60 with the loads folded, which fill the two load ports). */
+INLINE __m256 quad_scores(const unsigned char *r0, const unsigned char *r1, const float *q, int hd, enum mlxc_dtype dt)
+{
+    __m256 a[8] = {0}; /* a[i]: query i against row 0; a[4 + i]: against row 1 (set at d = 0) */
+    for (int d = 0; d < hd; d += 16) {
+        __m256 k0a, k0b, k1a, k1b;
+        load16(r0, d, dt, &k0a, &k0b);
+        load16(r1, d, dt, &k1a, &k1b);
+        for (int i = 0; i < 4; i++) {
+            __m256 xa = _mm256_loadu_ps(q + i * hd + d), xb = _mm256_loadu_ps(q + i * hd + d + 8);
+            in_register(xa);
+            in_register(xb);
+            /* the first 16 as products, not FMAs onto zeros: gcc copies a zero register for each */
+            a[i] = d ? _mm256_fmadd_ps(xa, k0a, a[i]) : _mm256_mul_ps(xa, k0a);
+            a[4 + i] = d ? _mm256_fmadd_ps(xa, k1a, a[4 + i]) : _mm256_mul_ps(xa, k1a);
+            a[i] = _mm256_fmadd_ps(xb, k0b, a[i]);
+            a[4 + i] = _mm256_fmadd_ps(xb, k1b, a[4 + i]);
+        }
+    }
+    return hsum8x8(a);
+}
+
+/* Decode: o[i][d] = alpha[i] o[i][d] + sum_p w[p * wp + i] row_p[d] for the quad's 4 outputs at o (hd
+ * apart) over the nb rows at v (rb bytes apart), in load16 order. Each row of each 16 dimensions also
+ * prefetches one line at pf bytes from the row (the next block's keys): line d / 16 of a head's `lines`,
+ * again where d / 16 >= lines (in flight or in L1 already, and no branch). */
+INLINE void quad_values(const unsigned char *v, size_t rb, int nb, const float *w, int64_t wp, const float *alpha,
+                        float *o, int hd, enum mlxc_dtype dt, ptrdiff_t pf, int lines)
+{
+    for (int d = 0; d < hd; d += 16) {
+        __m256 a[4], b[4];
+        for (int i = 0; i < 4; i++) {
+            const __m256 x = _mm256_broadcast_ss(alpha + i);
+            a[i] = _mm256_mul_ps(_mm256_loadu_ps(o + i * hd + d), x);
+            b[i] = _mm256_mul_ps(_mm256_loadu_ps(o + i * hd + d + 8), x);
+        }
+        const unsigned char *r = v;
+        const float *wr = w;
+        const ptrdiff_t line = pf + (d / 16) % lines * 64;
+#pragma GCC unroll 2
+        for (int p = 0; p < nb; p++, r += rb, wr += wp) {
+            __asm__("" : "+r"(r)); /* else gcc walks the prefetch address instead and works r out of it */
+            if (d / 16 < lines)
+                _mm_prefetch((const char *)r + line, _MM_HINT_T0);
+            __m256 v0, v1;
+            load16(r, d, dt, &v0, &v1);
+            for (int i = 0; i < 4; i++) {
+                const __m256 x = _mm256_broadcast_ss(wr + i);
+                a[i] = _mm256_fmadd_ps(x, v0, a[i]);
+                b[i] = _mm256_fmadd_ps(x, v1, b[i]);
+            }
+        }
+        for (int i = 0; i < 4; i++) {
+            _mm256_storeu_ps(o + i * hd + d, a[i]);
+            _mm256_storeu_ps(o + i * hd + d + 8, b[i]);
+        }
+    }
+}
+
 /* att_decode in one pass over the rows, in blocks of block_rows rows: the block's scores of every query
  * (sb, a row of queries per key row, in L1), folded into the running softmax (struct online_softmax in
  * core/att_avx2.h), then the block's values added to the outputs rescaled by alpha. Each stream is
- * prefetched a phase ahead: the block's values while its scores run, the next block's keys while its
- * values run. Needs nq <= DECODE_QUERIES, and for bf16 nq * hd <= QUERY_FLOATS (the queries permuted
- * once). */
+ * prefetched a phase ahead: the block's values while its scores run (a head's lines of the two rows, per
+ * head), the next block's keys while its values run (quad_values). The queries go in quads of one kv
+ * head: qp holds gp = group rounded up to 4 rows per head, in load16 order, a head's padding rows copies
+ * of its first query, and sb, the maxima and sums, and the outputs (op: out itself where gp = group) have
+ * a place per row of qp; the padding rows' results are dropped. Needs heads * gp <= DECODE_QUERIES and
+ * heads * gp * hd <= QUERY_FLOATS. */
 INLINE void decode_all(const unsigned char *k, const unsigned char *v, size_t rb, int64_t n, const float *q, int nq,
                        int group, int hd, float scale, float softcap, float *m, float *l, float *out,
                        enum mlxc_dtype dt)
 {
-    const int heads = nq / group;
+    const int heads = nq / group, gp = (group + 3) / 4 * 4, np = heads * gp;
     const size_t head_bytes = (size_t)hd * mlxc_dtype_size(dt), span = (size_t)heads * head_bytes;
-    const int64_t rows = block_rows(span), quads = quads_of(0, heads, 0, group);
-    const struct shares pair = shares_of(2 * row_lines(span), quads), block = shares_of(rows * row_lines(span), quads);
+    const int lines = (int)((head_bytes + 63) / 64); /* of a head's row */
+    const int64_t rows = block_rows(span);
     const __m256 sv = _mm256_set1_ps(scale);
-    float qp[QUERY_FLOATS] __attribute__((aligned(32)));
-    float wq[MAX_BLOCK_ROWS * 4]; /* a quad short of 4 queries */
+    float qp[QUERY_FLOATS] __attribute__((aligned(32))), pad[QUERY_FLOATS] __attribute__((aligned(32)));
     struct online_softmax os;
     const float *qq = q;
+    float *op = out;
+    if (gp != group) { /* whole quads: each head's rows padded with its first */
+        for (int h = 0; h < heads; h++)
+            for (int i = 0; i < gp; i++)
+                memcpy(qp + (int64_t)(h * gp + i) * hd, q + (int64_t)(h * group + (i < group ? i : 0)) * hd,
+                       (size_t)hd * sizeof *qp);
+        qq = qp;
+        op = pad;
+    }
     if (dt == MLXC_BF16) {
-        pair_order(q, qp, (int64_t)nq * hd);
+        pair_order(qq, qp, (int64_t)np * hd);
         qq = qp;
     }
-    online_start(&os, nq, rows);
+    online_start(&os, np, rows);
     const int64_t ld = os.ld;
-    float *sb = os.sb; /* the block's scores: a row of queries per key row */
-    memset(out, 0, (size_t)nq * (size_t)hd * sizeof *out);
-    struct prefetcher pk = prefetcher_at(k + rows * rb, rb, span, n - rows);
+    float *sb = os.sb; /* the block's scores: a row of queries per key row (row nb: a sink for an odd last row) */
+    memset(op, 0, (size_t)np * (size_t)hd * sizeof *op);
     for (int64_t p0 = 0; p0 < n; p0 += rows) {
         const int nb = (int)(n - p0 < rows ? n - p0 : rows);
-        struct prefetcher pv = prefetcher_at(v + (size_t)p0 * rb, rb, span, nb);
-        scores_rows(k + (size_t)p0 * rb, rb, nb, qq, 0, heads, 0, group, group, hd, sv, sb, ld, 1, dt, &pv, pair);
-        online_block(&os, nb, softcap);
-        int64_t j = 0; /* quads done in this block: each prefetches its share of the next block's keys */
-        for (int h = 0; h < heads; h++)
-            for (int i = 0; i < group; i += 4) {
-                const int i0 = h * group + i, mq = group - i < 4 ? group - i : 4;
-                float *o[4], a[4];
-                for (int r = 0; r < 4; r++) {
-                    o[r] = out + (int64_t)(i0 + quad_row(r, mq)) * hd;
-                    a[r] = os.alpha[i0 + quad_row(r, mq)];
-                    for (int p = 0; mq < 4 && p < nb; p++)
-                        wq[p * 4 + r] = sb[p * ld + i0 + quad_row(r, mq)];
+        const unsigned char *kb = k + (size_t)p0 * rb, *vb = v + (size_t)p0 * rb;
+        const ptrdiff_t kv = v - k;
+        for (int p = 0; p < nb; p += 2) {
+            const unsigned char *r0 = kb + (size_t)p * rb, *r1 = p + 1 < nb ? r0 + rb : r0;
+            const float *qh = qq;
+            float *si = sb + p * ld;
+            for (int h = 0; h < heads; h++, r0 += head_bytes, r1 += head_bytes) {
+                for (int i = 0; i < lines; i++) {
+                    _mm_prefetch((const char *)r0 + kv + 64 * i, _MM_HINT_T0);
+                    _mm_prefetch((const char *)r1 + kv + 64 * i, _MM_HINT_T0);
                 }
-                const unsigned char *vh = v + (size_t)p0 * rb + (size_t)h * head_bytes;
-                const struct shares slice = shares_of(share(block, j++), hd / 16);
-                if (mq == 4)
-                    values_quad(vh, rb, nb, sb + i0, 1, ld, hd, hd, o, a, &pk, slice, dt);
-                else
-                    values_quad(vh, rb, nb, wq, 1, 4, hd, hd, o, a, &pk, slice, dt);
+                for (int i = 0; i < gp; i += 4, qh += 4 * hd, si += 4) {
+                    /* gcc would convert the rows once per head, before this loop, and spill them */
+                    __asm__("" : "+r"(r0), "+r"(r1));
+                    const __m256 x = _mm256_mul_ps(quad_scores(r0, r1, qh, hd, dt), sv);
+                    _mm_storeu_ps(si, _mm256_castps256_ps128(x));
+                    _mm_storeu_ps(si + ld, _mm256_extractf128_ps(x, 1));
+                }
             }
+        }
+        online_block(&os, nb, softcap);
+        /* during the values, the next block's keys (the last block: its own, already read) */
+        const ptrdiff_t pf = (p0 + rows < n ? kb + rows * rb : kb) - vb;
+        for (int h = 0; h < heads; h++)
+            for (int i = h * gp; i < (h + 1) * gp; i += 4)
+                quad_values(vb + (size_t)h * head_bytes, rb, nb, sb + i, ld, os.alpha + i, op + (int64_t)i * hd, hd,
+                            dt, pf, lines);
     }
-    online_end(&os, nq, m, l);
     if (dt == MLXC_BF16)
-        pair_order(out, out, (int64_t)nq * hd);
+        pair_order(op, op, (int64_t)np * hd);
+    for (int h = 0; h < heads; h++)
+        for (int i = 0; i < group; i++) {
+            m[h * group + i] = os.m[h * gp + i];
+            l[h * group + i] = os.l[h * gp + i];
+            if (op != out)
+                memcpy(out + (int64_t)(h * group + i) * hd, op + (int64_t)(h * gp + i) * hd, (size_t)hd * sizeof *out);
+        }
 }
 
 /* One body per cache dtype and common head size (64, 128; 0: any other), so that load16, the row sizes
@@ -321,10 +409,22 @@ void mlxc_att_decode_avx2(const void *k, const void *v, enum mlxc_dtype dt, int6
                           int nq, int group, int hd, float scale, float softcap, float *scratch, float *m, float *l,
                           float *out)
 {
-    if (hd % 16 || hd > MAX_HD || nq > DECODE_QUERIES || (dt == MLXC_BF16 && (int64_t)nq * hd > QUERY_FLOATS))
+    /* decode_all's limits: kv heads in runs of at most `per` (their rows' stretches, one pass each) */
+    const int gp = (group + 3) / 4 * 4, heads = nq / group;
+    const int per = hd % 16 || hd > MAX_HD ? 0 : DECODE_QUERIES / gp < QUERY_FLOATS / (gp * hd) ? DECODE_QUERIES / gp
+                                                                                                 : QUERY_FLOATS / (gp * hd);
+    if (per == 0) {
         mlxc_att_decode_two_pass(&mlxc_kernels_avx2, k, v, dt, ld, n, q, nq, group, hd, scale, softcap, scratch, m, l,
                                  out);
-    else
-        decode_fns[dtype_index(dt)][hd_index(hd)](k, v, (size_t)ld * mlxc_dtype_size(dt), n, q, nq, group, hd, scale,
-                                                  softcap, m, l, out);
+        return;
+    }
+    const size_t head_bytes = (size_t)hd * mlxc_dtype_size(dt);
+    for (int h0 = 0; h0 < heads; h0 += per) {
+        const int nh = heads - h0 < per ? heads - h0 : per, i0 = h0 * group;
+        decode_fns[dtype_index(dt)][hd_index(hd)]((const unsigned char *)k + h0 * head_bytes,
+                                                  (const unsigned char *)v + h0 * head_bytes,
+                                                  (size_t)ld * mlxc_dtype_size(dt), n, q + (int64_t)i0 * hd,
+                                                  nh * group, group, hd, scale, softcap, m + i0, l + i0,
+                                                  out + (int64_t)i0 * hd);
+    }
 }

@@ -207,7 +207,7 @@ static void test_attention_kernels(void **state)
     static const int hds[] = {8, 36, 64, 80, 128, 256, 1024};
     static const int64_t ns[] = {1, 7, 8, 9, 16, 17, 100, 130};
     static const enum mlxc_dtype dts[] = {MLXC_F32, MLXC_F16, MLXC_BF16};
-    static const int shapes[][2] = {{1, 1}, {3, 3}, {5, 5}, {8, 4}, {14, 7}, {12, 2}, {40, 4}, {24, 12}}; /* nq, group */
+    static const int shapes[][2] = {{1, 1}, {3, 3}, {5, 5}, {8, 4}, {14, 7}, {12, 2}, {40, 4}, {24, 12}, {32, 1}}; /* nq, group */
     for (size_t a = 0; a < sizeof hds / sizeof hds[0]; a++)
         for (size_t b = 0; b < sizeof ns / sizeof ns[0]; b++)
             for (size_t c = 0; c < 3; c++)
@@ -281,7 +281,10 @@ static void check_att_decode_q(const struct mlxc_kernels *k, const struct mlxc_q
         em = fmax(em, fabs((double)m1[i] - m0[i]) / (1.0 + fabs((double)m0[i])));
     const double el = nmse(l1, l0, nq), eo = nmse(o1, o0, nq * hd);
     const double lbound = scale > 1.0f ? 1e-8 : MAX_NMSE; /* scores in the hundreds: an ulp of one is ~1e-5 */
-    if (el_ref > 1e-7 || eo_ref > 1e-7 || em > 2e-6 || el > lbound || eo > 1e-8)
+    /* a score's terms (scale and bias times a group's sums) grow with the scale, and so do their ulps,
+     * whatever the score they cancel down to (at scale 20, a max of 0.134 off by 1.2e-5 was seen) */
+    const double mbound = 2e-6 * fmax(1.0, scale / 0.125);
+    if (el_ref > 1e-7 || eo_ref > 1e-7 || em > mbound || el > lbound || eo > 1e-8)
         fail_msg("%s att_decode_q hd %d n %lld bits %d gs %d nq %d group %d scale %g softcap %g: nmse l %g out %g "
                  "against the reference; relative error m %g, nmse l %g out %g against two passes",
                  k->isa, hd, (long long)n, r->bits, r->gs, nq, group, scale, softcap, el_ref, eo_ref, em, el, eo);
