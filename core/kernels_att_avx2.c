@@ -217,9 +217,9 @@ INLINE __m256 quad_scores(const unsigned char *r0, const unsigned char *r1, cons
 }
 
 /* Decode: o[i][d] = alpha[i] o[i][d] + sum_p w[p * wp + i] row_p[d] for the quad's 4 outputs at o (hd
- * apart) over the nb rows at v (rb bytes apart), in load16 order. Each row of each 16 dimensions also
- * prefetches one line at pf bytes from the row (the next block's keys): line d / 16 of a head's `lines`,
- * again where d / 16 >= lines (in flight or in L1 already, and no branch). */
+ * apart) over the nb rows at v (rb bytes apart), in load16 order. The first `lines` passes over 16
+ * dimensions also prefetch a line per row at pf bytes from it (the next block's keys): pass j line j of
+ * the head's row. */
 INLINE void quad_values(const unsigned char *v, size_t rb, int nb, const float *w, int64_t wp, const float *alpha,
                         float *o, int hd, enum mlxc_dtype dt, ptrdiff_t pf, int lines)
 {
