@@ -232,7 +232,7 @@ INLINE void quad_values(const unsigned char *v, size_t rb, int nb, const float *
         }
         const unsigned char *r = v;
         const float *wr = w;
-        const ptrdiff_t line = pf + (d / 16) % lines * 64;
+        const ptrdiff_t line = pf + d / 16 * 64;
 #pragma GCC unroll 2
         for (int p = 0; p < nb; p++, r += rb, wr += wp) {
             __asm__("" : "+r"(r)); /* else gcc walks the prefetch address instead and works r out of it */
