@@ -1,6 +1,7 @@
 /* Decode attention speed against the machine's own memory bandwidth.
  *
  *   att_bench [--context N] [--threads T] [--dtype bf16|f16|f32] [--kv-bits B] [--sweeps S] [--layers N]
+ *             [--kv-heads K]
  *
  * Builds a Llama-3.2-1B-shaped KV cache (16 layers, 32 query heads, 8 kv heads, head_dim 64; 4096 slots of
  * random keys and values by default) and times one decode token's attention over all 16 layers
@@ -13,7 +14,9 @@
  * GB/s of cache read, the read's GB/s, and their ratio: 100% means attention costs what its bytes cost.
  * --layers N (< 16) reads the first N layers' caches in turn instead: small enough, they stay in the CPU's
  * caches, which times the kernels' arithmetic rather than the memory. --kv-bits B quantizes the cache (group
- * size 64) as mlx_lm --kv-bits does; the plain read then reads its codes, scales and biases. */
+ * size 64) as mlx_lm --kv-bits does; the plain read then reads its codes, scales and biases. --kv-heads K
+ * (a divisor of 32; 8 by default) shares each kv head among 32 / K query heads (32: no sharing, as in
+ * MHA models; the cache then holds K / 8 times the bytes). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +27,7 @@
 #include "core/pool.h"
 #include "core/sys.h"
 
-enum { LAYERS = 16, H = 32, KV = 8, HD = 64 };
+enum { LAYERS = 16, H = 32, HD = 64 };
 #define WEIGHT_SLICE ((int64_t)44 << 20) /* bytes of weights streamed before each layer's attention */
 
 struct read_job {
@@ -87,7 +90,7 @@ int main(int argc, char **argv)
     int64_t n = 4096;
     int threads = 2, sweeps = 20, layers = LAYERS;
     enum mlxc_dtype dt = MLXC_BF16;
-    int kv_bits = 0;
+    int kv_bits = 0, kv_heads = 8;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--context") && i + 1 < argc)
             n = atoll(argv[++i]);
@@ -99,36 +102,38 @@ int main(int argc, char **argv)
             sweeps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--kv-bits") && i + 1 < argc)
             kv_bits = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--kv-heads") && i + 1 < argc && (kv_heads = atoi(argv[i + 1])) > 0 && H % kv_heads == 0)
+            i++;
         else if (!strcmp(argv[i], "--dtype") && i + 1 < argc) {
             const char *d = argv[++i];
             dt = !strcmp(d, "f32") ? MLXC_F32 : !strcmp(d, "f16") ? MLXC_F16 : MLXC_BF16;
         } else {
             fprintf(stderr, "usage: att_bench [--context N] [--threads T] [--dtype bf16|f16|f32] [--kv-bits B] [--sweeps S] "
-                            "[--layers N]\n");
+                            "[--layers N] [--kv-heads K]\n");
             return 2;
         }
     }
     struct mlxc_err e = {0};
     struct mlxc_config c = {0};
     c.n_heads = H;
-    c.n_kv_heads = KV;
+    c.n_kv_heads = kv_heads;
     c.head_dim = HD;
     c.attn_scale = 0.125f;
     struct mlxc_kv_cache cache;
-    if (mlxc_kv_init(&cache, LAYERS, KV, HD, &e)) {
+    if (mlxc_kv_init(&cache, LAYERS, kv_heads, HD, &e)) {
         fprintf(stderr, "att_bench: %s\n", e.msg);
         return 1;
     }
     cache.dtype = dt;
     unsigned st = 1;
     const int64_t step = 256;
-    float *k = malloc(sizeof(float) * step * KV * HD), *v = malloc(sizeof(float) * step * KV * HD);
+    float *k = malloc(sizeof(float) * step * kv_heads * HD), *v = malloc(sizeof(float) * step * kv_heads * HD);
     float *q = malloc(sizeof(float) * H * HD), *out = malloc(sizeof(float) * H * HD);
     struct mlxc_kv_view view = {0};
     for (int64_t done = 0; done < n; done += step) {
         const int64_t T = n - done < step ? n - done : step;
         for (int l = 0; l < LAYERS; l++) {
-            for (int64_t i = 0; i < T * KV * HD; i++) {
+            for (int64_t i = 0; i < T * kv_heads * HD; i++) {
                 k[i] = 2.0f * frand(&st);
                 v[i] = frand(&st);
             }
@@ -165,8 +170,8 @@ int main(int argc, char **argv)
         }
         memcpy(rj.arrays[l], arrays, sizeof arrays);
     }
-    const size_t codes = cap * KV * HD * (kv_bits ? (size_t)kv_bits : 8 * mlxc_dtype_size(dt)) / 8;
-    const size_t sb = cap * KV * (HD / 64) * mlxc_dtype_size(dt);
+    const size_t codes = cap * kv_heads * HD * (kv_bits ? (size_t)kv_bits : 8 * mlxc_dtype_size(dt)) / 8;
+    const size_t sb = cap * kv_heads * (HD / 64) * mlxc_dtype_size(dt);
     for (int a = 0; a < rj.narrays; a++)
         rj.bytes[a] = a < 2 ? codes : sb;
     const int64_t slice_words = WEIGHT_SLICE / 8;
@@ -205,9 +210,9 @@ int main(int argc, char **argv)
         snprintf(kind, sizeof kind, "%d-bit", kv_bits);
     else
         snprintf(kind, sizeof kind, "%s", mlxc_dtype_name(dt));
-    printf("context %lld, %d threads, %s cache, %.1f MB read per token: attention %.2f ms (%.1f GB/s), "
+    printf("context %lld, %d threads, %s cache, %d kv heads, %.1f MB read per token: attention %.2f ms (%.1f GB/s), "
            "plain read %.1f GB/s, attention at %.0f%% of the read\n",
-           (long long)n, threads, kind, bytes / 1e6, best_att * 1e3, bytes / best_att / 1e9,
+           (long long)n, threads, kind, kv_heads, bytes / 1e6, best_att * 1e3, bytes / best_att / 1e9,
            read_bytes / best_read / 1e9, 100.0 * (bytes / best_att) / (read_bytes / best_read));
     mlxc_state_free(&s);
     mlxc_kv_free(&cache);

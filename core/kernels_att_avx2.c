@@ -191,18 +191,26 @@ INLINE void values_all(const unsigned char *v, size_t rb, int64_t n, const float
         pair_order(out, out, (int64_t)nq * hd);
 }
 
-/* Decode: the scores of the quad at q (4 queries of hd elements, hd apart, load16 order) against the rows r0
- * and r1, lane 4j + i = q[i] . row j: scores_quad for queries that lie together, written so that gcc
- * neither copies registers nor folds a query's load into both rows' FMAs (llvm-mca, Skylake: 36 cycles
- * per pair of rows, 32 of them the 64 FMAs; 60 with the loads folded, which fill the two load ports). */
-INLINE __m256 quad_scores(const unsigned char *r0, const unsigned char *r1, const float *q, int hd, enum mlxc_dtype dt)
+/* Decode's quads: 4 queries that lie together (hd apart, load16 order), G to a kv head, so 4 / G heads
+ * (hb bytes apart in a row): G = 4, the queries of one head (each row converted once for all four);
+ * G = 2 or 1, those of 2 or 4 heads (models with 2 queries per kv head, or none shared). */
+
+/* The scores of a quad against the rows r0 and r1 (at its first head), lane 4j + i = q[i] . row j:
+ * scores_quad's arithmetic, written so that gcc neither copies registers nor folds a query's load into
+ * both rows' FMAs (llvm-mca, Skylake, G = 4: 36 cycles per pair of rows, 32 of them the 64 FMAs; 60 with
+ * the loads folded, which fill the two load ports). */
+INLINE __m256 quad_scores(const unsigned char *r0, const unsigned char *r1, const float *q, int hd, enum mlxc_dtype dt,
+                          int G, size_t hb)
 {
     __m256 a[8] = {0}; /* a[i]: query i against row 0; a[4 + i]: against row 1 (set at d = 0) */
     for (int d = 0; d < hd; d += 16) {
         __m256 k0a, k0b, k1a, k1b;
-        load16(r0, d, dt, &k0a, &k0b);
-        load16(r1, d, dt, &k1a, &k1b);
-        for (int i = 0; i < 4; i++) {
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; i++) { /* one loop of 4 (unrolled, the arrays in registers), a head every G */
+            if (i % G == 0) {
+                load16(r0 + i / G * hb, d, dt, &k0a, &k0b);
+                load16(r1 + i / G * hb, d, dt, &k1a, &k1b);
+            }
             __m256 xa = _mm256_loadu_ps(q + i * hd + d), xb = _mm256_loadu_ps(q + i * hd + d + 8);
             in_register(xa);
             in_register(xb);
@@ -216,12 +224,12 @@ INLINE __m256 quad_scores(const unsigned char *r0, const unsigned char *r1, cons
     return hsum8x8(a);
 }
 
-/* Decode: o[i][d] = alpha[i] o[i][d] + sum_p w[p * wp + i] row_p[d] for the quad's 4 outputs at o (hd
- * apart) over the nb rows at v (rb bytes apart), in load16 order. The first `lines` passes over 16
- * dimensions also prefetch a line per row at pf bytes from it (the next block's keys): pass j line j of
- * the head's row. */
+/* o[i][d] = alpha[i] o[i][d] + sum_p w[p * wp + i] row_p[d] for a quad's 4 outputs at o (hd apart) over
+ * the nb rows at v (rb bytes apart, at the quad's first head), in load16 order. The first `lines`
+ * passes over 16 dimensions also prefetch a line per row and head at pf bytes from it (the next block's
+ * keys): pass j line j of each of the quad's heads. */
 INLINE void quad_values(const unsigned char *v, size_t rb, int nb, const float *w, int64_t wp, const float *alpha,
-                        float *o, int hd, enum mlxc_dtype dt, ptrdiff_t pf, int lines)
+                        float *o, int hd, enum mlxc_dtype dt, ptrdiff_t pf, int lines, int G, size_t hb)
 {
     for (int d = 0; d < hd; d += 16) {
         __m256 a[4], b[4];
@@ -236,11 +244,14 @@ INLINE void quad_values(const unsigned char *v, size_t rb, int nb, const float *
 #pragma GCC unroll 2
         for (int p = 0; p < nb; p++, r += rb, wr += wp) {
             __asm__("" : "+r"(r)); /* else gcc walks the prefetch address instead and works r out of it */
-            if (d / 16 < lines)
-                _mm_prefetch((const char *)r + line, _MM_HINT_T0);
             __m256 v0, v1;
-            load16(r, d, dt, &v0, &v1);
-            for (int i = 0; i < 4; i++) {
+#pragma GCC unroll 4
+            for (int i = 0; i < 4; i++) { /* as in quad_scores: a head every G */
+                if (i % G == 0) {
+                    if (d / 16 < lines)
+                        _mm_prefetch((const char *)r + i / G * hb + line, _MM_HINT_T0);
+                    load16(r + i / G * hb, d, dt, &v0, &v1);
+                }
                 const __m256 x = _mm256_broadcast_ss(wr + i);
                 a[i] = _mm256_fmadd_ps(x, v0, a[i]);
                 b[i] = _mm256_fmadd_ps(x, v1, b[i]);
@@ -256,17 +267,19 @@ INLINE void quad_values(const unsigned char *v, size_t rb, int nb, const float *
 /* att_decode in one pass over the rows, in blocks of block_rows rows: the block's scores of every query
  * (sb, a row of queries per key row, in L1), folded into the running softmax (struct online_softmax in
  * core/att_avx2.h), then the block's values added to the outputs rescaled by alpha. Each stream is
- * prefetched a phase ahead: the block's values while its scores run (a head's lines of the two rows, per
- * head), the next block's keys while its values run (quad_values). The queries go in quads of one kv
- * head: qp holds gp = group rounded up to 4 rows per head, in load16 order, a head's padding rows copies
- * of its first query, and sb, the maxima and sums, and the outputs (op: out itself where gp = group) have
- * a place per row of qp; the padding rows' results are dropped. Needs heads * gp <= DECODE_QUERIES and
- * heads * gp * hd <= QUERY_FLOATS. */
+ * prefetched a phase ahead: the block's values while its scores run (the lines of a quad's heads in the
+ * two rows, before it), the next block's keys while its values run (quad_values). Quads of G queries
+ * to a head (above): G = 1 or 2 needs group = G and whole quads (heads a multiple of 4 / G); G = 4 takes
+ * any group, each head's queries padded to gp, a multiple of 4, in qp (a head's padding rows copies of
+ * its first query; sb, the maxima and sums, and the outputs (op: out itself where gp = group) have a
+ * place per row of qp; the padding rows' results are dropped). Needs np <= DECODE_QUERIES and
+ * np * hd <= QUERY_FLOATS for the np = heads * gp query rows. */
 INLINE void decode_all(const unsigned char *k, const unsigned char *v, size_t rb, int64_t n, const float *q, int nq,
                        int group, int hd, float scale, float softcap, float *m, float *l, float *out,
-                       enum mlxc_dtype dt)
+                       enum mlxc_dtype dt, int G)
 {
-    const int heads = nq / group, gp = (group + 3) / 4 * 4, np = heads * gp;
+    const int heads = nq / group, gp = G < 4 ? G : (group + 3) / 4 * 4, np = heads * gp;
+    const int quad_heads = G < 4 ? 4 / G : 1; /* heads a quad spans */
     const size_t head_bytes = (size_t)hd * mlxc_dtype_size(dt), span = (size_t)heads * head_bytes;
     const int lines = (int)((head_bytes + 63) / 64); /* of a head's row */
     const int64_t rows = block_rows(span);
@@ -299,15 +312,15 @@ INLINE void decode_all(const unsigned char *k, const unsigned char *v, size_t rb
             const unsigned char *r0 = kb + (size_t)p * rb, *r1 = p + 1 < nb ? r0 + rb : r0;
             const float *qh = qq;
             float *si = sb + p * ld;
-            for (int h = 0; h < heads; h++, r0 += head_bytes, r1 += head_bytes) {
-                for (int i = 0; i < lines; i++) {
+            for (int h = 0; h < heads; h += quad_heads, r0 += quad_heads * head_bytes, r1 += quad_heads * head_bytes) {
+                for (int i = 0; i < quad_heads * lines; i++) {
                     _mm_prefetch((const char *)r0 + kv + 64 * i, _MM_HINT_T0);
                     _mm_prefetch((const char *)r1 + kv + 64 * i, _MM_HINT_T0);
                 }
-                for (int i = 0; i < gp; i += 4, qh += 4 * hd, si += 4) {
+                for (int i = 0; i < quad_heads * gp; i += 4, qh += 4 * hd, si += 4) {
                     /* gcc would convert the rows once per head, before this loop, and spill them */
                     __asm__("" : "+r"(r0), "+r"(r1));
-                    const __m256 x = _mm256_mul_ps(quad_scores(r0, r1, qh, hd, dt), sv);
+                    const __m256 x = _mm256_mul_ps(quad_scores(r0, r1, qh, hd, dt, G, head_bytes), sv);
                     _mm_storeu_ps(si, _mm256_castps256_ps128(x));
                     _mm_storeu_ps(si + ld, _mm256_extractf128_ps(x, 1));
                 }
@@ -316,10 +329,10 @@ INLINE void decode_all(const unsigned char *k, const unsigned char *v, size_t rb
         online_block(&os, nb, softcap);
         /* during the values, the next block's keys (the last block: its own, already read) */
         const ptrdiff_t pf = (p0 + rows < n ? kb + rows * rb : kb) - vb;
-        for (int h = 0; h < heads; h++)
-            for (int i = h * gp; i < (h + 1) * gp; i += 4)
+        for (int h = 0; h < heads; h += quad_heads)
+            for (int i = h * gp; i < (h + quad_heads) * gp; i += 4)
                 quad_values(vb + (size_t)h * head_bytes, rb, nb, sb + i, ld, os.alpha + i, op + (int64_t)i * hd, hd,
-                            dt, pf, lines);
+                            dt, pf, lines, G, head_bytes);
     }
     if (dt == MLXC_BF16)
         pair_order(op, op, (int64_t)np * hd);
@@ -334,6 +347,13 @@ INLINE void decode_all(const unsigned char *k, const unsigned char *v, size_t rb
 
 /* One body per cache dtype and common head size (64, 128; 0: any other), so that load16, the row sizes
  * and the loops over a head's dimensions are constants the compiler unrolls. */
+#define DEFINE_DECODE(SUFFIX, DT, HD, G)                                                                    \
+    static void decode_##SUFFIX(const void *k, const void *v, size_t rb, int64_t n, const float *q, int nq,  \
+                                int group, int hd, float scale, float softcap, float *m, float *l,          \
+                                float *out)                                                                 \
+    {                                                                                                       \
+        decode_all(k, v, rb, n, q, nq, group, HD ? HD : hd, scale, softcap, m, l, out, DT, G);             \
+    }
 #define DEFINE_ATT(SUFFIX, DT, HD)                                                                          \
     static void scores_##SUFFIX(const void *k, size_t rb, int64_t n, const float *q, int nq, int group,      \
                                 int hd, float scale, float *s, int64_t lds)                                 \
@@ -345,12 +365,9 @@ INLINE void decode_all(const unsigned char *k, const unsigned char *v, size_t rb
     {                                                                                                       \
         values_all(v, rb, n, w, nq, group, lds, HD ? HD : hd, out, DT);                                    \
     }                                                                                                       \
-    static void decode_##SUFFIX(const void *k, const void *v, size_t rb, int64_t n, const float *q, int nq,  \
-                                int group, int hd, float scale, float softcap, float *m, float *l,          \
-                                float *out)                                                                 \
-    {                                                                                                       \
-        decode_all(k, v, rb, n, q, nq, group, HD ? HD : hd, scale, softcap, m, l, out, DT);                \
-    }
+    DEFINE_DECODE(SUFFIX##_g1, DT, HD, 1)                                                                   \
+    DEFINE_DECODE(SUFFIX##_g2, DT, HD, 2)                                                                   \
+    DEFINE_DECODE(SUFFIX##_g4, DT, HD, 4)
 #define DEFINE_ATT_DTYPE(SUFFIX, DT)                                                                        \
     DEFINE_ATT(SUFFIX##_64, DT, 64)                                                                         \
     DEFINE_ATT(SUFFIX##_128, DT, 128)                                                                       \
@@ -376,10 +393,12 @@ static const values_fn values_fns[3][3] = {
     {values_bf16_64, values_bf16_128, values_bf16_any},
 };
 
-static const decode_fn decode_fns[3][3] = {
-    {decode_f32_64, decode_f32_128, decode_f32_any},
-    {decode_f16_64, decode_f16_128, decode_f16_any},
-    {decode_bf16_64, decode_bf16_128, decode_bf16_any},
+/* [dtype][head size][queries to a head in a quad: 1, 2, 4] */
+#define DECODE_GS(SUFFIX) {decode_##SUFFIX##_g1, decode_##SUFFIX##_g2, decode_##SUFFIX##_g4}
+static const decode_fn decode_fns[3][3][3] = {
+    {DECODE_GS(f32_64), DECODE_GS(f32_128), DECODE_GS(f32_any)},
+    {DECODE_GS(f16_64), DECODE_GS(f16_128), DECODE_GS(f16_any)},
+    {DECODE_GS(bf16_64), DECODE_GS(bf16_128), DECODE_GS(bf16_any)},
 };
 
 static int dtype_index(enum mlxc_dtype dt) { return dt == MLXC_F32 ? 0 : dt == MLXC_F16 ? 1 : 2; }
@@ -409,22 +428,24 @@ void mlxc_att_decode_avx2(const void *k, const void *v, enum mlxc_dtype dt, int6
                           int nq, int group, int hd, float scale, float softcap, float *scratch, float *m, float *l,
                           float *out)
 {
-    /* decode_all's limits: kv heads in runs of at most `per` (their rows' stretches, one pass each) */
-    const int gp = (group + 3) / 4 * 4, heads = nq / group;
-    const int per = hd % 16 || hd > MAX_HD ? 0 : DECODE_QUERIES / gp < QUERY_FLOATS / (gp * hd) ? DECODE_QUERIES / gp
-                                                                                                 : QUERY_FLOATS / (gp * hd);
+    /* decode_all's quads (G queries to a head) and limits: kv heads in runs of at most `per`, a multiple
+     * of the heads a quad spans (their rows' stretches, one pass each) */
+    const int heads = nq / group, spans = (group == 1 && heads % 4 == 0) || (group == 2 && heads % 2 == 0);
+    const int G = spans ? group : 4, gp = spans ? group : (group + 3) / 4 * 4, quad_heads = spans ? 4 / group : 1;
+    int per = hd % 16 || hd > MAX_HD ? 0 : DECODE_QUERIES / gp < QUERY_FLOATS / (gp * hd) ? DECODE_QUERIES / gp
+                                                                                          : QUERY_FLOATS / (gp * hd);
+    per -= per % quad_heads;
     if (per == 0) {
         mlxc_att_decode_two_pass(&mlxc_kernels_avx2, k, v, dt, ld, n, q, nq, group, hd, scale, softcap, scratch, m, l,
                                  out);
         return;
     }
     const size_t head_bytes = (size_t)hd * mlxc_dtype_size(dt);
+    const decode_fn f = decode_fns[dtype_index(dt)][hd_index(hd)][G == 4 ? 2 : G - 1];
     for (int h0 = 0; h0 < heads; h0 += per) {
         const int nh = heads - h0 < per ? heads - h0 : per, i0 = h0 * group;
-        decode_fns[dtype_index(dt)][hd_index(hd)]((const unsigned char *)k + h0 * head_bytes,
-                                                  (const unsigned char *)v + h0 * head_bytes,
-                                                  (size_t)ld * mlxc_dtype_size(dt), n, q + (int64_t)i0 * hd,
-                                                  nh * group, group, hd, scale, softcap, m + i0, l + i0,
-                                                  out + (int64_t)i0 * hd);
+        f((const unsigned char *)k + h0 * head_bytes, (const unsigned char *)v + h0 * head_bytes,
+          (size_t)ld * mlxc_dtype_size(dt), n, q + (int64_t)i0 * hd, nh * group, group, hd, scale, softcap, m + i0,
+          l + i0, out + (int64_t)i0 * hd);
     }
 }

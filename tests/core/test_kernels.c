@@ -207,7 +207,7 @@ static void test_attention_kernels(void **state)
     static const int hds[] = {8, 36, 64, 80, 128, 256, 1024};
     static const int64_t ns[] = {1, 7, 8, 9, 16, 17, 100, 130};
     static const enum mlxc_dtype dts[] = {MLXC_F32, MLXC_F16, MLXC_BF16};
-    static const int shapes[][2] = {{1, 1}, {3, 3}, {5, 5}, {8, 4}, {14, 7}, {12, 2}, {40, 4}, {24, 12}, {32, 1}}; /* nq, group */
+    static const int shapes[][2] = {{1, 1}, {3, 3}, {5, 5}, {8, 4}, {14, 7}, {12, 2}, {40, 4}, {24, 12}, {32, 1}, {6, 2}}; /* nq, group */
     for (size_t a = 0; a < sizeof hds / sizeof hds[0]; a++)
         for (size_t b = 0; b < sizeof ns / sizeof ns[0]; b++)
             for (size_t c = 0; c < 3; c++)
