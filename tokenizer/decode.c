@@ -154,10 +154,34 @@ static int flush_bytes(struct strs *out, struct mlxc_buf *bytes)
     return rc;
 }
 
-static int run_step(const struct tok_dec *d, struct tok_match *m, struct strs *in, struct strs *out,
-                    struct mlxc_err *e)
+/* tok_decode_tokens' working memory: the token strings before and after a decoder step, a step's
+ * scratch bytes, and the regex match data (made at the first use). */
+struct tok_dec_ws {
+    struct strs a, b;
+    struct mlxc_buf tmp;
+    struct tok_match m;
+    int has_match;
+};
+
+struct tok_dec_ws *tok_dec_ws_new(void) { return calloc(1, sizeof(struct tok_dec_ws)); }
+
+void tok_dec_ws_free(struct tok_dec_ws *w)
 {
-    struct mlxc_buf tmp = MLXC_BUF_INIT;
+    if (!w)
+        return;
+    strs_free(&w->a);
+    strs_free(&w->b);
+    mlxc_buf_free(&w->tmp);
+    if (w->has_match)
+        tok_match_free(&w->m);
+    free(w);
+}
+
+static int run_step(const struct tok_dec *d, struct tok_match *m, struct strs *in, struct strs *out,
+                    struct mlxc_buf *scratch, struct mlxc_err *e)
+{
+    struct mlxc_buf tmp = *scratch; /* handed back below, grown */
+    mlxc_buf_reset(&tmp);
     int rc = 0;
     switch (d->type) {
     case DEC_BYTELEVEL: { /* all tokens become bytes, joined and decoded lossily */
@@ -241,13 +265,15 @@ static int run_step(const struct tok_dec *d, struct tok_match *m, struct strs *i
             struct tok_norm n = {.type = NORM_REPLACE, .pat = d->pat, .content = d->content,
                                  .content_len = d->content_len};
             mlxc_buf_reset(&tmp);
-            rc = tok_normalize(&n, 1, m, S(in, i), in->len[i], &tmp, NULL, e);
+            rc = tok_replace(&n, m, S(in, i), in->len[i], &tmp, e);
             if (!rc && strs_push(out, tmp.data ? tmp.data : "", tmp.len))
                 rc = mlxc_errf(e, MLXC_ENOMEM, "out of memory");
         }
         break;
     }
-    mlxc_buf_free(&tmp);
+    *scratch = tmp;
+    if (tmp.oom)
+        return mlxc_errf(e, MLXC_ENOMEM, "out of memory");
     if (rc)
         return rc;
     if (out->text.oom)
@@ -256,37 +282,51 @@ static int run_step(const struct tok_dec *d, struct tok_match *m, struct strs *i
 }
 
 int tok_decode_tokens(const struct mlxc_tokenizer *t, const int32_t *ids, size_t n, int skip_special,
-                      struct mlxc_buf *out, struct mlxc_err *e)
+                      struct mlxc_buf *out, struct tok_dec_ws *ws, struct mlxc_err *e)
 {
-    struct strs a = {0}, b = {0};
+    struct tok_dec_ws *w = ws ? ws : tok_dec_ws_new();
+    if (!w)
+        return mlxc_errf(e, MLXC_ENOMEM, "out of memory");
+    struct strs *a = &w->a, *b = &w->b;
+    a->n = 0;
+    mlxc_buf_reset(&a->text);
     int rc = 0;
     for (size_t i = 0; i < n && !rc; i++) {
         int32_t id = ids[i];
         if (id < 0 || id >= t->nids || !t->id_tok[id] || (skip_special && t->id_special[id]))
             continue;
-        if (strs_push(&a, t->id_tok[id], t->id_len[id]))
+        if (strs_push(a, t->id_tok[id], t->id_len[id]))
             rc = mlxc_errf(e, MLXC_ENOMEM, "out of memory");
     }
-    struct tok_match m;
-    if (!rc && t->ndec)
-        rc = tok_match_init(&m, e);
+    if (!rc && t->ndec && !w->has_match) {
+        rc = tok_match_init(&w->m, e);
+        w->has_match = !rc;
+    }
     for (size_t s = 0; s < t->ndec && !rc; s++) {
-        b.n = 0;
-        mlxc_buf_reset(&b.text);
-        rc = run_step(&t->dec[s], &m, &a, &b, e);
-        struct strs tmp = a;
+        b->n = 0;
+        mlxc_buf_reset(&b->text);
+        rc = run_step(&t->dec[s], &w->m, a, b, &w->tmp, e);
+        struct strs *tmp = a;
         a = b;
         b = tmp;
     }
-    if (t->ndec)
-        tok_match_free(&m);
-    for (size_t i = 0; i < a.n && !rc; i++) {
+    for (size_t i = 0; i < a->n && !rc; i++) {
         if (i > 0 && !t->has_decoder)
             mlxc_buf_putc(out, ' ');
-        mlxc_buf_append(out, S(&a, i), a.len[i]);
+        mlxc_buf_append(out, S(a, i), a->len[i]);
     }
-    strs_free(&a);
-    strs_free(&b);
+    if (a != &w->a) { /* the result's strings back in w->a (its arrays swapped, not copied) */
+        struct strs x = w->a;
+        w->a = w->b;
+        w->b = x;
+    }
+    if (!ws)
+        tok_dec_ws_free(w);
+    else if (rc || out->oom) { /* out of memory: start the next call afresh */
+        strs_free(&w->a);
+        strs_free(&w->b);
+        mlxc_buf_free(&w->tmp);
+    }
     if (!rc && out->oom)
         rc = mlxc_errf(e, MLXC_ENOMEM, "out of memory");
     return rc;
@@ -297,7 +337,7 @@ int mlxc_tok_decode(const struct mlxc_tokenizer *t, const int32_t *ids, size_t n
 {
     struct mlxc_buf b = MLXC_BUF_INIT;
     *out = NULL;
-    int rc = tok_decode_tokens(t, ids, n, skip_special, &b, e);
+    int rc = tok_decode_tokens(t, ids, n, skip_special, &b, NULL, e);
     if (rc) {
         mlxc_buf_free(&b);
         return rc;

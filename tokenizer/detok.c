@@ -22,6 +22,7 @@ struct mlxc_detok {
     struct mlxc_buf pending; /* BPE: undecoded bytes; SPM: the current <0xHH> run */
     struct mlxc_buf text;    /* the last piece handed out (reused: no allocation per token once grown) */
     struct mlxc_buf full;    /* Naive: the line's decode */
+    struct tok_dec_ws *ws;   /* Naive: the decode's working memory (none allocated per token once grown) */
     int32_t *line;   /* Naive: tokens of the current line */
     size_t nline, cap;
     size_t line_emitted; /* Naive: bytes of the line's decode already emitted */
@@ -35,6 +36,10 @@ int mlxc_detok_init(const struct mlxc_tokenizer *t, struct mlxc_detok **out, str
     d->t = t;
     d->kind = t->detok_kind;
     d->trim = d->kind == MLXC_DETOK_SPM && t->detok_trim;
+    if (d->kind == MLXC_DETOK_NAIVE && !(d->ws = tok_dec_ws_new())) {
+        free(d);
+        return mlxc_errf(e, MLXC_ENOMEM, "out of memory");
+    }
     *out = d;
     return 0;
 }
@@ -58,6 +63,7 @@ void mlxc_detok_free(struct mlxc_detok *d)
     mlxc_buf_free(&d->pending);
     mlxc_buf_free(&d->text);
     mlxc_buf_free(&d->full);
+    tok_dec_ws_free(d->ws);
     free(d->line);
     free(d);
 }
@@ -109,7 +115,7 @@ static int naive_step(struct mlxc_detok *d, int final, const char **piece, size_
 {
     struct mlxc_buf *full = &d->full;
     mlxc_buf_reset(full);
-    int rc = tok_decode_tokens(d->t, d->line, d->nline, 0, full, e);
+    int rc = tok_decode_tokens(d->t, d->line, d->nline, 0, full, d->ws, e);
     if (rc || full->oom) {
         mlxc_buf_free(full);
         return rc ? rc : mlxc_errf(e, MLXC_ENOMEM, "out of memory");

@@ -99,6 +99,12 @@ static int replace(const struct tok_norm *st, struct tok_match *m, const char *s
     return 0;
 }
 
+int tok_replace(const struct tok_norm *st, struct tok_match *m, const char *s, size_t n, struct mlxc_buf *out,
+                struct mlxc_err *e)
+{
+    return replace(st, m, s, n, out, e);
+}
+
 /* The zero-aligned prefix after one step (see tok_normalize): the step applied to that prefix alone,
  * except that a composition joining the prefix to what follows makes the joined character the prefix. */
 static int step_zero(const struct tok_norm *st, struct tok_match *m, const char *cur, size_t zero,

@@ -73,6 +73,10 @@ struct tok_norm {
  * output (HF tracks full alignments; this is the one fact of them that the pipeline needs). */
 int tok_normalize(const struct tok_norm *steps, size_t nsteps, struct tok_match *m, const char *s, size_t n,
                   struct mlxc_buf *out, size_t *zero, struct mlxc_err *e);
+/* One Replace step (st->pat by st->content) on s[0..n), appended to out: what the Replace decoder does to
+ * each token string, with no buffer of its own. */
+int tok_replace(const struct tok_norm *st, struct tok_match *m, const char *s, size_t n, struct mlxc_buf *out,
+                struct mlxc_err *e);
 
 /* ---- pre-tokenizers ---- */
 
@@ -273,8 +277,13 @@ void tok_pieces_free(struct tok_pieces *p);
 
 /* decode.c: the byte of a ByteFallback token "<0xHH>" (u8::from_str_radix, so "+H" too), or -1. */
 int tok_byte_token(const char *s, size_t n);
-/* decode.c: HF decode of token strings through the decoder steps. */
+/* decode.c: HF decode of token strings through the decoder steps, appended to out. ws: working memory kept
+ * between calls (tok_dec_ws_new; a call then allocates nothing once it has grown), or NULL for a
+ * temporary one. */
+struct tok_dec_ws;
+struct tok_dec_ws *tok_dec_ws_new(void);
+void tok_dec_ws_free(struct tok_dec_ws *w);
 int tok_decode_tokens(const struct mlxc_tokenizer *t, const int32_t *ids, size_t n, int skip_special,
-                      struct mlxc_buf *out, struct mlxc_err *e);
+                      struct mlxc_buf *out, struct tok_dec_ws *ws, struct mlxc_err *e);
 
 #endif

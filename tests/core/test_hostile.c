@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "cache/prompt_cache.h"
+#include "core/buf.h"
 #include "core/config.h"
 #include "core/forward.h"
 #include "core/model.h"
@@ -122,6 +123,25 @@ static void test_naive_stream_byte_run(void **state)
     assert_int_equal(mlxc_tok_decode(t, ids, 5, 0, &full, NULL, &e), 0);
     assert_string_equal(all, full);
     free(full);
+    /* a long line, the decode's working memory reused from token to token (tok_dec_ws): the pieces still
+     * add up to the full decode, against the reference decode of the whole line */
+    enum { LONG = 595 }; /* whole runs: a run cut short would decode to U+FFFD per byte after its start was emitted */
+    int32_t many[LONG];
+    for (int i = 0; i < LONG; i++)
+        many[i] = i % 7 == 6 ? 4 : 1 + i % 7 % 3; /* "<0xE2><0x96><0x81>" twice, then "a" */
+    mlxc_detok_reset(d);
+    struct mlxc_buf got = MLXC_BUF_INIT;
+    for (int i = 0; i <= LONG; i++) {
+        const char *piece;
+        size_t n;
+        assert_int_equal(i < LONG ? mlxc_detok_add(d, many[i], &piece, &n, &e) : mlxc_detok_finalize(d, &piece, &n, &e), 0);
+        mlxc_buf_append(&got, piece ? piece : "", n);
+    }
+    assert_int_equal(mlxc_tok_decode(t, many, LONG, 0, &full, NULL, &e), 0);
+    assert_int_equal(got.len, strlen(full));
+    assert_memory_equal(got.data, full, got.len);
+    free(full);
+    mlxc_buf_free(&got);
     mlxc_detok_free(d);
     mlxc_tok_close(t);
 }
