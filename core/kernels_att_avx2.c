@@ -17,9 +17,10 @@
  *     softmax folded into running maxima and sums (flash-decoding within the chunk), its values; this
  *     skips the scores' trip through L2 and the separate max and exp passes of scores-then-values
  *     (about 5-10% less time than the two passes on the lent Xeon, bench/results/llama1b_session17.txt);
- *     its loops (quad_scores, quad_values) are the plainest: whole quads (each head's queries padded to
- *     a multiple of 4 once per call), no prefetch cursor, about 200 instructions per row and kv head at
- *     head size 64 and 4 queries per head against 256 before (bench/results/llama1b_session19.txt).
+ *     its loops (quad_scores, quad_values) are the plainest: whole quads (a quad spans 4 or 2 kv heads
+ *     where a head has 1 or 2 queries, else each head's queries are padded to a multiple of 4 once per
+ *     call), no prefetch cursor; at head size 64 about 195 instructions per row and kv head with 4
+ *     queries per head (256 before), 102 with 1 (357 padded) (bench/results/llama1b_session19.txt).
  * Query and key vectors are pinned in registers (in_register, core/att_avx2.h). Query rows past the end
  * of a quad repeat its first row and are never stored. */
 #include <immintrin.h>
