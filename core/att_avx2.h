@@ -94,15 +94,13 @@ INLINE void load16(const unsigned char *row, int64_t k, enum mlxc_dtype dt, __m2
     }
 }
 
-/* out[i][d] = alpha[i] out[i][d] + sum_p w(g, i, p) * row_p[d] over the nb rows at v (rb bytes apart, v
- * at the quad's kv head) for the quad's outputs o[0..3], g = d / gs: the quad's weights per group of gs
- * dimensions (float caches: gs = hd, one group), w(g, i, p) = wq[(g * 4 + i) * wi + p * wp] (wi = MAX_BLOCK_ROWS,
- * wp = 1: a row of weights per query; wi = 1: a row of queries per key row); alpha NULL: no rescaling (1).
- * pf issues the quad's share of the next block's lines meanwhile, a share per 16 dimensions. Rows in
- * load16's order (bf16: out paired too). */
-INLINE void values_quad(const unsigned char *v, size_t rb, int nb, const float *wq, int64_t wi, int64_t wp, int hd,
-                        int gs, float *const o[4], const float *alpha, struct prefetcher *pf, struct shares slice,
-                        enum mlxc_dtype dt)
+/* out[i][d] += sum_p w(g, i, p) * row_p[d] over the nb rows at v (rb bytes apart, v at the quad's kv head)
+ * for the quad's outputs o[0..3], g = d / gs: the quad's weights per group of gs dimensions (float
+ * caches: gs = hd, one group), w(g, i, p) = wq[(g * 4 + i) * MAX_BLOCK_ROWS + p] (a row of weights per
+ * query). pf issues the quad's share of the next block's lines meanwhile, a share per 16 dimensions. Rows
+ * in load16's order (bf16: out paired too). */
+INLINE void values_quad(const unsigned char *v, size_t rb, int nb, const float *wq, int hd, int gs, float *const o[4],
+                        struct prefetcher *pf, struct shares slice, enum mlxc_dtype dt)
 {
     for (int d = 0; d < hd; d += 16) {
         prefetch_lines(pf, share(slice, d / 16));
@@ -110,35 +108,21 @@ INLINE void values_quad(const unsigned char *v, size_t rb, int nb, const float *
         __m256 a1 = _mm256_loadu_ps(o[1] + d), b1 = _mm256_loadu_ps(o[1] + d + 8);
         __m256 a2 = _mm256_loadu_ps(o[2] + d), b2 = _mm256_loadu_ps(o[2] + d + 8);
         __m256 a3 = _mm256_loadu_ps(o[3] + d), b3 = _mm256_loadu_ps(o[3] + d + 8);
-        if (alpha) {
-            __m256 x = _mm256_broadcast_ss(alpha);
-            a0 = _mm256_mul_ps(a0, x);
-            b0 = _mm256_mul_ps(b0, x);
-            x = _mm256_broadcast_ss(alpha + 1);
-            a1 = _mm256_mul_ps(a1, x);
-            b1 = _mm256_mul_ps(b1, x);
-            x = _mm256_broadcast_ss(alpha + 2);
-            a2 = _mm256_mul_ps(a2, x);
-            b2 = _mm256_mul_ps(b2, x);
-            x = _mm256_broadcast_ss(alpha + 3);
-            a3 = _mm256_mul_ps(a3, x);
-            b3 = _mm256_mul_ps(b3, x);
-        }
         const unsigned char *r = v;
-        const float *w = wq + (d / gs) * 4 * wi;
-        for (int p = 0; p < nb; p++, r += rb, w += wp) {
+        const float *w = wq + (d / gs) * 4 * MAX_BLOCK_ROWS;
+        for (int p = 0; p < nb; p++, r += rb, w++) {
             __m256 v0, v1;
             load16(r, d, dt, &v0, &v1);
             __m256 x = _mm256_broadcast_ss(w);
             a0 = _mm256_fmadd_ps(x, v0, a0);
             b0 = _mm256_fmadd_ps(x, v1, b0);
-            x = _mm256_broadcast_ss(w + wi);
+            x = _mm256_broadcast_ss(w + MAX_BLOCK_ROWS);
             a1 = _mm256_fmadd_ps(x, v0, a1);
             b1 = _mm256_fmadd_ps(x, v1, b1);
-            x = _mm256_broadcast_ss(w + 2 * wi);
+            x = _mm256_broadcast_ss(w + 2 * MAX_BLOCK_ROWS);
             a2 = _mm256_fmadd_ps(x, v0, a2);
             b2 = _mm256_fmadd_ps(x, v1, b2);
-            x = _mm256_broadcast_ss(w + 3 * wi);
+            x = _mm256_broadcast_ss(w + 3 * MAX_BLOCK_ROWS);
             a3 = _mm256_fmadd_ps(x, v0, a3);
             b3 = _mm256_fmadd_ps(x, v1, b3);
         }

@@ -50,9 +50,9 @@ INLINE void pair_order(const float *src, float *dst, int64_t n)
 
 
 /* Scores of the two rows r0, r1 against the quad q[0..3] (hd elements each, in load16 order): lane
- * 2i + j = q[i] . row j, or with by_row lane 4j + i (row 0's four scores, then row 1's). */
+ * 2i + j = q[i] . row j. */
 INLINE __m256 scores_quad(const unsigned char *r0, const unsigned char *r1, const float *const q[4], int hd,
-                          enum mlxc_dtype dt, int by_row)
+                          enum mlxc_dtype dt)
 {
     __m256 a[8];
     for (int j = 0; j < 8; j++)
@@ -69,20 +69,17 @@ INLINE __m256 scores_quad(const unsigned char *r0, const unsigned char *r1, cons
             a[2 * i + 1] = _mm256_fmadd_ps(xb, k1b, _mm256_fmadd_ps(xa, k1a, a[2 * i + 1]));
         }
     }
-    if (!by_row)
-        return hsum8x8(a);
-    const __m256 b[8] = {a[0], a[2], a[4], a[6], a[1], a[3], a[5], a[7]};
-    return hsum8x8(b);
+    return hsum8x8(a);
 }
 
 /* Quads of the queries [ia, ib) of kv heads [h0, h1) (scores_rows), for the prefetch shares. */
 INLINE int64_t quads_of(int h0, int h1, int ia, int ib) { return (int64_t)(h1 - h0) * ((ib - ia + 3) / 4); }
 
 /* s for the queries [ia, ib) of each kv head [h0, h1) (group queries a head; their rows at qp, in load16
- * order, head after head) over all n rows: query i's score of row p at s[i * lds + p], or with by_row at
- * s[p * lds + i]. Each pair of rows, pf issues 2 rows' lines (pair: shared by the quads). */
+ * order, head after head) over all n rows: query i's score of row p at s[i * lds + p]. Each pair of rows,
+ * pf issues 2 rows' lines (pair: shared by the quads). */
 INLINE void scores_rows(const unsigned char *k, size_t rb, int64_t n, const float *qp, int h0, int h1, int ia,
-                        int ib, int group, int hd, __m256 sv, float *s, int64_t lds, int by_row, enum mlxc_dtype dt,
+                        int ib, int group, int hd, __m256 sv, float *s, int64_t lds, enum mlxc_dtype dt,
                         struct prefetcher *pf, struct shares pair)
 {
     const size_t head_bytes = (size_t)hd * mlxc_dtype_size(dt);
@@ -99,22 +96,13 @@ INLINE void scores_rows(const unsigned char *k, size_t rb, int64_t n, const floa
                 const float *q[4];
                 for (int i = 0; i < 4; i++)
                     q[i] = qh + quad_row(i, m) * hd;
-                const __m256 x = _mm256_mul_ps(scores_quad(r0 + off, r1 + off, q, hd, dt, by_row), sv);
-                if (by_row && m == 4) { /* the two rows' four scores as they are */
-                    float *si = s + p * lds + h * group + i0;
-                    _mm_storeu_ps(si, _mm256_castps256_ps128(x));
-                    if (p + 1 < n)
-                        _mm_storeu_ps(si + lds, _mm256_extractf128_ps(x, 1));
-                    continue;
-                }
-                float r[8]; /* (query i, row p + j) at lane 2i + j, by_row 4j + i */
-                _mm256_storeu_ps(r, x);
-                const int64_t qs = by_row ? 1 : lds, ps = by_row ? lds : 1, li = by_row ? 1 : 2, lj = by_row ? 4 : 1;
-                float *si = s + (int64_t)(h * group + i0) * qs + p * ps;
+                float r[8]; /* (query i, row p + j) at lane 2i + j */
+                _mm256_storeu_ps(r, _mm256_mul_ps(scores_quad(r0 + off, r1 + off, q, hd, dt), sv));
+                float *si = s + (int64_t)(h * group + i0) * lds + p;
                 for (int i = 0; i < m; i++) {
-                    si[i * qs] = r[li * i];
+                    si[i * lds] = r[2 * i];
                     if (p + 1 < n)
-                        si[i * qs + ps] = r[li * i + lj];
+                        si[i * lds + 1] = r[2 * i + 1];
                 }
             }
         }
@@ -127,7 +115,7 @@ INLINE void scores_pass(const unsigned char *k, size_t rb, int64_t n, const floa
 {
     const size_t head_bytes = (size_t)hd * mlxc_dtype_size(dt), span = (size_t)(h1 - h0) * head_bytes;
     struct prefetcher pf = prefetcher_at(k + (size_t)h0 * head_bytes + PREFETCH_ROWS * rb, rb, span, n - PREFETCH_ROWS);
-    scores_rows(k, rb, n, qp, h0, h1, ia, ib, group, hd, sv, s, lds, 0, dt, &pf,
+    scores_rows(k, rb, n, qp, h0, h1, ia, ib, group, hd, sv, s, lds, dt, &pf,
                 shares_of(2 * row_lines(span), quads_of(h0, h1, ia, ib)));
 }
 
@@ -184,7 +172,7 @@ INLINE void values_all(const unsigned char *v, size_t rb, int64_t n, const float
                     memcpy(wq + r * MAX_BLOCK_ROWS, w + (int64_t)(i0 + quad_row(r, m)) * lds + p0, (size_t)nb * sizeof *wq);
                     o[r] = out + (int64_t)(i0 + quad_row(r, m)) * hd;
                 }
-                values_quad(v + (size_t)p0 * rb + (size_t)h * head_bytes, rb, nb, wq, MAX_BLOCK_ROWS, 1, hd, hd, o, NULL, &pf,
+                values_quad(v + (size_t)p0 * rb + (size_t)h * head_bytes, rb, nb, wq, hd, hd, o, &pf,
                             shares_of(share(block, j++), hd / 16), dt);
             }
     }

@@ -274,7 +274,7 @@ void mlxc_att_values_q_avx2(const struct mlxc_qkv_rows *v, int64_t n, const floa
                     scale_weights(wr, m, nb, sc + g * MAX_BLOCK_ROWS, bi + g * MAX_BLOCK_ROWS,
                                   ws + g * 4 * MAX_BLOCK_ROWS, bs);
                 }
-                values_quad(c + (size_t)h * hd, cld, nb, ws, MAX_BLOCK_ROWS, 1, hd, gs, o, NULL, &pf, shares_of(share(block, j++), hd / 16),
+                values_quad(c + (size_t)h * hd, cld, nb, ws, hd, gs, o, &pf, shares_of(share(block, j++), hd / 16),
                             MLXC_U8);
             }
         }
