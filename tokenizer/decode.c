@@ -315,11 +315,6 @@ int tok_decode_tokens(const struct mlxc_tokenizer *t, const int32_t *ids, size_t
             mlxc_buf_putc(out, ' ');
         mlxc_buf_append(out, S(a, i), a->len[i]);
     }
-    if (a != &w->a) { /* the result's strings back in w->a (its arrays swapped, not copied) */
-        struct strs x = w->a;
-        w->a = w->b;
-        w->b = x;
-    }
     if (!ws)
         tok_dec_ws_free(w);
     else if (rc || out->oom) { /* out of memory: start the next call afresh */
