@@ -56,35 +56,41 @@ static void nibble_to_natural(float *x, int64_t n)
     }
 }
 
-/* Integer dot products over group g (gs codes from g * gs) of the rows c0, c1 (at their kv head: 8-bit codes,
- * or 4-bit ones packed) with a quad's int16 queries x[0..3] (in nibble order for 4 bits): lane 4j + i =
- * x[i] . row j, row 0's four then row 1's. */
-INLINE __m256i dots_rows(const uint8_t *c0, const uint8_t *c1, const int16_t *const x[4], int g, int gs, int bits)
+/* Integer dot products over group g (gs codes from g * gs) of the rows c0, c1 (at the quad's first kv
+ * head; 8-bit codes, or 4-bit ones packed) with a quad's int16 queries x[0..3] (in nibble order for 4
+ * bits), QG queries to a head (the heads hb bytes apart): lane 4j + i = x[i] . row j, row 0's four then
+ * row 1's. */
+INLINE __m256i dots_rows(const uint8_t *c0, const uint8_t *c1, const int16_t *const x[4], int g, int gs, int bits,
+                         int QG, size_t hb)
 {
     __m256i a[8];
     for (int j = 0; j < 8; j++)
         a[j] = _mm256_setzero_si256();
     for (int d = g * gs; d < (g + 1) * gs; d += 32) {
         __m256i k0, k1, k2, k3; /* row 0's 32 codes in two vectors, row 1's */
-        if (bits == 8) {
-            k0 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(c0 + d)));
-            k1 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(c0 + d + 16)));
-            k2 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(c1 + d)));
-            k3 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(c1 + d + 16)));
-        } else { /* words of packed bytes: the low nibble is the even code, the high one the odd */
-            const __m256i low = _mm256_set1_epi16(15);
-            const __m256i w0 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(c0 + d / 2)));
-            const __m256i w1 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(c1 + d / 2)));
-            k0 = _mm256_and_si256(w0, low);
-            k1 = _mm256_srli_epi16(w0, 4);
-            k2 = _mm256_and_si256(w1, low);
-            k3 = _mm256_srli_epi16(w1, 4);
-        }
-        in_register(k0);
-        in_register(k1);
-        in_register(k2);
-        in_register(k3);
+#pragma GCC unroll 4
         for (int i = 0; i < 4; i++) {
+            if (i % QG == 0) { /* the head of queries i .. i + QG - 1 */
+                const uint8_t *h0 = c0 + i / QG * hb, *h1 = c1 + i / QG * hb;
+                if (bits == 8) {
+                    k0 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(h0 + d)));
+                    k1 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(h0 + d + 16)));
+                    k2 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(h1 + d)));
+                    k3 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(h1 + d + 16)));
+                } else { /* words of packed bytes: the low nibble is the even code, the high one the odd */
+                    const __m256i low = _mm256_set1_epi16(15);
+                    const __m256i w0 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(h0 + d / 2)));
+                    const __m256i w1 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(h1 + d / 2)));
+                    k0 = _mm256_and_si256(w0, low);
+                    k1 = _mm256_srli_epi16(w0, 4);
+                    k2 = _mm256_and_si256(w1, low);
+                    k3 = _mm256_srli_epi16(w1, 4);
+                }
+                in_register(k0);
+                in_register(k1);
+                in_register(k2);
+                in_register(k3);
+            }
             __m256i y0 = _mm256_loadu_si256((const __m256i *)(x[i] + d));
             __m256i y1 = _mm256_loadu_si256((const __m256i *)(x[i] + d + 16));
             in_register(y0);
@@ -98,23 +104,49 @@ INLINE __m256i dots_rows(const uint8_t *c0, const uint8_t *c1, const int16_t *co
     return hsum8x8_epi32(a);
 }
 
-/* x[0] in the low four lanes, x[next] in the high four. */
-INLINE __m256 two_rows(const float *x, int64_t next)
-{
-    return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_broadcast_ss(x)), _mm_broadcast_ss(x + next), 1);
-}
+/* Where block_scalars puts kv head h's group g (of G) in a row: head-major as stored, or group-major
+ * where a quad spans heads (QG < 4), so that its heads' scalars of one group lie together. */
+INLINE int scalar_at(int h, int g, int heads, int G, int QG) { return QG < 4 ? g * heads + h : h * G + g; }
 
-/* Scales or biases of rows [p0, p0 + nb) (the hG at each row's start) as f32: out[p * hG + e]. */
-static void block_scalars(const void *src, int64_t sb_ld, enum mlxc_dtype sdt, int64_t p0, int nb, int hG, float *out)
+/* Scales or biases of rows [p0, p0 + nb) (the heads * G at each row's start) as f32, out[p * heads * G +
+ * scalar_at(h, g)]. */
+static void block_scalars(const void *src, int64_t sb_ld, enum mlxc_dtype sdt, int64_t p0, int nb, int heads, int G,
+                          int QG, float *out)
 {
+    const int hG = heads * G;
     for (int p = 0; p < nb; p++) {
         const int64_t e0 = (p0 + p) * sb_ld;
+        float row[MAX_HG] __attribute__((aligned(32)));
+        float *o = QG < 4 && G > 1 ? row : out + p * hG; /* group-major: through row */
         int e = 0;
         for (; e + 8 <= hG; e += 8)
-            _mm256_storeu_ps(out + p * hG + e, load8(src, e0 + e, sdt));
+            _mm256_storeu_ps(o + e, load8(src, e0 + e, sdt));
         for (; e < hG; e++)
-            out[p * hG + e] = mlxc_load_scalar(src, e0 + e, sdt);
+            o[e] = mlxc_load_scalar(src, e0 + e, sdt);
+        if (o == row)
+            for (int h = 0; h < heads; h++)
+                for (int g = 0; g < G; g++)
+                    out[p * hG + g * heads + h] = row[h * G + g];
     }
+}
+
+/* A quad's four lanes of scalars at x (block_scalars' place of its first head and a group): QG = 1, four
+ * heads'; 2, two heads' twice each; 4, one head's. */
+INLINE __m128 quad_scalars(const float *x, int QG)
+{
+    if (QG == 1)
+        return _mm_loadu_ps(x);
+    if (QG == 2) {
+        const __m128 t = _mm_castpd_ps(_mm_load_sd((const double *)x));
+        return _mm_unpacklo_ps(t, t);
+    }
+    return _mm_broadcast_ss(x);
+}
+
+/* quad_scalars of row x in the low four lanes, of row x + next in the high four. */
+INLINE __m256 two_rows(const float *x, int64_t next, int QG)
+{
+    return _mm256_insertf128_ps(_mm256_castps128_ps256(quad_scalars(x, QG)), quad_scalars(x + next, QG), 1);
 }
 
 /* A quad's weights ws[(p * G + g) * 4 + i] (nb rows) rounded to int16 by step[g * 4 + i] (their largest over
@@ -156,37 +188,34 @@ INLINE void code_pairs(const uint8_t *r0, const uint8_t *r1, int d, int bits, __
 
 /* values_quad (core/att_avx2.h) in integers: out[i][d] = alpha[i] out[i][d] + bias[g * 4 + i] + step[g * 4 + i]
  * * sum_p w16(g, i, p) * code_p[d], the weights as weight_pairs leaves them, two rows per vpmaddwd (int32
- * sums: 32 rows of 32767 * 255 stay below 2^31). Rows nb of them at v, rb bytes apart; outputs in code_pairs'
- * order. */
+ * sums: 32 rows of 32767 * 255 stay below 2^31). Rows nb of them at v (the quad's first kv head; QG
+ * queries to a head, the heads hb bytes apart), rb bytes apart; outputs in code_pairs' order. */
 INLINE void values_quad_i16(const uint8_t *v, size_t rb, int nb, const int32_t *wp, int hd, int gs, float *const o[4],
                             const float *alpha, const float *bias, const float *step, struct prefetcher *pf,
-                            struct shares slice, int bits)
+                            struct shares slice, int bits, int QG, size_t hb)
 {
     const int G = hd / gs;
     for (int d = 0; d < hd; d += 16) {
         prefetch_lines(pf, share(slice, d / 16));
-        __m256i a0 = _mm256_setzero_si256(), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0;
+        __m256i acc[4][2];
+        for (int i = 0; i < 4; i++)
+            acc[i][0] = acc[i][1] = _mm256_setzero_si256();
         const uint8_t *r = v;
         const int32_t *w = wp + (d / gs) * 4;
         for (int p = 0; p < nb; p += 2, r += 2 * rb, w += 4 * G) {
             __m256i lo, hi;
-            code_pairs(r, p + 1 < nb ? r + rb : r, d, bits, &lo, &hi); /* past nb: weight 0 */
-            in_register(lo);
-            in_register(hi);
-            __m256i x = _mm256_set1_epi32(w[0]);
-            add_to(&a0, _mm256_madd_epi16(x, lo));
-            add_to(&b0, _mm256_madd_epi16(x, hi));
-            x = _mm256_set1_epi32(w[1]);
-            add_to(&a1, _mm256_madd_epi16(x, lo));
-            add_to(&b1, _mm256_madd_epi16(x, hi));
-            x = _mm256_set1_epi32(w[2]);
-            add_to(&a2, _mm256_madd_epi16(x, lo));
-            add_to(&b2, _mm256_madd_epi16(x, hi));
-            x = _mm256_set1_epi32(w[3]);
-            add_to(&a3, _mm256_madd_epi16(x, lo));
-            add_to(&b3, _mm256_madd_epi16(x, hi));
+#pragma GCC unroll 4
+            for (int i = 0; i < 4; i++) {
+                if (i % QG == 0) { /* the head of queries i .. i + QG - 1; past nb: weight 0 */
+                    code_pairs(r + i / QG * hb, (p + 1 < nb ? r + rb : r) + i / QG * hb, d, bits, &lo, &hi);
+                    in_register(lo);
+                    in_register(hi);
+                }
+                const __m256i x = _mm256_set1_epi32(w[i]);
+                add_to(&acc[i][0], _mm256_madd_epi16(x, lo));
+                add_to(&acc[i][1], _mm256_madd_epi16(x, hi));
+            }
         }
-        const __m256i acc[4][2] = {{a0, b0}, {a1, b1}, {a2, b2}, {a3, b3}};
         const int g = d / gs;
         __m256 y[4][2];
         for (int i = 0; i < 4; i++) { /* every output read before any is written: padded queries alias o[0] */
@@ -202,10 +231,18 @@ INLINE void values_quad_i16(const uint8_t *v, size_t rb, int nb, const int32_t *
     }
 }
 
+/* Kv heads a quad spans: QG < 4, 4 / QG whole heads (queries 4j .. 4j + 3 in quad j); QG = 4, one head,
+ * whose queries go in runs of 4 (the last padded). */
+INLINE int quad_heads(int QG) { return QG < 4 ? 4 / QG : 1; }
+
+/* Quads of nq queries, group to a kv head, QG to a head in a quad. */
+INLINE int quads_of_q(int nq, int group, int QG) { return QG < 4 ? nq / 4 : nq / group * ((group + 3) / 4); }
+
 /* Whether decode_q takes these rows (else the two passes do). */
-static int decode_handled(const struct mlxc_qkv_rows *k, const struct mlxc_qkv_rows *v, int nq, int group, int hd)
+static int decode_handled(const struct mlxc_qkv_rows *k, const struct mlxc_qkv_rows *v, int nq, int group, int hd,
+                          int QG)
 {
-    const int G = hd / k->gs, quads = nq / group * ((group + 3) / 4);
+    const int G = hd / k->gs, quads = quads_of_q(nq, group, QG);
     return (k->bits == 4 || k->bits == 8) && v->bits == k->bits && v->gs == k->gs && v->codes_ld == k->codes_ld &&
            v->sb_ld == k->sb_ld && v->sdt == k->sdt && k->gs % 32 == 0 && k->gs <= 128 && hd % k->gs == 0 &&
            hd <= DECODE_HD && nq <= DECODE_QUERIES && nq * hd <= QUERY_CODES && quads * G <= QUAD_GROUPS &&
@@ -216,13 +253,16 @@ static int decode_handled(const struct mlxc_qkv_rows *k, const struct mlxc_qkv_r
  * per block, the scores of every query (integer dot products per group, then scale and bias, into sb: a row
  * of queries per key row), folded into the running softmax, then the values. A quad's values use
  * weights times each row's scale (ws) and add sum_p w_p * bias_p per group once (the bias argument of
- * values_quad). */
+ * values_quad). Quads of QG queries to a kv head: 4, a head's queries (padded to a multiple of 4); 1 or 2
+ * (group = QG, heads a multiple of 4 / QG), those of 4 or 2 heads, so that no arithmetic is padding. */
 INLINE void decode_q(const struct mlxc_qkv_rows *k, const struct mlxc_qkv_rows *v, int64_t n, const float *q, int nq,
-                     int group, int hd, int bits, int gs, float scale, float softcap, float *m, float *l, float *out)
+                     int group, int hd, int bits, int gs, float scale, float softcap, float *m, float *l, float *out,
+                     int QG)
 {
     const int G = hd / gs, heads = nq / group, hG = heads * G;
     const size_t rb = k->codes_ld, head_bytes = (size_t)hd * bits / 8, span = (size_t)heads * head_bytes;
-    const int64_t rows = block_rows(span), quads = (int64_t)heads * ((group + 3) / 4);
+    const int64_t rows = block_rows(span), quads = quads_of_q(nq, group, QG);
+    const int HQ = quad_heads(QG);
     const struct shares pair = shares_of(2 * row_lines(span), quads), block = shares_of(rows * row_lines(span), quads);
     const uint8_t *kc = k->codes, *vc = v->codes;
     int16_t q16[QUERY_CODES] __attribute__((aligned(32)));
@@ -232,14 +272,16 @@ INLINE void decode_q(const struct mlxc_qkv_rows *k, const struct mlxc_qkv_rows *
         nibble_order_i16(q16, (int64_t)nq * hd);
     /* per quad and group, lanes as dots_rows's: scale * step and scale * sum of the quad's queries */
     float qst[QUAD_GROUPS * 8] __attribute__((aligned(32))), qsu[QUAD_GROUPS * 8] __attribute__((aligned(32)));
-    for (int h = 0, j = 0; h < heads; h++)
-        for (int i0 = h * group; i0 < (h + 1) * group; i0 += 4, j++)
+    for (int h = 0, j = 0; h < heads; h += HQ)
+        for (int i0 = h * group, end = (h + HQ) * group, mq; i0 < end; i0 += mq, j++) {
+            mq = QG < 4 || end - i0 > 4 ? 4 : end - i0;
             for (int g = 0; g < G; g++)
                 for (int t = 0; t < 8; t++) {
-                    const int i = i0 + (int)quad_row(t % 4, (h + 1) * group - i0 < 4 ? (h + 1) * group - i0 : 4);
+                    const int i = i0 + (int)quad_row(t % 4, mq);
                     qst[(j * G + g) * 8 + t] = scale * step[i * G + g];
                     qsu[(j * G + g) * 8 + t] = scale * sum[i * G + g];
                 }
+        }
     struct online_softmax os;
     float sc[MAX_BLOCK_ROWS * MAX_HG], bi[MAX_BLOCK_ROWS * MAX_HG]; /* the block's keys', then values' */
     /* a quad's weights [row][group][query], biases and steps [group][query], int16 weight pairs
@@ -254,27 +296,28 @@ INLINE void decode_q(const struct mlxc_qkv_rows *k, const struct mlxc_qkv_rows *
     for (int64_t p0 = 0; p0 < n; p0 += rows) {
         const int nb = (int)(n - p0 < rows ? n - p0 : rows);
         struct prefetcher pv = prefetcher_at(vc + (size_t)p0 * rb, rb, span, nb);
-        block_scalars(k->scales, k->sb_ld, k->sdt, p0, nb, hG, sc);
-        block_scalars(k->biases, k->sb_ld, k->sdt, p0, nb, hG, bi);
+        block_scalars(k->scales, k->sb_ld, k->sdt, p0, nb, heads, G, QG, sc);
+        block_scalars(k->biases, k->sb_ld, k->sdt, p0, nb, heads, G, QG, bi);
         for (int pl = 0; pl < nb; pl += 2) { /* a last odd row goes as a pair with itself */
             const uint8_t *r0 = kc + (size_t)(p0 + pl) * rb, *r1 = pl + 1 < nb ? r0 + rb : r0;
             const int64_t next = pl + 1 < nb ? hG : 0;
-            int64_t j = 0; /* quads done for this pair of rows: each issues its share of the block's values */
-            for (int h = 0; h < heads; h++)
-                for (int i0 = h * group, mq; i0 < (h + 1) * group; i0 += mq, j++) {
-                    mq = (h + 1) * group - i0 < 4 ? (h + 1) * group - i0 : 4;
+            /* j: quads done for this pair of rows, each issues its share of the block's values */
+            for (int h = 0, j = 0; h < heads; h += HQ) /* h: the quad's first kv head */
+                for (int i0 = h * group, end = (h + HQ) * group, mq; i0 < end; i0 += mq, j++) {
+                    mq = QG < 4 || end - i0 > 4 ? 4 : end - i0;
                     prefetch_lines(&pv, share(pair, j));
                     const int16_t *x[4];
                     for (int i = 0; i < 4; i++)
                         x[i] = q16 + (i0 + quad_row(i, mq)) * hd;
                     __m256 s = _mm256_setzero_ps();
                     for (int g = 0; g < G; g++) { /* s += dot * scale * step * row scale + scale * sum * row bias */
-                        const __m256i d = dots_rows(r0 + h * head_bytes, r1 + h * head_bytes, x, g, gs, bits);
-                        const int64_t e = (int64_t)pl * hG + h * G + g;
+                        const __m256i d = dots_rows(r0 + h * head_bytes, r1 + h * head_bytes, x, g, gs, bits, QG,
+                                                    head_bytes);
+                        const int64_t e = (int64_t)pl * hG + scalar_at(h, g, heads, G, QG);
                         const __m256 st = _mm256_load_ps(qst + (j * G + g) * 8);
                         const __m256 su = _mm256_load_ps(qsu + (j * G + g) * 8);
-                        s = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d), _mm256_mul_ps(st, two_rows(sc + e, next)),
-                                            _mm256_fmadd_ps(su, two_rows(bi + e, next), s));
+                        s = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d), _mm256_mul_ps(st, two_rows(sc + e, next, QG)),
+                                            _mm256_fmadd_ps(su, two_rows(bi + e, next, QG), s));
                     }
                     float *s0 = sb + pl * ld + i0;
                     if (mq == 4) {
@@ -293,12 +336,12 @@ INLINE void decode_q(const struct mlxc_qkv_rows *k, const struct mlxc_qkv_rows *
                 }
         }
         online_block(&os, nb, softcap);
-        block_scalars(v->scales, v->sb_ld, v->sdt, p0, nb, hG, sc);
-        block_scalars(v->biases, v->sb_ld, v->sdt, p0, nb, hG, bi);
-        int64_t j = 0; /* quads done in this block: each prefetches its share of the next block's keys */
-        for (int h = 0; h < heads; h++)
-            for (int i0 = h * group, mq; i0 < (h + 1) * group; i0 += mq) {
-                mq = (h + 1) * group - i0 < 4 ? (h + 1) * group - i0 : 4;
+        block_scalars(v->scales, v->sb_ld, v->sdt, p0, nb, heads, G, QG, sc);
+        block_scalars(v->biases, v->sb_ld, v->sdt, p0, nb, heads, G, QG, bi);
+        /* j: quads done in this block, each prefetches its share of the next block's keys */
+        for (int h = 0, j = 0; h < heads; h += HQ) /* h: the quad's first kv head */
+            for (int i0 = h * group, end = (h + HQ) * group, mq; i0 < end; i0 += mq, j++) {
+                mq = QG < 4 || end - i0 > 4 ? 4 : end - i0;
                 float *o[4], a[4];
                 for (int r = 0; r < 4; r++) {
                     o[r] = out + (int64_t)(i0 + quad_row(r, mq)) * hd;
@@ -313,11 +356,11 @@ INLINE void decode_q(const struct mlxc_qkv_rows *k, const struct mlxc_qkv_rows *
                                               : _mm_setr_ps(w[i0], w[i0 + quad_row(1, mq)], w[i0 + quad_row(2, mq)],
                                                             w[i0 + quad_row(3, mq)]);
                     for (int g = 0; g < G; g++) {
-                        const int64_t e = (int64_t)p * hG + h * G + g;
-                        const __m128 x = _mm_mul_ps(w4, _mm_broadcast_ss(sc + e));
+                        const int64_t e = (int64_t)p * hG + scalar_at(h, g, heads, G, QG);
+                        const __m128 x = _mm_mul_ps(w4, quad_scalars(sc + e, QG));
                         _mm_storeu_ps(ws + (p * G + g) * 4, x);
                         top[g] = _mm_max_ps(top[g], _mm_andnot_ps(_mm_set1_ps(-0.0f), x));
-                        bsum[g] = _mm_fmadd_ps(w4, _mm_broadcast_ss(bi + e), bsum[g]);
+                        bsum[g] = _mm_fmadd_ps(w4, quad_scalars(bi + e, QG), bsum[g]);
                     }
                 }
                 for (int g = 0; g < G; g++) {
@@ -326,7 +369,7 @@ INLINE void decode_q(const struct mlxc_qkv_rows *k, const struct mlxc_qkv_rows *
                 }
                 weight_pairs(ws, nb, G, vstep, wp);
                 values_quad_i16(vc + (size_t)p0 * rb + h * head_bytes, rb, nb, wp, hd, gs, o, a, bias, vstep, &pk,
-                                shares_of(share(block, j++), hd / 16), bits);
+                                shares_of(share(block, j), hd / 16), bits, QG, head_bytes);
             }
     }
     online_end(&os, nq, m, l);
@@ -334,34 +377,46 @@ INLINE void decode_q(const struct mlxc_qkv_rows *k, const struct mlxc_qkv_rows *
         nibble_to_natural(out, (int64_t)nq * hd);
 }
 
-/* One body per code width and the common head and group sizes (64 and 64, 128 and 64; 0: any other), so
- * that the loops over a head's groups and dimensions are constants the compiler unrolls. */
-#define DEFINE_DECODE_Q(SUFFIX, BITS, HD, GS)                                                               \
-    static void decode_q##SUFFIX(const struct mlxc_qkv_rows *k, const struct mlxc_qkv_rows *v, int64_t n,   \
-                                 const float *q, int nq, int group, int hd, float scale, float softcap,     \
-                                 float *m, float *l, float *out)                                            \
+/* One body per code width, the common head and group sizes (64 and 64, 128 and 64; 0: any other) and QG,
+ * so that the loops over a head's groups and dimensions and a quad's heads are constants the compiler
+ * unrolls. */
+#define DEFINE_DECODE_Q(SUFFIX, BITS, HD, GS, QG)                                                            \
+    static void decode_q##SUFFIX##_g##QG(const struct mlxc_qkv_rows *k, const struct mlxc_qkv_rows *v,      \
+                                         int64_t n, const float *q, int nq, int group, int hd, float scale,  \
+                                         float softcap, float *m, float *l, float *out)                      \
     {                                                                                                       \
-        decode_q(k, v, n, q, nq, group, HD ? HD : hd, BITS, GS ? GS : k->gs, scale, softcap, m, l, out);   \
+        decode_q(k, v, n, q, nq, group, HD ? HD : hd, BITS, GS ? GS : k->gs, scale, softcap, m, l, out, QG); \
     }
-DEFINE_DECODE_Q(8_64_64, 8, 64, 64)
-DEFINE_DECODE_Q(8_128_64, 8, 128, 64)
-DEFINE_DECODE_Q(8_any, 8, 0, 0)
-DEFINE_DECODE_Q(4_64_64, 4, 64, 64)
-DEFINE_DECODE_Q(4_128_64, 4, 128, 64)
-DEFINE_DECODE_Q(4_any, 4, 0, 0)
+#define DEFINE_DECODE_QS(SUFFIX, BITS, HD, GS)                                                              \
+    DEFINE_DECODE_Q(SUFFIX, BITS, HD, GS, 1)                                                                \
+    DEFINE_DECODE_Q(SUFFIX, BITS, HD, GS, 2)                                                                \
+    DEFINE_DECODE_Q(SUFFIX, BITS, HD, GS, 4)
+DEFINE_DECODE_QS(8_64_64, 8, 64, 64)
+DEFINE_DECODE_QS(8_128_64, 8, 128, 64)
+DEFINE_DECODE_QS(8_any, 8, 0, 0)
+DEFINE_DECODE_QS(4_64_64, 4, 64, 64)
+DEFINE_DECODE_QS(4_128_64, 4, 128, 64)
+DEFINE_DECODE_QS(4_any, 4, 0, 0)
 
 typedef void (*decode_q_fn)(const struct mlxc_qkv_rows *, const struct mlxc_qkv_rows *, int64_t, const float *, int,
                             int, int, float, float, float *, float *, float *);
+
+/* [4 bits][head and group size: 64 and 64, 128 and 64, other][QG: 1, 2, 4] */
+#define DECODE_Q_GS(SUFFIX) {decode_q##SUFFIX##_g1, decode_q##SUFFIX##_g2, decode_q##SUFFIX##_g4}
+static const decode_q_fn decode_q_fns[2][3][3] = {
+    {DECODE_Q_GS(8_64_64), DECODE_Q_GS(8_128_64), DECODE_Q_GS(8_any)},
+    {DECODE_Q_GS(4_64_64), DECODE_Q_GS(4_128_64), DECODE_Q_GS(4_any)},
+};
 
 void mlxc_att_decode_q_avx2(const struct mlxc_qkv_rows *k, const struct mlxc_qkv_rows *v, int64_t n, const float *q,
                             int nq, int group, int hd, float scale, float softcap, float *scratch, float *m, float *l,
                             float *out)
 {
-    static const decode_q_fn fns[2][3] = {{decode_q8_64_64, decode_q8_128_64, decode_q8_any},
-                                          {decode_q4_64_64, decode_q4_128_64, decode_q4_any}};
-    if (decode_handled(k, v, nq, group, hd))
-        fns[k->bits == 4][k->gs != 64 ? 2 : hd == 64 ? 0 : hd == 128 ? 1 : 2](k, v, n, q, nq, group, hd, scale,
-                                                                               softcap, m, l, out);
+    const int heads = nq / group, spans = (group == 1 && heads % 4 == 0) || (group == 2 && heads % 2 == 0);
+    const int QG = spans ? group : 4;
+    if (decode_handled(k, v, nq, group, hd, QG))
+        decode_q_fns[k->bits == 4][k->gs != 64 ? 2 : hd == 64 ? 0 : hd == 128 ? 1 : 2][QG == 4 ? 2 : QG - 1](
+            k, v, n, q, nq, group, hd, scale, softcap, m, l, out);
     else
         mlxc_att_decode_q_two_pass(&mlxc_kernels_avx2, k, v, n, q, nq, group, hd, scale, softcap, scratch, m, l, out);
 }

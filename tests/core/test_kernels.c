@@ -12,7 +12,10 @@
 #include "core/pool.h"
 
 #define MAX_NMSE 1e-10
-#define MAX_NMSE_INT16_QUERIES 1e-8
+/* Queries rounded to int16 per group: each element off by up to step / 2, step = the group's largest / 32767.
+ * A group holding one of the test's 8x elements has step 2.4e-4 (variance step^2 / 12 = 5e-9 per element
+ * against about 0.4 for q^2); one query has no others to average with (1.2e-8 seen, hd 128, gs 32). */
+#define MAX_NMSE_INT16_QUERIES 4e-8
 
 static uint64_t rng = 88172645463325252ull;
 static float frand(void)
@@ -310,7 +313,7 @@ static void test_quantized_attention_kernels(void **state)
     static const int bits[] = {8, 4, 2, 3, 5, 6};
     static const int gss[] = {32, 64, 128};
     static const enum mlxc_dtype dts[] = {MLXC_BF16, MLXC_F16, MLXC_F32};
-    static const int shapes[][2] = {{1, 1}, {8, 4}, {14, 7}, {12, 2}, {40, 4}, {24, 12}}; /* nq, group */
+    static const int shapes[][2] = {{1, 1}, {8, 4}, {14, 7}, {12, 2}, {40, 4}, {24, 12}, {8, 1}, {32, 1}}; /* nq, group */
     int cases = 0;
     for (size_t a = 0; a < sizeof hds / sizeof hds[0]; a++)
         for (size_t b = 0; b < sizeof ns / sizeof ns[0]; b++)
