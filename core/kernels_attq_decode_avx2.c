@@ -57,10 +57,10 @@ static void nibble_to_natural(float *x, int64_t n)
 }
 
 /* Integer dot products over group g (gs codes from g * gs) of the rows c0, c1 (at the quad's first kv
- * head; 8-bit codes, or 4-bit ones packed) with a quad's int16 queries x[0..3] (in nibble order for 4
- * bits), QG queries to a head (the heads hb bytes apart): lane 4j + i = x[i] . row j, row 0's four then
- * row 1's. */
-INLINE __m256i dots_rows(const uint8_t *c0, const uint8_t *c1, const int16_t *const x[4], int g, int gs, int bits,
+ * head; 8-bit codes, or 4-bit ones packed) with a quad's int16 queries x[i * hd] (i < 4; in nibble order
+ * for 4 bits), QG queries to a head (the heads hb bytes apart): lane 4j + i = query i . row j, row 0's
+ * four then row 1's. */
+INLINE __m256i dots_rows(const uint8_t *c0, const uint8_t *c1, const int16_t *x, int hd, int g, int gs, int bits,
                          int QG, size_t hb)
 {
     __m256i a[8];
@@ -91,8 +91,8 @@ INLINE __m256i dots_rows(const uint8_t *c0, const uint8_t *c1, const int16_t *co
                 in_register(k2);
                 in_register(k3);
             }
-            __m256i y0 = _mm256_loadu_si256((const __m256i *)(x[i] + d));
-            __m256i y1 = _mm256_loadu_si256((const __m256i *)(x[i] + d + 16));
+            __m256i y0 = _mm256_loadu_si256((const __m256i *)(x + i * hd + d));
+            __m256i y1 = _mm256_loadu_si256((const __m256i *)(x + i * hd + d + 16));
             in_register(y0);
             in_register(y1);
             add_to(&a[i], _mm256_madd_epi16(y0, k0));
@@ -186,28 +186,35 @@ INLINE void code_pairs(const uint8_t *r0, const uint8_t *r1, int d, int bits, __
     }
 }
 
-/* values_quad (core/att_avx2.h) in integers: out[i][d] = alpha[i] out[i][d] + bias[g * 4 + i] + step[g * 4 + i]
- * * sum_p w16(g, i, p) * code_p[d], the weights as weight_pairs leaves them, two rows per vpmaddwd (int32
- * sums: 32 rows of 32767 * 255 stay below 2^31). Rows nb of them at v (the quad's first kv head; QG
- * queries to a head, the heads hb bytes apart), rb bytes apart; outputs in code_pairs' order. */
-INLINE void values_quad_i16(const uint8_t *v, size_t rb, int nb, const int32_t *wp, int hd, int gs, float *const o[4],
-                            const float *alpha, const float *bias, const float *step, struct prefetcher *pf,
-                            struct shares slice, int bits, int QG, size_t hb)
+/* values_quad (core/att_avx2.h) in integers: o[i * hd + d] = alpha[i] o[i * hd + d] + bias[g * 4 + i] +
+ * step[g * 4 + i] * sum_p w16(g, i, p) * code_p[d] for the quad's 4 outputs (hd apart), the weights as
+ * weight_pairs leaves them, two rows per vpmaddwd (int32 sums: 32 rows of 32767 * 255 stay below 2^31).
+ * Rows nb of them at v (the quad's first kv head; QG queries to a head, the heads hb bytes apart), rb
+ * bytes apart; outputs in code_pairs' order. The first `lines` passes over 16 dimensions also prefetch a
+ * line per row at pf bytes from it (the next block's keys): pass t the quad's line t. */
+INLINE void values_quad_i16(const uint8_t *v, size_t rb, int nb, const int32_t *wp, int hd, int gs, float *o,
+                            const float *alpha, const float *bias, const float *step, ptrdiff_t pf, int lines,
+                            int bits, int QG, size_t hb)
 {
     const int G = hd / gs;
     for (int d = 0; d < hd; d += 16) {
-        prefetch_lines(pf, share(slice, d / 16));
         __m256i acc[4][2];
         for (int i = 0; i < 4; i++)
             acc[i][0] = acc[i][1] = _mm256_setzero_si256();
         const uint8_t *r = v;
         const int32_t *w = wp + (d / gs) * 4;
+        const ptrdiff_t line = pf + d / 16 * 64;
         for (int p = 0; p < nb; p += 2, r += 2 * rb, w += 4 * G) {
+            const uint8_t *r1 = p + 1 < nb ? r + rb : r; /* past nb: weight 0 */
+            if (d / 16 < lines) {
+                _mm_prefetch((const char *)r + line, _MM_HINT_T0);
+                _mm_prefetch((const char *)r1 + line, _MM_HINT_T0);
+            }
             __m256i lo, hi;
 #pragma GCC unroll 4
             for (int i = 0; i < 4; i++) {
-                if (i % QG == 0) { /* the head of queries i .. i + QG - 1; past nb: weight 0 */
-                    code_pairs(r + i / QG * hb, (p + 1 < nb ? r + rb : r) + i / QG * hb, d, bits, &lo, &hi);
+                if (i % QG == 0) { /* the head of queries i .. i + QG - 1 */
+                    code_pairs(r + i / QG * hb, r1 + i / QG * hb, d, bits, &lo, &hi);
                     in_register(lo);
                     in_register(hi);
                 }
@@ -217,35 +224,29 @@ INLINE void values_quad_i16(const uint8_t *v, size_t rb, int nb, const int32_t *
             }
         }
         const int g = d / gs;
-        __m256 y[4][2];
-        for (int i = 0; i < 4; i++) { /* every output read before any is written: padded queries alias o[0] */
+        for (int i = 0; i < 4; i++) {
             const __m256 al = _mm256_broadcast_ss(alpha + i), bs = _mm256_broadcast_ss(bias + g * 4 + i);
             const __m256 st = _mm256_broadcast_ss(step + g * 4 + i);
-            for (int t = 0; t < 2; t++)
-                y[i][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[i][t]), st,
-                                          _mm256_fmadd_ps(_mm256_loadu_ps(o[i] + d + 8 * t), al, bs));
+            for (int t = 0; t < 2; t++) {
+                float *y = o + i * hd + d + 8 * t;
+                _mm256_storeu_ps(y, _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[i][t]), st,
+                                                    _mm256_fmadd_ps(_mm256_loadu_ps(y), al, bs)));
+            }
         }
-        for (int i = 3; i >= 0; i--) /* and hold the same sums: o[0] last */
-            for (int t = 0; t < 2; t++)
-                _mm256_storeu_ps(o[i] + d + 8 * t, y[i][t]);
     }
 }
 
-/* Kv heads a quad spans: QG < 4, 4 / QG whole heads (queries 4j .. 4j + 3 in quad j); QG = 4, one head,
- * whose queries go in runs of 4 (the last padded). */
-INLINE int quad_heads(int QG) { return QG < 4 ? 4 / QG : 1; }
-
-/* Quads of nq queries, group to a kv head, QG to a head in a quad. */
-INLINE int quads_of_q(int nq, int group, int QG) { return QG < 4 ? nq / 4 : nq / group * ((group + 3) / 4); }
+/* decode_q's query rows per kv head: QG = 1 or 2, the group itself; QG = 4, the group padded to whole quads. */
+INLINE int quad_rows(int group, int QG) { return QG < 4 ? group : (group + 3) / 4 * 4; }
 
 /* Whether decode_q takes these rows (else the two passes do). */
 static int decode_handled(const struct mlxc_qkv_rows *k, const struct mlxc_qkv_rows *v, int nq, int group, int hd,
                           int QG)
 {
-    const int G = hd / k->gs, quads = quads_of_q(nq, group, QG);
+    const int G = hd / k->gs, np = nq / group * quad_rows(group, QG);
     return (k->bits == 4 || k->bits == 8) && v->bits == k->bits && v->gs == k->gs && v->codes_ld == k->codes_ld &&
            v->sb_ld == k->sb_ld && v->sdt == k->sdt && k->gs % 32 == 0 && k->gs <= 128 && hd % k->gs == 0 &&
-           hd <= DECODE_HD && nq <= DECODE_QUERIES && nq * hd <= QUERY_CODES && quads * G <= QUAD_GROUPS &&
+           hd <= DECODE_HD && np <= DECODE_QUERIES && np * hd <= QUERY_CODES && np / 4 * G <= QUAD_GROUPS &&
            nq / group * G <= MAX_HG;
 }
 
@@ -253,113 +254,104 @@ static int decode_handled(const struct mlxc_qkv_rows *k, const struct mlxc_qkv_r
  * per block, the scores of every query (integer dot products per group, then scale and bias, into sb: a row
  * of queries per key row), folded into the running softmax, then the values. A quad's values use
  * weights times each row's scale (ws) and add sum_p w_p * bias_p per group once (the bias argument of
- * values_quad). Quads of QG queries to a kv head: 4, a head's queries (padded to a multiple of 4); 1 or 2
- * (group = QG, heads a multiple of 4 / QG), those of 4 or 2 heads, so that no arithmetic is padding. */
+ * values_quad_i16). Quads of QG queries to a kv head: 4, a head's queries, padded to gp, a multiple of 4,
+ * once per call (the padding rows copies of the head's first query, their results dropped); 1 or 2
+ * (group = QG, heads a multiple of 4 / QG), those of 4 or 2 heads, so that no arithmetic is padding. The
+ * prefetches go a phase ahead at fixed offsets, as in decode_all: the block's values during its scores
+ * (the lines of a quad's heads in each pair of rows), the next block's keys during the values. */
 INLINE void decode_q(const struct mlxc_qkv_rows *k, const struct mlxc_qkv_rows *v, int64_t n, const float *q, int nq,
                      int group, int hd, int bits, int gs, float scale, float softcap, float *m, float *l, float *out,
                      int QG)
 {
-    const int G = hd / gs, heads = nq / group, hG = heads * G;
+    const int G = hd / gs, heads = nq / group, hG = heads * G, HQ = QG < 4 ? 4 / QG : 1; /* HQ: heads a quad spans */
+    const int gp = quad_rows(group, QG), np = heads * gp;
     const size_t rb = k->codes_ld, head_bytes = (size_t)hd * bits / 8, span = (size_t)heads * head_bytes;
-    const int64_t rows = block_rows(span), quads = quads_of_q(nq, group, QG);
-    const int HQ = quad_heads(QG);
-    const struct shares pair = shares_of(2 * row_lines(span), quads), block = shares_of(rows * row_lines(span), quads);
+    const int lines = (int)((HQ * head_bytes + 63) / 64); /* of a quad's heads in a row */
+    const int64_t rows = block_rows(span);
+    const ptrdiff_t kv = v->codes - k->codes;
     const uint8_t *kc = k->codes, *vc = v->codes;
+    float qp[QUERY_CODES] __attribute__((aligned(32))), pad[QUERY_CODES] __attribute__((aligned(32)));
+    const float *qq = q;
+    float *op = out;
+    if (gp != group) { /* whole quads: each head's rows padded with its first */
+        for (int h = 0; h < heads; h++)
+            for (int i = 0; i < gp; i++)
+                memcpy(qp + (int64_t)(h * gp + i) * hd, q + (int64_t)(h * group + (i < group ? i : 0)) * hd,
+                       (size_t)hd * sizeof *qp);
+        qq = qp;
+        op = pad;
+    }
     int16_t q16[QUERY_CODES] __attribute__((aligned(32)));
     float step[QUAD_GROUPS], sum[QUAD_GROUPS];
-    round_queries(q, 0, nq, hd, gs, q16, step, sum);
+    round_queries(qq, 0, np, hd, gs, q16, step, sum);
     if (bits == 4)
-        nibble_order_i16(q16, (int64_t)nq * hd);
+        nibble_order_i16(q16, (int64_t)np * hd);
     /* per quad and group, lanes as dots_rows's: scale * step and scale * sum of the quad's queries */
     float qst[QUAD_GROUPS * 8] __attribute__((aligned(32))), qsu[QUAD_GROUPS * 8] __attribute__((aligned(32)));
-    for (int h = 0, j = 0; h < heads; h += HQ)
-        for (int i0 = h * group, end = (h + HQ) * group, mq; i0 < end; i0 += mq, j++) {
-            mq = QG < 4 || end - i0 > 4 ? 4 : end - i0;
-            for (int g = 0; g < G; g++)
-                for (int t = 0; t < 8; t++) {
-                    const int i = i0 + (int)quad_row(t % 4, mq);
-                    qst[(j * G + g) * 8 + t] = scale * step[i * G + g];
-                    qsu[(j * G + g) * 8 + t] = scale * sum[i * G + g];
-                }
-        }
+    for (int j = 0; j < np / 4; j++)
+        for (int g = 0; g < G; g++)
+            for (int t = 0; t < 8; t++) {
+                qst[(j * G + g) * 8 + t] = scale * step[(4 * j + t % 4) * G + g];
+                qsu[(j * G + g) * 8 + t] = scale * sum[(4 * j + t % 4) * G + g];
+            }
     struct online_softmax os;
     float sc[MAX_BLOCK_ROWS * MAX_HG], bi[MAX_BLOCK_ROWS * MAX_HG]; /* the block's keys', then values' */
     /* a quad's weights [row][group][query], biases and steps [group][query], int16 weight pairs
      * [pair][group][query] */
     float ws[MAX_BLOCK_ROWS * MAX_G * 4], bias[MAX_G * 4], vstep[MAX_G * 4];
     int32_t wp[MAX_BLOCK_ROWS / 2 * MAX_G * 4];
-    online_start(&os, nq, rows);
+    online_start(&os, np, rows);
     const int64_t ld = os.ld;
-    float *sb = os.sb; /* the block's scores: a row of queries per key row */
-    memset(out, 0, (size_t)nq * (size_t)hd * sizeof *out);
-    struct prefetcher pk = prefetcher_at(kc + rows * rb, rb, span, n - rows);
+    float *sb = os.sb; /* the block's scores: a row of queries per key row (row nb: a sink for an odd last row) */
+    memset(op, 0, (size_t)np * (size_t)hd * sizeof *op);
     for (int64_t p0 = 0; p0 < n; p0 += rows) {
         const int nb = (int)(n - p0 < rows ? n - p0 : rows);
-        struct prefetcher pv = prefetcher_at(vc + (size_t)p0 * rb, rb, span, nb);
+        const uint8_t *kb = kc + (size_t)p0 * rb, *vb = vc + (size_t)p0 * rb;
         block_scalars(k->scales, k->sb_ld, k->sdt, p0, nb, heads, G, QG, sc);
         block_scalars(k->biases, k->sb_ld, k->sdt, p0, nb, heads, G, QG, bi);
         for (int pl = 0; pl < nb; pl += 2) { /* a last odd row goes as a pair with itself */
-            const uint8_t *r0 = kc + (size_t)(p0 + pl) * rb, *r1 = pl + 1 < nb ? r0 + rb : r0;
+            const uint8_t *r0 = kb + (size_t)pl * rb, *r1 = pl + 1 < nb ? r0 + rb : r0;
             const int64_t next = pl + 1 < nb ? hG : 0;
-            /* j: quads done for this pair of rows, each issues its share of the block's values */
-            for (int h = 0, j = 0; h < heads; h += HQ) /* h: the quad's first kv head */
-                for (int i0 = h * group, end = (h + HQ) * group, mq; i0 < end; i0 += mq, j++) {
-                    mq = QG < 4 || end - i0 > 4 ? 4 : end - i0;
-                    prefetch_lines(&pv, share(pair, j));
-                    const int16_t *x[4];
-                    for (int i = 0; i < 4; i++)
-                        x[i] = q16 + (i0 + quad_row(i, mq)) * hd;
+            const int16_t *x = q16;
+            float *si = sb + pl * ld;
+            for (int h = 0, j = 0; h < heads; h += HQ) {
+                const size_t off = (size_t)h * head_bytes; /* of the quad's first kv head */
+                for (int i = 0; i < lines; i++) {
+                    _mm_prefetch((const char *)r0 + kv + off + 64 * i, _MM_HINT_T0);
+                    _mm_prefetch((const char *)r1 + kv + off + 64 * i, _MM_HINT_T0);
+                }
+                for (int i = 0; i < HQ * gp; i += 4, j++, x += 4 * hd, si += 4) {
                     __m256 s = _mm256_setzero_ps();
                     for (int g = 0; g < G; g++) { /* s += dot * scale * step * row scale + scale * sum * row bias */
-                        const __m256i d = dots_rows(r0 + h * head_bytes, r1 + h * head_bytes, x, g, gs, bits, QG,
-                                                    head_bytes);
+                        const __m256i d = dots_rows(r0 + off, r1 + off, x, hd, g, gs, bits, QG, head_bytes);
                         const int64_t e = (int64_t)pl * hG + scalar_at(h, g, heads, G, QG);
                         const __m256 st = _mm256_load_ps(qst + (j * G + g) * 8);
                         const __m256 su = _mm256_load_ps(qsu + (j * G + g) * 8);
                         s = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d), _mm256_mul_ps(st, two_rows(sc + e, next, QG)),
                                             _mm256_fmadd_ps(su, two_rows(bi + e, next, QG), s));
                     }
-                    float *s0 = sb + pl * ld + i0;
-                    if (mq == 4) {
-                        _mm_storeu_ps(s0, _mm256_castps256_ps128(s));
-                        if (pl + 1 < nb)
-                            _mm_storeu_ps(s0 + ld, _mm256_extractf128_ps(s, 1));
-                    } else {
-                        float r[8];
-                        _mm256_storeu_ps(r, s);
-                        for (int i = 0; i < mq; i++) {
-                            s0[i] = r[i];
-                            if (pl + 1 < nb)
-                                s0[ld + i] = r[4 + i];
-                        }
-                    }
+                    _mm_storeu_ps(si, _mm256_castps256_ps128(s));
+                    _mm_storeu_ps(si + ld, _mm256_extractf128_ps(s, 1));
                 }
+            }
         }
         online_block(&os, nb, softcap);
         block_scalars(v->scales, v->sb_ld, v->sdt, p0, nb, heads, G, QG, sc);
         block_scalars(v->biases, v->sb_ld, v->sdt, p0, nb, heads, G, QG, bi);
-        /* j: quads done in this block, each prefetches its share of the next block's keys */
-        for (int h = 0, j = 0; h < heads; h += HQ) /* h: the quad's first kv head */
-            for (int i0 = h * group, end = (h + HQ) * group, mq; i0 < end; i0 += mq, j++) {
-                mq = QG < 4 || end - i0 > 4 ? 4 : end - i0;
-                float *o[4], a[4];
-                for (int r = 0; r < 4; r++) {
-                    o[r] = out + (int64_t)(i0 + quad_row(r, mq)) * hd;
-                    a[r] = os.alpha[i0 + quad_row(r, mq)];
-                }
+        /* during the values, the next block's keys (the last block: its own, already read) */
+        const ptrdiff_t pf = (p0 + rows < n ? kb + rows * rb : kb) - vb;
+        for (int h = 0; h < heads; h += HQ)
+            for (int i0 = h * gp; i0 < (h + HQ) * gp; i0 += 4) {
                 __m128 bsum[MAX_G], top[MAX_G];
                 for (int g = 0; g < G; g++)
                     bsum[g] = top[g] = _mm_setzero_ps();
                 for (int p = 0; p < nb; p++) { /* ws = w * row scale (and its largest); bsum += w * row bias */
-                    const float *w = sb + p * ld;
-                    const __m128 w4 = mq == 4 ? _mm_loadu_ps(w + i0)
-                                              : _mm_setr_ps(w[i0], w[i0 + quad_row(1, mq)], w[i0 + quad_row(2, mq)],
-                                                            w[i0 + quad_row(3, mq)]);
+                    const __m128 w4 = _mm_loadu_ps(sb + p * ld + i0);
                     for (int g = 0; g < G; g++) {
                         const int64_t e = (int64_t)p * hG + scalar_at(h, g, heads, G, QG);
-                        const __m128 x = _mm_mul_ps(w4, quad_scalars(sc + e, QG));
-                        _mm_storeu_ps(ws + (p * G + g) * 4, x);
-                        top[g] = _mm_max_ps(top[g], _mm_andnot_ps(_mm_set1_ps(-0.0f), x));
+                        const __m128 y = _mm_mul_ps(w4, quad_scalars(sc + e, QG));
+                        _mm_storeu_ps(ws + (p * G + g) * 4, y);
+                        top[g] = _mm_max_ps(top[g], _mm_andnot_ps(_mm_set1_ps(-0.0f), y));
                         bsum[g] = _mm_fmadd_ps(w4, quad_scalars(bi + e, QG), bsum[g]);
                     }
                 }
@@ -368,13 +360,19 @@ INLINE void decode_q(const struct mlxc_qkv_rows *k, const struct mlxc_qkv_rows *
                     _mm_storeu_ps(vstep + g * 4, _mm_mul_ps(top[g], _mm_set1_ps(1.0f / 32767.0f)));
                 }
                 weight_pairs(ws, nb, G, vstep, wp);
-                values_quad_i16(vc + (size_t)p0 * rb + h * head_bytes, rb, nb, wp, hd, gs, o, a, bias, vstep, &pk,
-                                shares_of(share(block, j), hd / 16), bits, QG, head_bytes);
+                values_quad_i16(vb + (size_t)h * head_bytes, rb, nb, wp, hd, gs, op + (int64_t)i0 * hd, os.alpha + i0,
+                                bias, vstep, pf, lines, bits, QG, head_bytes);
             }
     }
-    online_end(&os, nq, m, l);
     if (bits == 4)
-        nibble_to_natural(out, (int64_t)nq * hd);
+        nibble_to_natural(op, (int64_t)np * hd);
+    for (int h = 0; h < heads; h++)
+        for (int i = 0; i < group; i++) {
+            m[h * group + i] = os.m[h * gp + i];
+            l[h * group + i] = os.l[h * gp + i];
+            if (op != out)
+                memcpy(out + (int64_t)(h * group + i) * hd, op + (int64_t)(h * gp + i) * hd, (size_t)hd * sizeof *out);
+        }
 }
 
 /* One body per code width, the common head and group sizes (64 and 64, 128 and 64; 0: any other) and QG,
