@@ -69,6 +69,18 @@ INLINE int64_t share(struct shares s, int64_t j) { return s.each + (j < s.extra)
 /* Row i of a quad of m <= 4 queries: the first repeated past m. */
 INLINE int64_t quad_row(int i, int m) { return i < m ? i : 0; }
 
+/* Decode's quads: 4 queries that lie together, G to a kv head. G = 4 where a head has 3 or more query
+ * heads, or heads do not fill whole quads (each head's queries padded to a multiple of 4); else the group
+ * itself, 1 or 2 (MHA models, or 2 query heads per kv head), a quad spanning 4 / G heads. */
+INLINE int quad_group(int nq, int group)
+{
+    const int heads = nq / group;
+    return (group == 1 && heads % 4 == 0) || (group == 2 && heads % 2 == 0) ? group : 4;
+}
+
+/* Decode's query rows per kv head: G = 1 or 2, the group itself; G = 4, the group padded to whole quads. */
+INLINE int quad_rows(int group, int G) { return G < 4 ? G : (group + 3) / 4 * 4; }
+
 INLINE __m256 load8(const unsigned char *row, int64_t k, enum mlxc_dtype dt)
 {
     return dt == MLXC_F32 ? load8_f32(row, k) : dt == MLXC_F16 ? load8_f16(row, k) : load8_bf16(row, k);

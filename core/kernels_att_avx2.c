@@ -253,9 +253,6 @@ INLINE void quad_values(const unsigned char *v, size_t rb, int nb, const float *
     }
 }
 
-/* decode_all's query rows per kv head: G = 1 or 2, the group itself; G = 4, the group padded to whole quads. */
-INLINE int quad_rows(int group, int G) { return G < 4 ? G : (group + 3) / 4 * 4; }
-
 /* att_decode in one pass over the rows, in blocks of block_rows rows: the block's scores of every query
  * (sb, a row of queries per key row, in L1), folded into the running softmax (struct online_softmax in
  * core/att_avx2.h), then the block's values added to the outputs rescaled by alpha. Each stream is
@@ -422,8 +419,7 @@ void mlxc_att_decode_avx2(const void *k, const void *v, enum mlxc_dtype dt, int6
 {
     /* decode_all's quads (G queries to a head) and limits: kv heads in runs of at most `per`, a multiple
      * of the heads a quad spans (their rows' stretches, one pass each) */
-    const int heads = nq / group, spans = (group == 1 && heads % 4 == 0) || (group == 2 && heads % 2 == 0);
-    const int G = spans ? group : 4, gp = quad_rows(group, G), quad_heads = spans ? 4 / group : 1;
+    const int heads = nq / group, G = quad_group(nq, group), gp = quad_rows(group, G), quad_heads = G < 4 ? 4 / G : 1;
     int per = hd % 16 || hd > MAX_HD ? 0 : DECODE_QUERIES / gp < QUERY_FLOATS / (gp * hd) ? DECODE_QUERIES / gp
                                                                                           : QUERY_FLOATS / (gp * hd);
     per -= per % quad_heads;

@@ -7,7 +7,9 @@
  * Both multiply integers with vpmaddwd: the queries rounded to int16 per group as in the two passes, and
  * a quad's weights times each row's scale rounded to int16 per block and query (2^-16 of the largest; MLX
  * rounds the weights to bf16), two rows' weights against the two rows' codes per instruction, which leaves
- * the FMA ports a third less to do than f32 FMAs on converted codes.
+ * the FMA ports a third less to do than f32 FMAs on converted codes. Queries go in quads as in the float
+ * caches' one pass (quad_group in core/att_avx2.h): 4 of one kv head, or of 2 or 4 heads where a head has
+ * 2 or 1 (no padded arithmetic for MHA models and 2 query heads per kv head).
  * The codes are read where they lie: 8-bit codes are bytes; 4-bit ones are widened from their packed
  * bytes with the low nibble (even code) and the high one (odd code) in separate vectors, so the int16
  * queries are put in that "nibble" order once per call, and the values come out in it and are put back
@@ -236,9 +238,6 @@ INLINE void values_quad_i16(const uint8_t *v, size_t rb, int nb, const int32_t *
     }
 }
 
-/* decode_q's query rows per kv head: QG = 1 or 2, the group itself; QG = 4, the group padded to whole quads. */
-INLINE int quad_rows(int group, int QG) { return QG < 4 ? group : (group + 3) / 4 * 4; }
-
 /* Whether decode_q takes these rows (else the two passes do). */
 static int decode_handled(const struct mlxc_qkv_rows *k, const struct mlxc_qkv_rows *v, int nq, int group, int hd,
                           int QG)
@@ -410,8 +409,7 @@ void mlxc_att_decode_q_avx2(const struct mlxc_qkv_rows *k, const struct mlxc_qkv
                             int nq, int group, int hd, float scale, float softcap, float *scratch, float *m, float *l,
                             float *out)
 {
-    const int heads = nq / group, spans = (group == 1 && heads % 4 == 0) || (group == 2 && heads % 2 == 0);
-    const int QG = spans ? group : 4;
+    const int QG = quad_group(nq, group);
     if (decode_handled(k, v, nq, group, hd, QG))
         decode_q_fns[k->bits == 4][k->gs != 64 ? 2 : hd == 64 ? 0 : hd == 128 ? 1 : 2][QG == 4 ? 2 : QG - 1](
             k, v, n, q, nq, group, hd, scale, softcap, m, l, out);
