@@ -198,11 +198,28 @@ INLINE void online_block(struct online_softmax *os, int nb, float softcap)
     }
 }
 
-/* Each of the nq queries' max and sum into m and l. */
-INLINE void online_end(const struct online_softmax *os, int nq, float *m, float *l)
+/* A decode's queries with each of the heads' group rows padded to gp (whole quads) by copies of its first:
+ * row h * gp + i of qp = query h * group + (i < group ? i : 0). */
+INLINE void pad_queries(const float *q, int heads, int group, int gp, int hd, float *qp)
 {
-    memcpy(m, os->m, (size_t)nq * sizeof *m);
-    memcpy(l, os->l, (size_t)nq * sizeof *l);
+    for (int h = 0; h < heads; h++)
+        for (int i = 0; i < gp; i++)
+            memcpy(qp + (int64_t)(h * gp + i) * hd, q + (int64_t)(h * group + (i < group ? i : 0)) * hd,
+                   (size_t)hd * sizeof *qp);
+}
+
+/* Each real query's max and sum into m and l, and its output row of op into out where op is padded
+ * (op != out): query h * group + i is row h * gp + i of the padded ones, the padding rows dropped. */
+INLINE void online_end(const struct online_softmax *os, int heads, int group, int gp, int hd, const float *op,
+                       float *m, float *l, float *out)
+{
+    for (int h = 0; h < heads; h++)
+        for (int i = 0; i < group; i++) {
+            m[h * group + i] = os->m[h * gp + i];
+            l[h * group + i] = os->l[h * gp + i];
+            if (op != out)
+                memcpy(out + (int64_t)(h * group + i) * hd, op + (int64_t)(h * gp + i) * hd, (size_t)hd * sizeof *out);
+        }
 }
 
 /* Rows per block of the values kernels: VALUE_BLOCK bytes of rows of `span` bytes, 4 to MAX_BLOCK_ROWS. */

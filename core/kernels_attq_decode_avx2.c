@@ -273,10 +273,7 @@ INLINE void decode_q(const struct mlxc_qkv_rows *k, const struct mlxc_qkv_rows *
     const float *qq = q;
     float *op = out;
     if (gp != group) { /* whole quads: each head's rows padded with its first */
-        for (int h = 0; h < heads; h++)
-            for (int i = 0; i < gp; i++)
-                memcpy(qp + (int64_t)(h * gp + i) * hd, q + (int64_t)(h * group + (i < group ? i : 0)) * hd,
-                       (size_t)hd * sizeof *qp);
+        pad_queries(q, heads, group, gp, hd, qp);
         qq = qp;
         op = pad;
     }
@@ -365,13 +362,7 @@ INLINE void decode_q(const struct mlxc_qkv_rows *k, const struct mlxc_qkv_rows *
     }
     if (bits == 4)
         nibble_to_natural(op, (int64_t)np * hd);
-    for (int h = 0; h < heads; h++)
-        for (int i = 0; i < group; i++) {
-            m[h * group + i] = os.m[h * gp + i];
-            l[h * group + i] = os.l[h * gp + i];
-            if (op != out)
-                memcpy(out + (int64_t)(h * group + i) * hd, op + (int64_t)(h * gp + i) * hd, (size_t)hd * sizeof *out);
-        }
+    online_end(&os, heads, group, gp, hd, op, m, l, out);
 }
 
 /* One body per code width, the common head and group sizes (64 and 64, 128 and 64; 0: any other) and QG,
